@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { createAuthenticator, createOperatorKeyResolver, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
+import { createGateway } from '../gateway/server.js';
+import { loadEnvOrExit } from '../lib/bootstrap.js';
+import {
+  gatewayEnv,
+  subgraphUrlsEnv,
+  httpEnv,
+  redisEnv,
+  requireInProduction,
+  runtimeEnv,
+  signingEnv,
+  SUBGRAPH_NAMES,
+  type SubgraphName,
+} from '../lib/env.js';
+import { createLogger } from '../lib/logger.js';
+import { createKv } from '../lib/runtime/kv.js';
+import { onShutdown } from './shutdown.js';
+
+// Production gateway: serves the checked-in supergraph (schema/supergraph.graphql) and reaches
+// every subgraph over HTTP. Stateless: shared state lives in Redis, so it scales out.
+const env = loadEnvOrExit(
+  runtimeEnv
+    .extend(redisEnv.shape)
+    .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
+    .extend(httpEnv.shape)
+    .extend(gatewayEnv.shape)
+    .extend(subgraphUrlsEnv.shape)
+    .extend({ ADMIN_API_KEY: gatewayEnv.shape.ADMIN_API_KEY.unwrap() }),
+);
+requireInProduction(env, ['REDIS_URL']);
+const logger = createLogger({ level: env.LOG_LEVEL, name: 'gateway' });
+const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
+const urlVariables: Record<SubgraphName, string | undefined> = {
+  platform: env.SUBGRAPH_PLATFORM_URL,
+  tenancy: env.SUBGRAPH_TENANCY_URL,
+  billing: env.SUBGRAPH_BILLING_URL,
+  identity: env.SUBGRAPH_IDENTITY_URL,
+  telemetry: env.SUBGRAPH_TELEMETRY_URL,
+  edge: env.SUBGRAPH_EDGE_URL,
+};
+const urls = Object.fromEntries(SUBGRAPH_NAMES.filter((n) => urlVariables[n]).map((n) => [n, urlVariables[n]]));
+const operatorKeyHash = await loadOperatorKeyHash({ adminApiKey: env.ADMIN_API_KEY, dataDir: '.', logger });
+const gateway = await createGateway({
+  supergraphSdl: await readFile(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8'),
+  inProcess: {},
+  urls,
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+  authenticate: createAuthenticator([createOperatorKeyResolver(operatorKeyHash)]),
+  kv,
+  logger,
+  requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+  rateLimitEnabled: env.RATE_LIMIT_ENABLED,
+  trustedProxies: env.TRUSTED_PROXIES,
+});
+const { url } = await gateway.listen(env.PORT, env.HOST);
+logger.info({ url }, 'gateway ready');
+onShutdown(logger, async () => {
+  await gateway.stop();
+  await kv.close();
+});

@@ -1,0 +1,56 @@
+import { loadEnvOrExit } from '../lib/bootstrap.js';
+import { createDatabase } from '../lib/db.js';
+import {
+  databaseEnv,
+  httpEnv,
+  redisEnv,
+  requireInProduction,
+  runtimeEnv,
+  signingEnv,
+  subgraphEnv,
+} from '../lib/env.js';
+import { createLogger } from '../lib/logger.js';
+import { createJobQueue } from '../lib/runtime/jobs.js';
+import { createKv } from '../lib/runtime/kv.js';
+import { startSubgraphService } from '../lib/subgraph/service.js';
+import { VERSION } from '../lib/version.js';
+import { SUBGRAPHS } from '../subgraphs/index.js';
+import { JOB_DEFINITIONS } from '../subgraphs/jobs.js';
+import { onShutdown } from './shutdown.js';
+
+// Production: one subgraph per process (SUBGRAPH=<name>), behind the gateway. Migrations are
+// applied beforehand by `npm run db:migrate` (the migrate service in docker-compose.yml).
+const env = loadEnvOrExit(
+  runtimeEnv
+    .extend(databaseEnv.shape)
+    .extend(redisEnv.shape)
+    .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
+    .extend(httpEnv.shape)
+    .extend(subgraphEnv.shape),
+);
+// A production subgraph on its own PGlite and in-memory queue would silently split the data.
+requireInProduction(env, ['DATABASE_URL', 'REDIS_URL']);
+const logger = createLogger({ level: env.LOG_LEVEL, name: `subgraph-${env.SUBGRAPH}` });
+const db = await createDatabase({
+  databaseUrl: env.DATABASE_URL,
+  dataDir: env.DATA_DIR,
+  poolMax: env.DATABASE_POOL_MAX,
+  logger,
+});
+const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
+// Subgraphs only enqueue; the worker process runs the jobs.
+const jobs = createJobQueue({ kv, logger, definitions: JOB_DEFINITIONS });
+const service = await startSubgraphService({
+  module: SUBGRAPHS[env.SUBGRAPH],
+  deps: { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV },
+  signingSecret: env.INTERNAL_SIGNING_SECRET,
+  logger,
+});
+const { url } = await service.listen(env.PORT, env.HOST);
+logger.info({ url }, 'subgraph ready');
+onShutdown(logger, async () => {
+  await service.stop();
+  await jobs.close();
+  await kv.close();
+  await db.close();
+});

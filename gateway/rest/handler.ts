@@ -1,0 +1,319 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { match, type MatchFunction } from 'path-to-regexp';
+import type { z } from 'zod';
+import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
+import { readBody } from '../../lib/http/body.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Principal } from '../../lib/principal.js';
+import { attributeDialect, getDialect, type Dialect } from './dialects.js';
+import {
+  createPolicyLimiters,
+  enforceRateLimit,
+  resolveRateLimitKey,
+  type RateLimitOverrides,
+  type RateLimiterFactory,
+} from './rate-limit.js';
+import type { HttpMethod, RestRoute, RouteInput } from './route.js';
+
+export interface ExecuteArgs {
+  document: string;
+  variables: Record<string, unknown>;
+  principal: Principal | null;
+  requestId: string;
+}
+
+export interface ExecuteResult {
+  data?: unknown;
+  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+export interface RestHandlerOptions {
+  routes: readonly RestRoute[];
+  execute: (args: ExecuteArgs) => Promise<ExecuteResult>;
+  /** Null for a caller without credentials; throws AppError UNAUTHORIZED for bad ones. */
+  authenticate: (req: IncomingMessage) => Promise<Principal | null>;
+  rateLimiter: RateLimiterFactory;
+  logger: Logger;
+  /** Default true. */
+  rateLimitEnabled?: boolean;
+  /** Replaces documented limits, so tests reach a 429 in a few requests. */
+  policies?: RateLimitOverrides;
+  /** The caller's address for anonymous rate limits; default the socket's peer. */
+  clientIp?: (req: IncomingMessage) => string;
+}
+
+export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+
+interface CompiledRoute {
+  route: RestRoute;
+  /** The dialect this mount answers in: the route's own, or a sharing dialect's at its prefix. */
+  dialect: Dialect;
+  method: HttpMethod;
+  pattern: string;
+  paramCount: number;
+  match: MatchFunction<Record<string, string>>;
+}
+
+type Resolution =
+  | { kind: 'route'; entry: CompiledRoute; params: Record<string, string>; dialect: Dialect }
+  | { kind: 'method-not-allowed'; allow: HttpMethod[]; dialect: Dialect }
+  | { kind: 'not-found'; dialect: Dialect };
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
+/** Echoed version headers are caller input; anything odd is replaced by the default. */
+const SAFE_VERSION = /^[\w.-]{1,32}$/;
+
+/** `{param}` (documented, OpenAPI) to `:param` (path-to-regexp), escaping path-to-regexp's reserved characters. */
+function toMatcherPattern(path: string): string {
+  return path
+    .split(/(\{\w+\})/)
+    .map((part) => (/^\{\w+\}$/.test(part) ? `:${part.slice(1, -1)}` : part.replace(/[(){}[\]?+!*:\\]/g, '\\$&')))
+    .join('');
+}
+
+/** A malformed escape (`%E0%A4%A`) keeps its raw text: validation can refuse it, a crash would not explain. */
+function decodeParam(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function joinMount(mount: string, path: string): string {
+  if (mount === '') return path;
+  return path === '/' ? mount : `${mount}${path}`;
+}
+
+function compileRoutes(routes: readonly RestRoute[]): CompiledRoute[] {
+  const compiled: CompiledRoute[] = [];
+  const seen = new Map<string, RestRoute>();
+  for (const route of routes) {
+    for (const dialectName of [route.dialect, ...(route.sharedWith ?? [])]) {
+      const dialect = getDialect(dialectName);
+      for (const mount of dialect.mounts) {
+        const pattern = joinMount(mount, route.path);
+        const key = `${route.method} ${pattern}`;
+        const owner = seen.get(key);
+        if (owner === route) continue; // a sharing dialect mounted at the same prefix: already served
+        if (owner) throw new Error(`Two REST routes serve ${key} (${owner.dialect}, ${route.dialect})`);
+        seen.set(key, route);
+        compiled.push({
+          route,
+          dialect,
+          method: route.method,
+          pattern,
+          paramCount: (route.path.match(/\{\w+\}/g) ?? []).length,
+          match: match(toMatcherPattern(pattern), { decode: decodeParam }),
+        });
+      }
+    }
+  }
+  // A literal segment wins over a parameter in the same place (`/x/publish` before `/x/{id}`).
+  return compiled.sort((a, b) => a.paramCount - b.paramCount);
+}
+
+function resolveRoute(compiled: readonly CompiledRoute[], pathname: string, method: string): Resolution {
+  let allow: HttpMethod[] = [];
+  let firstDialect: Dialect | undefined;
+  for (const entry of compiled) {
+    const result = entry.match(pathname);
+    if (!result) continue;
+    if (entry.method === method) return { kind: 'route', entry, params: result.params, dialect: entry.dialect };
+    firstDialect ??= entry.dialect;
+    if (!allow.includes(entry.method)) allow = [...allow, entry.method];
+  }
+  if (firstDialect) return { kind: 'method-not-allowed', allow, dialect: firstDialect };
+  return { kind: 'not-found', dialect: getDialect(attributeDialect(pathname)) };
+}
+
+function readQuery(url: URL): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    const existing = query[key];
+    query[key] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  return query;
+}
+
+async function readJsonBody(req: IncomingMessage, method: string): Promise<unknown> {
+  if (!BODY_METHODS.has(method)) return undefined;
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!JSON_TYPE.test(type)) {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Request body must be JSON (Content-Type: application/json), got ${type === '' ? 'no Content-Type' : type}`,
+    );
+  }
+  const raw = await readBody(req);
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (error) {
+    throw new AppError('MALFORMED_JSON', `Request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+interface FieldIssue {
+  in: 'params' | 'query' | 'body';
+  path: string;
+  message: string;
+}
+
+/** Validates params, query and body together so the caller sees every problem in one answer. */
+function parseRouteInput(
+  route: RestRoute,
+  raw: { params: Record<string, string>; query: Record<string, string | string[]>; body: unknown },
+): RouteInput {
+  const issues: FieldIssue[] = [];
+  const parse = (location: FieldIssue['in'], schema: z.ZodType | undefined, value: unknown): unknown => {
+    if (!schema) return value;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      issues.push({ in: location, path: issue.path.map(String).join('.'), message: issue.message });
+    }
+    return undefined;
+  };
+  const input = {
+    params: parse('params', route.input?.params, raw.params),
+    query: parse('query', route.input?.query, raw.query),
+    body: parse('body', route.input?.body, raw.body),
+  } as RouteInput;
+  if (issues.length > 0) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `Invalid request: ${issues.length === 1 ? '1 issue' : `${issues.length} issues`}`,
+      {
+        fields: issues,
+      },
+    );
+  }
+  return input;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
+function echoVersionHeader(req: IncomingMessage, res: ServerResponse, dialect: Dialect): void {
+  if (!dialect.versionHeader) return;
+  const { name, fallback } = dialect.versionHeader;
+  const given = req.headers[name.toLowerCase()];
+  res.setHeader(name, typeof given === 'string' && SAFE_VERSION.test(given) ? given : fallback);
+}
+
+/**
+ * The one handler behind every REST route: match, authenticate, rate-limit, read and validate
+ * input, run the route's GraphQL operation, and answer in the route's dialect, errors included.
+ */
+export function createRestHandler(options: RestHandlerOptions): RestHandler {
+  const { execute, authenticate, logger } = options;
+  const compiled = compileRoutes(options.routes);
+  const limiterFor = createPolicyLimiters(options.rateLimiter, options.policies);
+  const rateLimitEnabled = options.rateLimitEnabled ?? true;
+  const clientIp = options.clientIp ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
+
+  /** Sets the rate-limit headers; throws RATE_LIMIT_EXCEEDED (with Retry-After set) when spent. */
+  async function applyRateLimit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    resolution: Resolution,
+    principal: Principal | null,
+    requestId: string,
+  ): Promise<void> {
+    if (!rateLimitEnabled) return;
+    const policy =
+      (resolution.kind === 'route' ? resolution.entry.route.rateLimit : undefined) ??
+      resolution.dialect.defaultRateLimit;
+    const key = resolveRateLimitKey(principal, clientIp(req));
+    await enforceRateLimit({ limiter: limiterFor(policy), key, res, logger, requestId });
+  }
+
+  async function runRoute(
+    req: IncomingMessage,
+    url: URL,
+    method: string,
+    resolution: Extract<Resolution, { kind: 'route' }>,
+    principal: Principal | null,
+    requestId: string,
+  ): Promise<{ status: number; payload: unknown }> {
+    const { route } = resolution.entry;
+    const body = await readJsonBody(req, method);
+    const input = parseRouteInput(route, { params: resolution.params, query: readQuery(url), body });
+    const result = await execute({
+      document: route.operation,
+      variables: route.variables?.(input) ?? {},
+      principal,
+      requestId,
+    });
+    const errors = result.errors ?? [];
+    const hasData = result.data !== undefined && result.data !== null;
+    if (errors.length > 0 && !(route.allowPartial && hasData)) {
+      const error = appErrorFromGraphQL(errors[0]!);
+      if (error.status >= 500) logger.error({ requestId, errors }, 'GraphQL operation failed behind a REST route');
+      throw error;
+    }
+    if (errors.length > 0) logger.warn({ requestId, errors }, 'REST route answered from a partial result');
+    if (!hasData) throw new Error(`Operation for ${route.method} ${route.path} returned no data and no errors`);
+    const payload: unknown = route.respond(result.data, input);
+    return { status: route.statusFrom?.(payload) ?? route.status ?? 200, payload };
+  }
+
+  return async (req, res, requestId) => {
+    const now = new Date();
+    // Concatenated, not resolved: `new URL('//api/health', base)` would read `api` as a host.
+    const url = new URL(`http://localhost${req.url ?? '/'}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const resolution = resolveRoute(compiled, url.pathname, method);
+    const { dialect } = resolution;
+    const context = { requestId, now };
+    res.setHeader('X-Request-Id', requestId);
+    echoVersionHeader(req, res, dialect);
+
+    // Authenticate only to learn who is calling; whether a route needs a principal (and which
+    // scopes) is the owning subgraph's decision. A bad credential is reported after the rate
+    // limit, so guessing keys still spends the caller's allowance.
+    let principal: Principal | null = null;
+    let authError: unknown;
+    try {
+      principal = await authenticate(req);
+    } catch (error) {
+      authError = error;
+    }
+
+    try {
+      await applyRateLimit(req, res, resolution, principal, requestId);
+      if (resolution.kind === 'not-found') {
+        throw new AppError('NOT_FOUND', `No endpoint at ${method} ${url.pathname}`);
+      }
+      if (resolution.kind === 'method-not-allowed') {
+        res.setHeader('Allow', resolution.allow.join(', '));
+        throw new AppError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}`, {
+          allowed_methods: resolution.allow,
+        });
+      }
+      if (authError !== undefined) throw authError;
+      const { status, payload } = await runRoute(req, url, method, resolution, principal, requestId);
+      send(res, status, resolution.entry.route.envelope === false ? payload : dialect.success(payload, context));
+    } catch (error) {
+      const appError = toAppError(error, logger, requestId);
+      if (appError.code === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');
+      send(res, appError.status, dialect.error(appError, context));
+    }
+  };
+}
+
+/** Our own errors are shown as they are; anything else is logged with the request id and masked. */
+function toAppError(error: unknown, logger: Logger, requestId: string): AppError {
+  if (error instanceof AppError) return error;
+  logger.error({ err: error, requestId }, 'unexpected error in REST handler');
+  return new AppError('INTERNAL_ERROR', 'Internal server error');
+}

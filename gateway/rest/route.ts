@@ -1,0 +1,81 @@
+import type { z } from 'zod';
+import type { DialectName } from './dialects.js';
+import type { RateLimitPolicyName } from './rate-limit.js';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+// Loose on purpose: strict and passthrough objects are valid route inputs too.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyZodObject = z.ZodObject<any, any>;
+
+export interface RouteInputSchemas {
+  params?: AnyZodObject;
+  query?: AnyZodObject;
+  body?: z.ZodType;
+}
+
+/** A route that declares no input schemas. */
+export type NoInput = Record<never, never>;
+
+type Parsed<S, Fallback> = [S] extends [z.ZodType] ? z.output<S> : Fallback;
+
+/** What a route sees of the request: validated when the route gave a schema, raw otherwise. */
+export interface RouteInput<I extends RouteInputSchemas = NoInput> {
+  params: Parsed<I['params'], Record<string, string>>;
+  query: Parsed<I['query'], Record<string, string | string[]>>;
+  body: Parsed<I['body'], unknown>;
+}
+
+/**
+ * One documented endpoint: which GraphQL operation it runs and how the answer becomes the
+ * documented payload. The dialect adds the envelope; the handler does everything else.
+ */
+export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
+  dialect: DialectName;
+  /**
+   * Other dialects documenting this same method, path and body. The route is served once, counted
+   * as served for each, and also mounted at their prefixes (cloudpioneer's `/v1`).
+   */
+  sharedWith?: readonly DialectName[];
+  method: HttpMethod;
+  /** As documented, `{param}` style, including any `/api` prefix. */
+  path: string;
+  summary: string;
+  /** The GraphQL document; the supergraph resolves it with the caller's principal. */
+  operation: string;
+  /** Validated before anything runs; every issue comes back at once as VALIDATION_ERROR. */
+  input?: I;
+  variables?: (input: RouteInput<I>) => Record<string, unknown>;
+  /** The documented payload, before the dialect's envelope. */
+  respond: (data: TData, input: RouteInput<I>) => TPayload;
+  /** Success status; 200 when absent. */
+  status?: number;
+  /** Overrides `status` from the payload, e.g. 503 when a health check says unhealthy. */
+  statusFrom?: (payload: TPayload) => number;
+  /**
+   * Accept data that arrives with errors. Health needs this: an unreachable subgraph is a null
+   * field plus an error, and is reported as down rather than failing the whole answer.
+   */
+  allowPartial?: boolean;
+  /** When absent, the dialect's default policy. */
+  rateLimit?: RateLimitPolicyName;
+  /** Documents the payload in OpenAPI. */
+  response?: z.ZodType<NoInfer<TPayload>>;
+  /** false: the payload is the whole body, as for the documented load-balancer health checks. */
+  envelope?: boolean;
+}
+
+/** A route with its types erased, as the handler, OpenAPI and catalog see it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RestRoute = RouteDefinition<any, any, any>;
+
+/**
+ * Keeps each route's types inferred: input from its schemas, data from `respond`'s annotated
+ * parameter, payload from what `respond` returns (checked against `response`).
+ */
+export function defineRoute<TData, TPayload, I extends RouteInputSchemas = NoInput>(
+  route: RouteDefinition<I, TData, TPayload>,
+): RouteDefinition<I, TData, TPayload> {
+  return route;
+}

@@ -1,0 +1,180 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import type { SubgraphName } from '../lib/env.js';
+import { AppError } from '../lib/errors.js';
+import { createErrorMasker } from '../lib/graphql-errors.js';
+import { createApolloHandler } from '../lib/http/apollo-handler.js';
+import type { Logger } from '../lib/logger.js';
+import type { Principal } from '../lib/principal.js';
+import type { Kv } from '../lib/runtime/kv.js';
+import type { SubgraphService } from '../lib/subgraph/service.js';
+import type { GatewayContext } from './context.js';
+import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
+import type { Authenticate } from './plugins/use-auth.js';
+import { createClientIpResolver } from './plugins/use-client-ip.js';
+import { resolveRequestId } from './plugins/use-request-id.js';
+import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
+import { createRestHandler } from './rest/handler.js';
+import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
+import { allRoutes } from './rest/routes/index.js';
+import { DIALECTS } from './rest/dialects.js';
+
+export interface GatewayOptions {
+  supergraphSdl: string;
+  /** Subgraphs served in this process; the rest are reached at their URL. */
+  inProcess: Partial<Record<SubgraphName, SubgraphService>>;
+  urls: Partial<Record<SubgraphName, string>>;
+  signingSecret: string;
+  authenticate: Authenticate;
+  kv: Kv;
+  logger: Logger;
+  requestTimeoutMs: number;
+  rateLimitEnabled: boolean;
+  /** Proxy addresses whose X-Forwarded-For names the real client. */
+  trustedProxies: string[];
+  /** Tests shrink the documented limits to reach a 429 quickly. */
+  rateLimitPolicies?: Parameters<typeof createRestHandler>[0]['policies'];
+}
+
+export interface Gateway {
+  apollo: ApolloServer<GatewayContext>;
+  /** Runs an operation in-process with a given principal: the REST layer's way in. */
+  execute(args: {
+    document: string;
+    variables: Record<string, unknown>;
+    principal: Principal | null;
+    requestId: string;
+  }): Promise<{
+    data?: Record<string, unknown> | null;
+    errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+  }>;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
+  stop(): Promise<void>;
+}
+
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { logger, signingSecret } = options;
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const local = options.inProcess[name as SubgraphName];
+      if (local) return new InProcessDataSource(local, signingSecret);
+      const target = options.urls[name as SubgraphName] ?? url;
+      if (!target) throw new Error(`No URL for subgraph ${name}`);
+      return new SignedRemoteDataSource({ url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+    },
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    logger,
+    formatError: createErrorMasker(logger),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+  });
+  await apollo.start();
+
+  const execute: Gateway['execute'] = async ({ document, variables, principal, requestId }) => {
+    const response = await apollo.executeOperation(
+      { query: document, variables },
+      { contextValue: { requestId, principal, logger: logger.child({ requestId }) } },
+    );
+    if (response.body.kind !== 'single') throw new Error('Incremental delivery is not used by the REST layer');
+    const { data, errors } = response.body.singleResult;
+    return { data: data ?? null, errors: errors as never };
+  };
+
+  const clientIp = createClientIpResolver(options.trustedProxies);
+  const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
+    options.kv.rateLimiter(policy);
+  const rest = createRestHandler({
+    routes: allRoutes,
+    execute,
+    authenticate: (req) => options.authenticate(req.headers),
+    rateLimiter,
+    logger,
+    rateLimitEnabled: options.rateLimitEnabled,
+    policies: options.rateLimitPolicies,
+    clientIp,
+  });
+
+  // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.
+  const limiterFor = createPolicyLimiters(rateLimiter, options.rateLimitPolicies);
+  const principals = new WeakMap<IncomingMessage, { requestId: string; principal: Principal | null }>();
+  const apolloHandler = createApolloHandler(apollo, async (req) => {
+    const { requestId, principal } = principals.get(req)!;
+    return { requestId, principal, logger: logger.child({ requestId }) };
+  });
+  const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+    try {
+      const principal = await options.authenticate(req.headers);
+      if (options.rateLimitEnabled) {
+        const key = resolveRateLimitKey(principal, clientIp(req));
+        await enforceRateLimit({ limiter: limiterFor('graphql.default'), key, res, logger, requestId });
+      }
+      principals.set(req, { requestId, principal });
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }));
+      return;
+    }
+    await apolloHandler(req, res);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = resolveRequestId(req);
+    res.setHeader('X-Request-Id', requestId);
+    const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
+    if (pathname === '/graphql') return graphql(req, res, requestId);
+    const openapi = /^\/openapi\/([a-z-]+?)(\.json)?$/.exec(pathname);
+    const dialect = openapi && DIALECTS.find((d) => d.name === openapi[1]);
+    if (dialect && req.method === 'GET') {
+      const json = openapi[2] === '.json';
+      res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8');
+      res.end(json ? JSON.stringify(buildOpenApi(dialect.name, allRoutes)) : renderOpenApiHtml(dialect.name));
+      return;
+    }
+    return rest(req, res, requestId);
+  };
+
+  // Requests still being answered; stop() waits for them, so a shutdown never cuts one off halfway
+  // (a client that hung up does not stop its request from running to the end).
+  const inFlight = new Set<Promise<void>>();
+  const track = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const work = handle(req, res).finally(() => inFlight.delete(work));
+    inFlight.add(work);
+    return work;
+  };
+
+  let server: Server | undefined;
+  return {
+    apollo,
+    execute,
+    handle: track,
+    async listen(port, host = '0.0.0.0') {
+      server = createServer((req, res) => {
+        track(req, res).catch((error: unknown) => {
+          logger.error({ err: error }, 'unhandled gateway error');
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
+        });
+      });
+      await new Promise<void>((resolve) => server!.listen(port, host, resolve));
+      const address = server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      return { server, url: `http://127.0.0.1:${actualPort}` };
+    },
+    async stop() {
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+      }
+      await Promise.allSettled([...inFlight]);
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * Env schemas grouped by concern. Each deployable (gateway, subgraph, worker, all-in-one)
+ * picks the groups it needs and parses them once at start-up with `loadEnv`; nothing else
+ * reads process.env.
+ */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional())
+  .optional();
+
+/** For a process that cannot run without the service (the worker without Redis, say). */
+export const requiredUrl = z.string().trim().pipe(z.url());
+
+export const runtimeEnv = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const databaseEnv = z.object({
+  /** PostgreSQL connection string. Unset: embedded PGlite with its data in DATA_DIR. */
+  DATABASE_URL: optionalUrl,
+  DATA_DIR: z.string().min(1).default('./.data'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
+});
+
+export const redisEnv = z.object({
+  /** Redis connection string. Unset: in-memory cache, rate limits, pub/sub and jobs. */
+  REDIS_URL: optionalUrl,
+});
+
+export const signingEnv = z.object({
+  /** HMAC secret the gateway signs the forwarded principal with; subgraphs verify it. */
+  INTERNAL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+});
+
+export const httpEnv = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+});
+
+export const SUBGRAPH_NAMES = ['platform', 'tenancy', 'billing', 'identity', 'telemetry', 'edge'] as const;
+export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+
+export const gatewayEnv = z.object({
+  /** Bootstrap operator key; unset on the embedded default, one is generated and printed once. */
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Set to false only for load tests against the gateway itself. */
+  RATE_LIMIT_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Comma-separated proxy addresses whose X-Forwarded-For is believed. */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ),
+});
+
+export const subgraphUrlsEnv = z.object({
+  /** Per-subgraph URLs for the production gateway; unset, the URL in schema/supergraph.graphql (http://<name>:<port>/graphql). */
+  SUBGRAPH_PLATFORM_URL: optionalUrl,
+  SUBGRAPH_TENANCY_URL: optionalUrl,
+  SUBGRAPH_BILLING_URL: optionalUrl,
+  SUBGRAPH_IDENTITY_URL: optionalUrl,
+  SUBGRAPH_TELEMETRY_URL: optionalUrl,
+  SUBGRAPH_EDGE_URL: optionalUrl,
+});
+
+export const subgraphEnv = z.object({
+  SUBGRAPH: z.enum(SUBGRAPH_NAMES),
+});
+
+export class EnvError extends Error {}
+
+/** Parses the environment against a schema, reporting every bad variable at once. */
+export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const result = schema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new EnvError(`Invalid environment:\n${lines.join('\n')}`);
+}
+
+/** Production refuses to start with generated secrets: they would differ between processes. */
+export function requireInProduction(env: { NODE_ENV: string } & Record<string, unknown>, names: string[]): void {
+  if (env.NODE_ENV !== 'production') return;
+  const missing = names.filter((n) => env[n] === undefined);
+  if (missing.length > 0) {
+    throw new EnvError(`Invalid environment:\n${missing.map((n) => `  ${n}: required in production`).join('\n')}`);
+  }
+}

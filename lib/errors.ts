@@ -1,0 +1,77 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The one error model. Every code has exactly one HTTP status; subgraphs put the code on
+ * `extensions.code`, and each REST dialect renders the same code in its own error shape.
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  VALIDATION_ERROR: 400,
+  MALFORMED_JSON: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  TENANT_MISMATCH: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMIT_EXCEEDED: 429,
+  INTERNAL_ERROR: 500,
+  NOT_IMPLEMENTED: 501,
+  SERVICE_UNAVAILABLE: 503,
+  TIMEOUT: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code);
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toGraphQLError(): GraphQLError {
+    return new GraphQLError(this.message, {
+      extensions: {
+        code: this.code,
+        http: { status: this.status },
+        ...(this.details ? { details: this.details } : {}),
+      },
+    });
+  }
+}
+
+/** Reads the AppError back out of a GraphQL error as it arrives at the gateway or a client. */
+export function appErrorFromGraphQL(error: {
+  message: string;
+  extensions?: Record<string, unknown> | undefined;
+}): AppError {
+  const code = error.extensions?.code;
+  const details = error.extensions?.details;
+  if (isErrorCode(code)) {
+    return new AppError(code, error.message, isRecord(details) ? details : undefined);
+  }
+  // Apollo's own codes for malformed operations.
+  if (code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED' || code === 'BAD_USER_INPUT') {
+    return new AppError('VALIDATION_ERROR', error.message);
+  }
+  return new AppError('INTERNAL_ERROR', 'Internal server error');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,115 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { AppError } from './errors.js';
+import type { Scope } from './scopes.js';
+
+/** Who is calling. Every resolver decides from this alone. */
+export const principalSchema = z.object({
+  kind: z.enum(['operator', 'user', 'api_key']),
+  id: z.string(),
+  projectId: z.string().nullable(),
+  tenantId: z.string().nullable(),
+  roles: z.array(z.string()),
+  scopes: z.array(z.string()),
+});
+export type Principal = z.infer<typeof principalSchema>;
+
+export const PRINCIPAL_HEADER = 'x-principal';
+
+/** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
+const SIGNATURE_TTL_MS = 5 * 60_000;
+
+const envelopeSchema = z.object({ p: principalSchema.nullable(), rid: z.string(), exp: z.number() });
+
+function mac(payload: string, secret: string): Buffer {
+  return createHmac('sha256', secret).update(payload).digest();
+}
+
+/** The header value the gateway sends: base64url(JSON).base64url(HMAC-SHA256). Anonymous callers are signed too. */
+export function signPrincipal(
+  principal: Principal | null,
+  requestId: string,
+  secret: string,
+  now = Date.now(),
+): string {
+  const payload = Buffer.from(JSON.stringify({ p: principal, rid: requestId, exp: now + SIGNATURE_TTL_MS })).toString(
+    'base64url',
+  );
+  return `${payload}.${mac(payload, secret).toString('base64url')}`;
+}
+
+/** Verifies a signed principal header; anything unsigned, forged, or stale is refused. */
+export function verifyPrincipal(
+  header: string | undefined,
+  secret: string,
+  now = Date.now(),
+): { principal: Principal | null; requestId: string } {
+  if (!header)
+    throw new AppError('UNAUTHORIZED', 'Missing signed principal: subgraphs accept requests only from the gateway');
+  const [payload, signature, extra] = header.split('.');
+  if (!payload || !signature || extra !== undefined) throw new AppError('UNAUTHORIZED', 'Malformed signed principal');
+  const expected = mac(payload, secret);
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new AppError('UNAUTHORIZED', 'Invalid principal signature');
+  }
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    throw new AppError('UNAUTHORIZED', 'Malformed signed principal');
+  }
+  const parsed = envelopeSchema.safeParse(decoded);
+  if (!parsed.success) throw new AppError('UNAUTHORIZED', 'Malformed signed principal');
+  if (parsed.data.exp < now) throw new AppError('UNAUTHORIZED', 'Signed principal has expired');
+  return { principal: parsed.data.p, requestId: parsed.data.rid };
+}
+
+export function requirePrincipal(principal: Principal | null): Principal {
+  if (!principal) throw new AppError('UNAUTHORIZED', 'Authentication required');
+  return principal;
+}
+
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes(scope);
+}
+
+/** Throws unless the caller is authenticated and holds the scope. */
+export function requireScope(principal: Principal | null, scope: Scope): Principal {
+  const p = requirePrincipal(principal);
+  if (!hasScope(p, scope))
+    throw new AppError('FORBIDDEN', `Missing required scope ${scope}`, { required_scope: scope });
+  return p;
+}
+
+/**
+ * Tenant scoping comes from the principal, never from an id the caller typed: a principal bound
+ * to a tenant (or project) may touch only that tenant.
+ */
+export function assertTenantAccess(principal: Principal, tenant: { id: string; projectId: string | null }): void {
+  const wrongTenant = principal.tenantId !== null && principal.tenantId !== tenant.id;
+  const wrongProject = principal.projectId !== null && principal.projectId !== tenant.projectId;
+  if (wrongTenant || wrongProject) {
+    throw new AppError('TENANT_MISMATCH', 'Cross-tenant access attempt', { tenant_id: tenant.id });
+  }
+}
+
+/**
+ * The tenant a tenant-scoped write or read acts on, decided from the principal. A subgraph other
+ * than tenancy cannot see which project a tenant belongs to, so a caller not bound to a tenant
+ * must be the operator to name one.
+ */
+export function tenantScopeFor(principal: Principal, requestedTenantId?: string | null): string {
+  if (principal.tenantId !== null) {
+    if (requestedTenantId && requestedTenantId !== principal.tenantId) {
+      throw new AppError('TENANT_MISMATCH', 'Cross-tenant access attempt', { tenant_id: requestedTenantId });
+    }
+    return principal.tenantId;
+  }
+  if (!requestedTenantId)
+    throw new AppError('VALIDATION_ERROR', 'tenantId is required for a caller not bound to a tenant');
+  if (principal.kind !== 'operator') {
+    throw new AppError('FORBIDDEN', 'Only a caller bound to the tenant may act on it');
+  }
+  return requestedTenantId;
+}

@@ -1,0 +1,515 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Kv } from './kv.js';
+
+/**
+ * Background jobs: one definition shape, run by BullMQ on Redis or by an in-process queue on the
+ * embedded default, with the same states, retries, backoff, progress and idempotent ids.
+ *
+ * Payloads must never hold secrets (tokens, passwords, API keys, connection strings): they sit in
+ * Redis in clear text, show up in job listings and logs, and outlive the request. Pass ids and let
+ * the handler load what it needs. Payloads are stored as parsed by the schema, so unknown keys are
+ * dropped rather than persisted, and must survive a JSON round trip (use ISO strings or
+ * `z.coerce.date()` for dates): the handler sees the payload re-parsed from its stored JSON.
+ */
+
+export interface JobContext {
+  /** A child logger carrying job, jobId and attempt. */
+  logger: Logger;
+  /** 1 on the first run, 2 on the first retry, ... */
+  attempt: number;
+  jobId: string;
+  updateProgress(progress: number | object): Promise<void>;
+}
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  readonly id: string;
+  readonly schema: S;
+  readonly attempts: number;
+  /** First retry delay; each further retry doubles it (exponential backoff). */
+  readonly backoffMs: number;
+  // Method syntax on purpose: lets definitions with different payloads share one JobDefinition[].
+  handler(payload: z.output<S>, ctx: JobContext): Promise<unknown>;
+}
+
+export interface DefineJobOptions<S extends z.ZodType> {
+  id: string;
+  schema: S;
+  handler: (payload: z.output<S>, ctx: JobContext) => Promise<unknown>;
+  /** Total runs including the first. Default 3. */
+  attempts?: number;
+  /** Default 1000. */
+  backoffMs?: number;
+}
+
+export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
+
+export interface JobInfo {
+  id: string;
+  name: string;
+  state: JobState;
+  /** Finished runs (successful or not); the run in progress is not counted yet. */
+  attemptsMade: number;
+  progress: number | object;
+  result?: unknown;
+  /** The last failure, while the job waits to retry and once it has failed for good. */
+  failedReason?: string;
+  createdAt: Date;
+  finishedAt?: Date;
+}
+
+export type JobCounts = Record<JobState, number>;
+
+export interface EnqueueOptions {
+  /** Idempotency key: enqueueing an id that still exists returns that job instead of adding one. */
+  jobId?: string;
+  delayMs?: number;
+}
+
+export interface JobQueue {
+  kind: 'bullmq' | 'memory';
+  enqueue<S extends z.ZodType>(
+    job: JobDefinition<S>,
+    payload: z.input<S>,
+    opts?: EnqueueOptions,
+  ): Promise<{ jobId: string }>;
+  enqueue(job: string, payload: unknown, opts?: EnqueueOptions): Promise<{ jobId: string }>;
+  getJob(jobId: string): Promise<JobInfo | null>;
+  counts(): Promise<JobCounts>;
+  /** Starts processing in this process. Without it the queue only enqueues (a subgraph's role in production). */
+  startWorker(opts?: { concurrency?: number }): Promise<void>;
+  /** Stops taking jobs, waits for the running ones, then closes what this queue opened (not the Kv). */
+  close(): Promise<void>;
+}
+
+export interface CreateJobQueueOptions {
+  kv: Kv;
+  logger: Logger;
+  definitions: JobDefinition[];
+  /** Default `jobs`. Keys live under `<kv.keyPrefix>bull:<queueName>:`. */
+  queueName?: string;
+}
+
+/** Thrown by a handler when retrying cannot help (the tenant is gone, the input is wrong): fails the job at once. */
+export class UnrecoverableJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnrecoverableJobError';
+  }
+}
+
+export function defineJob<S extends z.ZodType>(options: DefineJobOptions<S>): JobDefinition<S> {
+  const attempts = options.attempts ?? 3;
+  const backoffMs = options.backoffMs ?? 1000;
+  if (!options.id) throw new Error('A job needs an id');
+  if (!Number.isInteger(attempts) || attempts < 1) throw new Error(`Job "${options.id}": attempts must be >= 1`);
+  if (!Number.isFinite(backoffMs) || backoffMs < 0) throw new Error(`Job "${options.id}": backoffMs must be >= 0`);
+  return { id: options.id, schema: options.schema, attempts, backoffMs, handler: options.handler };
+}
+
+/** How long finished jobs stay readable through getJob; bounded so Redis does not grow forever. */
+const KEEP_COMPLETED = { age: 24 * 3600, count: 1000 };
+const KEEP_FAILED = { age: 7 * 24 * 3600, count: 5000 };
+const DEFAULT_CONCURRENCY = 2;
+
+export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
+  const definitions = new Map<string, JobDefinition>();
+  for (const def of options.definitions) {
+    if (definitions.has(def.id)) throw new Error(`Job "${def.id}" is defined twice`);
+    definitions.set(def.id, def);
+  }
+  const logger = options.logger.child({ component: 'jobs' });
+  const queueName = options.queueName ?? 'jobs';
+  const connection = options.kv.connection();
+  const backend = connection
+    ? createBullBackend({ connection, prefix: `${options.kv.keyPrefix}bull`, queueName, definitions, logger })
+    : createMemoryBackend({ definitions, logger });
+
+  const enqueue = async (job: JobDefinition | string, payload: unknown, opts: EnqueueOptions = {}) => {
+    const id = typeof job === 'string' ? job : job.id;
+    const def = definitions.get(id);
+    // A definition this queue does not know would sit in Redis forever with no worker to run it.
+    if (!def) throw new AppError('NOT_FOUND', `Unknown job "${id}"`, { job: id });
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) {
+      throw new AppError('VALIDATION_ERROR', `Invalid payload for job "${id}"`, {
+        job: id,
+        fields: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      });
+    }
+    if (opts.jobId !== undefined) validateJobId(opts.jobId);
+    const delayMs = opts.delayMs ?? 0;
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw new AppError('VALIDATION_ERROR', 'delayMs must be >= 0');
+    return backend.add(def, toJson(parsed.data), { jobId: opts.jobId, delayMs });
+  };
+
+  return {
+    kind: backend.kind,
+    enqueue: enqueue as JobQueue['enqueue'],
+    getJob: (jobId) => backend.getJob(jobId),
+    counts: () => backend.counts(),
+    startWorker: (opts) => backend.startWorker(opts?.concurrency ?? DEFAULT_CONCURRENCY),
+    close: () => backend.close(),
+  };
+}
+
+interface Backend {
+  kind: JobQueue['kind'];
+  add(def: JobDefinition, payload: unknown, opts: { jobId?: string; delayMs: number }): Promise<{ jobId: string }>;
+  getJob(jobId: string): Promise<JobInfo | null>;
+  counts(): Promise<JobCounts>;
+  startWorker(concurrency: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** BullMQ's own rules, applied in both modes so an id that works on the laptop works in production. */
+function validateJobId(jobId: string): void {
+  if (jobId === '' || jobId === '0' || jobId.includes(':') || `${Number.parseInt(jobId, 10)}` === jobId) {
+    throw new AppError('VALIDATION_ERROR', 'jobId must be a non-empty, non-integer string without ":"', { jobId });
+  }
+}
+
+/**
+ * Runs one attempt: re-validates the stored payload, calls the handler, logs the outcome.
+ * Shared by both backends so logging and failure classification cannot drift apart.
+ */
+async function runAttempt(
+  def: JobDefinition,
+  payload: unknown,
+  meta: { jobId: string; attempt: number; logger: Logger; updateProgress: JobContext['updateProgress'] },
+): Promise<unknown> {
+  const log = meta.logger.child({ job: def.id, jobId: meta.jobId, attempt: meta.attempt });
+  const started = performance.now();
+  try {
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) {
+      // Stored by an older version of the schema, or written by hand: no retry will fix it.
+      throw new UnrecoverableJobError(`Stored payload no longer matches the schema of "${def.id}"`);
+    }
+    const result = await def.handler(parsed.data, {
+      logger: log,
+      attempt: meta.attempt,
+      jobId: meta.jobId,
+      updateProgress: meta.updateProgress,
+    });
+    log.info({ ms: Math.round(performance.now() - started) }, 'job completed');
+    return result;
+  } catch (error) {
+    const willRetry = !(error instanceof UnrecoverableJobError) && meta.attempt < def.attempts;
+    log[willRetry ? 'warn' : 'error'](
+      { err: error, ms: Math.round(performance.now() - started), willRetry },
+      willRetry ? 'job attempt failed' : 'job failed',
+    );
+    throw error;
+  }
+}
+
+function toJson(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BullMQ
+
+function createBullBackend(opts: {
+  connection: Redis;
+  prefix: string;
+  queueName: string;
+  definitions: Map<string, JobDefinition>;
+  logger: Logger;
+}): Backend {
+  const { connection, prefix, queueName, definitions, logger } = opts;
+  // The Kv's fail-fast connection suits the queue: an enqueue during an outage errors instead of hanging.
+  const queue = new Queue(queueName, {
+    connection,
+    prefix,
+    defaultJobOptions: { removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+  });
+  queue.on('error', (error: Error) => logger.warn({ err: error }, 'job queue error'));
+
+  let worker: Worker | undefined;
+  let workerConnection: Redis | undefined;
+  let closing: Promise<void> | undefined;
+
+  const toInfo = async (job: Job): Promise<JobInfo | null> => {
+    const state = mapBullState(await job.getState());
+    if (!state || job.id === undefined) return null;
+    return {
+      id: job.id,
+      name: job.name,
+      state,
+      attemptsMade: job.attemptsMade,
+      progress: toProgress(job.progress),
+      ...(state === 'completed' ? { result: job.returnvalue ?? null } : {}),
+      ...(state !== 'completed' && job.failedReason ? { failedReason: job.failedReason } : {}),
+      createdAt: new Date(job.timestamp),
+      ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
+    };
+  };
+
+  return {
+    kind: 'bullmq',
+    async add(def, payload, { jobId, delayMs }) {
+      const job = await queue.add(def.id, payload, {
+        jobId,
+        delay: delayMs > 0 ? delayMs : undefined,
+        attempts: def.attempts,
+        backoff: { type: 'exponential', delay: def.backoffMs },
+      });
+      if (job.id === undefined) throw new Error('BullMQ returned a job without an id');
+      return { jobId: job.id };
+    },
+    async getJob(jobId) {
+      const job = await queue.getJob(jobId);
+      return job ? toInfo(job) : null;
+    },
+    async counts() {
+      const c = await queue.getJobCounts(
+        'waiting',
+        'prioritized',
+        'waiting-children',
+        'active',
+        'completed',
+        'failed',
+        'delayed',
+      );
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+        active: c.active ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+        delayed: c.delayed ?? 0,
+      };
+    },
+    async startWorker(concurrency) {
+      if (worker) return;
+      if (closing) throw new Error('Job queue is closed');
+      // Workers block on BZPOPMIN and must wait out outages rather than fail the command
+      // (maxRetriesPerRequest: null). BullMQ duplicates this client for its two connections, so the
+      // template itself stays lazy and never opens a socket.
+      workerConnection = connection.duplicate({
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
+        lazyConnect: true,
+        connectionName: 'platform-worker',
+      });
+      worker = new Worker(
+        queueName,
+        async (job: Job) => {
+          const def = definitions.get(job.name);
+          if (!def) throw new UnrecoverableError(`No definition for job "${job.name}" in this worker`);
+          try {
+            return await runAttempt(def, job.data, {
+              jobId: job.id ?? '',
+              attempt: job.attemptsMade + 1,
+              logger,
+              updateProgress: (progress) => job.updateProgress(progress),
+            });
+          } catch (error) {
+            if (error instanceof UnrecoverableJobError) throw new UnrecoverableError(error.message);
+            throw error;
+          }
+        },
+        { connection: workerConnection, prefix, concurrency },
+      );
+      worker.on('error', (error: Error) => logger.warn({ err: error }, 'job worker error'));
+      await worker.waitUntilReady();
+      logger.info({ queue: queueName, concurrency, definitions: [...definitions.keys()] }, 'job worker started');
+    },
+    close() {
+      closing ??= (async () => {
+        // Worker first: close() lets active jobs finish, and they still need the queue's keys.
+        if (worker) await worker.close();
+        await queue.close();
+        workerConnection?.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+function toProgress(value: unknown): number | object {
+  return typeof value === 'number' || (typeof value === 'object' && value !== null) ? value : 0;
+}
+
+function mapBullState(state: string): JobState | null {
+  switch (state) {
+    case 'waiting':
+    case 'prioritized':
+    case 'waiting-children':
+      return 'waiting';
+    case 'active':
+    case 'completed':
+    case 'failed':
+    case 'delayed':
+      return state;
+    default:
+      // 'unknown': removed between getJob and getState.
+      return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: the embedded default. Jobs live in this process, so a restart loses waiting and delayed ones.
+
+interface MemoryJob {
+  id: string;
+  def: JobDefinition;
+  payload: unknown;
+  state: JobState;
+  attemptsMade: number;
+  progress: number | object;
+  result?: unknown;
+  failedReason?: string;
+  createdAt: number;
+  finishedAt?: number;
+  timer?: NodeJS.Timeout;
+}
+
+function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; logger: Logger }): Backend {
+  const { logger } = opts;
+  const jobs = new Map<string, MemoryJob>();
+  const waiting: string[] = [];
+  const finished = { completed: [] as string[], failed: [] as string[] };
+  const running = new Set<Promise<void>>();
+  let nextId = 1;
+  let concurrency = 0;
+  let closed = false;
+
+  const makeWaiting = (job: MemoryJob) => {
+    job.state = 'waiting';
+    job.timer = undefined;
+    waiting.push(job.id);
+    pump();
+  };
+
+  const schedule = (job: MemoryJob, delayMs: number) => {
+    if (delayMs <= 0) return makeWaiting(job);
+    job.state = 'delayed';
+    job.timer = setTimeout(() => makeWaiting(job), delayMs);
+    // A pending retry must not keep a process alive that is otherwise done.
+    job.timer.unref();
+  };
+
+  const prune = (state: 'completed' | 'failed') => {
+    const keep = state === 'completed' ? KEEP_COMPLETED : KEEP_FAILED;
+    const ids = finished[state];
+    const oldest = Date.now() - keep.age * 1000;
+    while (ids.length > 0) {
+      const job = jobs.get(ids[0]!);
+      if (job && ids.length <= keep.count && (job.finishedAt ?? 0) >= oldest) break;
+      ids.shift();
+      if (job?.state === state) jobs.delete(job.id);
+    }
+  };
+
+  const finish = (job: MemoryJob, state: 'completed' | 'failed') => {
+    job.state = state;
+    job.finishedAt = Date.now();
+    finished[state].push(job.id);
+    prune(state);
+  };
+
+  const run = async (job: MemoryJob) => {
+    const attempt = job.attemptsMade + 1;
+    try {
+      const result = await runAttempt(job.def, job.payload, {
+        jobId: job.id,
+        attempt,
+        logger,
+        updateProgress: async (progress) => {
+          job.progress = toJson(progress) as number | object;
+        },
+      });
+      job.attemptsMade = attempt;
+      job.result = toJson(result) ?? null;
+      job.failedReason = undefined;
+      finish(job, 'completed');
+    } catch (error) {
+      job.attemptsMade = attempt;
+      job.failedReason = errorMessage(error);
+      if (error instanceof UnrecoverableJobError || attempt >= job.def.attempts) {
+        finish(job, 'failed');
+      } else if (closed) {
+        // Shutting down: the retry would have nowhere to run.
+        job.state = 'delayed';
+      } else {
+        schedule(job, job.def.backoffMs * 2 ** (attempt - 1));
+      }
+    }
+  };
+
+  const pump = () => {
+    while (!closed && running.size < concurrency && waiting.length > 0) {
+      const job = jobs.get(waiting.shift()!);
+      if (!job || job.state !== 'waiting') continue;
+      job.state = 'active';
+      const task = run(job).finally(() => {
+        running.delete(task);
+        pump();
+      });
+      running.add(task);
+    }
+  };
+
+  return {
+    kind: 'memory',
+    async add(def, payload, { jobId, delayMs }) {
+      if (closed) throw new Error('Job queue is closed');
+      if (jobId !== undefined && jobs.has(jobId)) return { jobId };
+      const id = jobId ?? String(nextId++);
+      const job: MemoryJob = {
+        id,
+        def,
+        payload,
+        state: 'waiting',
+        attemptsMade: 0,
+        progress: 0,
+        createdAt: Date.now(),
+      };
+      jobs.set(id, job);
+      schedule(job, delayMs);
+      return { jobId: id };
+    },
+    async getJob(jobId) {
+      const job = jobs.get(jobId);
+      if (!job) return null;
+      return {
+        id: job.id,
+        name: job.def.id,
+        state: job.state,
+        attemptsMade: job.attemptsMade,
+        progress: toJson(job.progress) as number | object,
+        ...(job.state === 'completed' ? { result: toJson(job.result) } : {}),
+        ...(job.state !== 'completed' && job.failedReason ? { failedReason: job.failedReason } : {}),
+        createdAt: new Date(job.createdAt),
+        ...(job.finishedAt ? { finishedAt: new Date(job.finishedAt) } : {}),
+      };
+    },
+    async counts() {
+      const counts: JobCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
+      for (const job of jobs.values()) counts[job.state] += 1;
+      return counts;
+    },
+    async startWorker(n) {
+      if (closed) throw new Error('Job queue is closed');
+      if (concurrency > 0) return;
+      concurrency = Math.max(1, n);
+      logger.info({ queue: 'memory', concurrency, definitions: [...opts.definitions.keys()] }, 'job worker started');
+      pump();
+    },
+    async close() {
+      closed = true;
+      for (const job of jobs.values()) if (job.timer) clearTimeout(job.timer);
+      await Promise.allSettled([...running]);
+    },
+  };
+}

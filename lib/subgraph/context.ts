@@ -1,0 +1,22 @@
+import type { Database } from '../db.js';
+import type { Logger } from '../logger.js';
+import type { Principal } from '../principal.js';
+import type { JobQueue } from '../runtime/jobs.js';
+import type { Kv } from '../runtime/kv.js';
+
+/** What every subgraph's services are built from; the composition root makes one per process. */
+export interface SubgraphDeps {
+  db: Database;
+  kv: Kv;
+  jobs: JobQueue;
+  startedAt: Date;
+  version: string;
+  environment: string;
+}
+
+export interface SubgraphContext {
+  requestId: string;
+  principal: Principal | null;
+  logger: Logger;
+  deps: SubgraphDeps;
+}

@@ -1,0 +1,96 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import type { SubgraphName } from '../env.js';
+import { createErrorMasker } from '../graphql-errors.js';
+import { createApolloHandler } from '../http/apollo-handler.js';
+import type { Logger } from '../logger.js';
+import { PRINCIPAL_HEADER, verifyPrincipal } from '../principal.js';
+import { AppError } from '../errors.js';
+import type { SubgraphContext, SubgraphDeps } from './context.js';
+
+export interface SubgraphModule {
+  name: SubgraphName;
+  schema: GraphQLSchema;
+}
+
+export interface SubgraphService {
+  name: SubgraphName;
+  schema: GraphQLSchema;
+  apollo: ApolloServer<SubgraphContext>;
+  /** Builds the request context from the headers the gateway sent; refuses an unsigned or forged principal. */
+  contextFromHeaders(headers: IncomingHttpHeaders | Record<string, string | undefined>): Promise<SubgraphContext>;
+  listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One subgraph behind @apollo/server. The same instance serves both transports: over HTTP
+ * (production) and in-process from the gateway (embedded default), so the principal is verified
+ * by the same code either way.
+ */
+export async function startSubgraphService(options: {
+  module: SubgraphModule;
+  deps: SubgraphDeps;
+  signingSecret: string;
+  logger: Logger;
+}): Promise<SubgraphService> {
+  const { module, deps, signingSecret } = options;
+  const logger = options.logger.child({ subgraph: module.name });
+  const apollo = new ApolloServer<SubgraphContext>({
+    schema: module.schema,
+    logger,
+    formatError: createErrorMasker(logger),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    // Inline traces are for Apollo's hosted usage reporting, which this platform does not send to.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
+  });
+  await apollo.start();
+
+  const contextFromHeaders: SubgraphService['contextFromHeaders'] = async (headers) => {
+    const raw = headers[PRINCIPAL_HEADER];
+    try {
+      const { principal, requestId } = verifyPrincipal(typeof raw === 'string' ? raw : undefined, signingSecret);
+      return { principal, requestId, logger: logger.child({ requestId }), deps };
+    } catch (error) {
+      if (error instanceof AppError) {
+        logger.warn({ code: error.code }, 'refused request without a valid signed principal');
+        throw error.toGraphQLError();
+      }
+      throw error;
+    }
+  };
+
+  let server: Server | undefined;
+  return {
+    name: module.name,
+    schema: module.schema,
+    apollo,
+    contextFromHeaders,
+    async listen(port, host = '0.0.0.0') {
+      const handler = createApolloHandler(apollo, (req) => contextFromHeaders(req.headers));
+      server = createServer((req, res) => {
+        handler(req, res).catch((error: unknown) => {
+          const status = error instanceof AppError ? error.status : 500;
+          logger.error({ err: error }, 'subgraph request failed');
+          if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              errors: [{ message: status === 500 ? 'Internal server error' : (error as Error).message }],
+            }),
+          );
+        });
+      });
+      await new Promise<void>((resolve) => server!.listen(port, host, resolve));
+      const address = server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      return { server, url: `http://127.0.0.1:${actualPort}/graphql` };
+    },
+    async stop() {
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { addHealthTypes } from '../../../lib/subgraph/health.js';
+import { builder } from '../builder.js';
+
+addHealthTypes(builder, 'billing');

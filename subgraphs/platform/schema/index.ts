@@ -1,0 +1,5 @@
+import { builder } from '../builder.js';
+import './health-report.js';
+import './system-status.js';
+
+export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

@@ -1,0 +1,4 @@
+import type { SubgraphModule } from '../../lib/subgraph/service.js';
+import { schema } from './schema/index.js';
+
+export const platformSubgraph: SubgraphModule = { name: 'platform', schema };

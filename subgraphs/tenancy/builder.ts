@@ -1,0 +1,3 @@
+import { createBuilder } from '../../lib/subgraph/builder.js';
+
+export const builder = createBuilder();

@@ -1,0 +1,21 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { composeSupergraph, printSubgraphSdl } from '../gateway/supergraph.js';
+import { SUBGRAPHS } from '../subgraphs/index.js';
+
+// schema/ is the checked-in contract: a change to a subgraph's types must come with `npm run compose`.
+describe('schema/ matches the code', () => {
+  const modules = Object.values(SUBGRAPHS);
+
+  it.each(modules.map((m) => [m.name, m] as const))('%s subgraph SDL', async (name, module) => {
+    const checkedIn = await readFile(new URL(`../schema/${name}.graphql`, import.meta.url), 'utf8');
+    expect(checkedIn, `schema/${name}.graphql is stale: run npm run compose`).toBe(`${printSubgraphSdl(module)}\n`);
+  });
+
+  it('composed supergraph', async () => {
+    const checkedIn = await readFile(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8');
+    expect(checkedIn, 'schema/supergraph.graphql is stale: run npm run compose').toBe(
+      `${composeSupergraph(modules)}\n`,
+    );
+  });
+});
