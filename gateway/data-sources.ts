@@ -1,6 +1,8 @@
 import { LocalGraphQLDataSource, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { HeaderMap } from '@apollo/server';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { GraphQLError } from 'graphql';
+import { AppError } from '../lib/errors.js';
 import { PRINCIPAL_HEADER, signPrincipal } from '../lib/principal.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
@@ -20,16 +22,31 @@ function signedHeaders(
 
 /** Production transport: the subgraph is another process, reached over HTTP. */
 export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(options: { url: string; signingSecret: string; timeoutMs: number }) {
+  constructor(options: { name: string; url: string; signingSecret: string; timeoutMs: number }) {
     super({
       url: options.url,
       fetcher: (url, init) =>
         fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) } as RequestInit) as never,
     });
     this.signingSecret = options.signingSecret;
+    this.name = options.name;
   }
 
   private readonly signingSecret: string;
+  private readonly name: string;
+
+  /**
+   * A subgraph that cannot be reached (refused, reset, timed out) is an outage, not a bug: it
+   * reaches callers as SERVICE_UNAVAILABLE or TIMEOUT (503/504) instead of a masked 500.
+   * Errors the subgraph answered with keep their own codes.
+   */
+  override didEncounterError(error: Error): never {
+    if (error instanceof GraphQLError) throw error;
+    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+      throw new AppError('TIMEOUT', `The ${this.name} service did not answer in time`).toGraphQLError();
+    }
+    throw new AppError('SERVICE_UNAVAILABLE', `The ${this.name} service is unavailable`).toGraphQLError();
+  }
 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     for (const [key, value] of Object.entries(signedHeaders(options, this.signingSecret))) {

@@ -63,7 +63,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (local) return new InProcessDataSource(local, signingSecret);
       const target = options.urls[name as SubgraphName] ?? url;
       if (!target) throw new Error(`No URL for subgraph ${name}`);
-      return new SignedRemoteDataSource({ url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+      return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
     },
   });
 
