@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createAuthenticator, createOperatorKeyResolver, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
+import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
 import { createGateway } from '../gateway/server.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
@@ -46,7 +46,7 @@ const gateway = await createGateway({
   inProcess: {},
   urls,
   signingSecret: env.INTERNAL_SIGNING_SECRET,
-  authenticate: createAuthenticator([createOperatorKeyResolver(operatorKeyHash)]),
+  authenticate: (execute) => createGatewayAuthenticator({ operatorKeyHash, execute, kv, logger }),
   kv,
   logger,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,

@@ -26,7 +26,11 @@ export interface GatewayOptions {
   inProcess: Partial<Record<SubgraphName, SubgraphService>>;
   urls: Partial<Record<SubgraphName, string>>;
   signingSecret: string;
-  authenticate: Authenticate;
+  /**
+   * Builds the authenticator; it receives the gateway's own `execute` so resolvers backed by
+   * identity (API keys, signing keys) reach it through the supergraph, like any other caller.
+   */
+  authenticate: (execute: Gateway['execute']) => Authenticate;
   kv: Kv;
   logger: Logger;
   requestTimeoutMs: number;
@@ -86,13 +90,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { data: data ?? null, errors: errors as never };
   };
 
+  const authenticate = options.authenticate(execute);
   const clientIp = createClientIpResolver(options.trustedProxies);
   const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
     options.kv.rateLimiter(policy);
   const rest = createRestHandler({
     routes: allRoutes,
     execute,
-    authenticate: (req) => options.authenticate(req.headers),
+    authenticate: (req) => authenticate(req.headers),
     rateLimiter,
     logger,
     rateLimitEnabled: options.rateLimitEnabled,
@@ -109,7 +114,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     try {
-      const principal = await options.authenticate(req.headers);
+      const principal = await authenticate(req.headers);
       if (options.rateLimitEnabled) {
         const key = resolveRateLimitKey(principal, clientIp(req));
         await enforceRateLimit({ limiter: limiterFor('graphql.default'), key, res, logger, requestId });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { composeSupergraph } from '../gateway/supergraph.js';
-import { createAuthenticator, createOperatorKeyResolver, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
+import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
 import { SUBGRAPHS } from '../subgraphs/index.js';
 import { createDatabase, type Database } from './db.js';
 import { SUBGRAPH_NAMES, type SubgraphName } from './env.js';
@@ -106,7 +106,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       inProcess: config.transport === 'in-process' ? subgraphs : {},
       urls: subgraphUrls,
       signingSecret,
-      authenticate: createAuthenticator([createOperatorKeyResolver(operatorKeyHash)]),
+      authenticate: (execute) => createGatewayAuthenticator({ operatorKeyHash, execute, kv, logger }),
       kv,
       logger,
       requestTimeoutMs: config.requestTimeoutMs,

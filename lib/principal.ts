@@ -5,7 +5,7 @@ import type { Scope } from './scopes.js';
 
 /** Who is calling. Every resolver decides from this alone. */
 export const principalSchema = z.object({
-  kind: z.enum(['operator', 'user', 'api_key']),
+  kind: z.enum(['operator', 'user', 'api_key', 'service']),
   id: z.string(),
   projectId: z.string().nullable(),
   tenantId: z.string().nullable(),
@@ -15,6 +15,22 @@ export const principalSchema = z.object({
 export type Principal = z.infer<typeof principalSchema>;
 
 export const PRINCIPAL_HEADER = 'x-principal';
+
+/**
+ * Scope held only by the gateway's own service principal: resolving credentials (API keys,
+ * signing keys) through identity. Not in SCOPES, so no operator, user or key can hold it.
+ */
+export const AUTHENTICATE_SCOPE = 'internal:authenticate';
+
+/** The gateway calling a subgraph for itself (credential resolution), never on a caller's behalf. */
+export const GATEWAY_PRINCIPAL: Principal = {
+  kind: 'service',
+  id: 'gateway',
+  projectId: null,
+  tenantId: null,
+  roles: ['gateway'],
+  scopes: [AUTHENTICATE_SCOPE],
+};
 
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;

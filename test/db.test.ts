@@ -11,16 +11,16 @@ import { applyMigrations, diffMigration, MIGRATIONS_DIR, SCHEMA_DIR } from '../l
 const logger = createLogger({ level: 'silent' });
 const testDatabaseUrl = process.env.TEST_DATABASE_URL;
 
-const DOMAIN_TABLES = [
-  'billing.plans',
-  'edge.devices',
-  'identity.projects',
-  'identity.users',
-  'platform.incidents',
-  'platform.maintenance_windows',
-  'telemetry.events',
-  'tenancy.tenants',
-];
+/** Every model's table, read off prisma/schema: `@@map("table")` and `@@schema("domain")` in one model block. */
+const DOMAIN_TABLES = (
+  await Promise.all(
+    (await readdir(SCHEMA_DIR))
+      .filter((file) => file.endsWith('.prisma'))
+      .map((file) => readFile(join(SCHEMA_DIR, file), 'utf8')),
+  )
+)
+  .flatMap((source) => source.split(/^model /m).slice(1))
+  .map((block) => `${/@@schema\("(\w+)"\)/.exec(block)?.[1]}.${/@@map\("(\w+)"\)/.exec(block)?.[1]}`);
 
 async function listTables(db: Database): Promise<string[]> {
   const rows = await db.prisma.$queryRawUnsafe<Array<{ name: string }>>(

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
+import type { Kv } from '../../lib/runtime/kv.js';
 import { SCOPES } from '../../lib/scopes.js';
+import type { Gateway } from '../server.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
 
@@ -82,4 +84,20 @@ export async function loadOperatorKeyHash(options: {
   print(`\n  Operator API key (shown once; set ADMIN_API_KEY to choose your own):\n\n    ${key}\n`);
   options.logger.info({ file }, 'generated the bootstrap operator key');
   return sha256(key);
+}
+
+/** What identity-backed resolvers need: the gateway's executor and the shared cache and pub/sub. */
+export interface GatewayAuthDeps {
+  operatorKeyHash: Buffer;
+  execute: Gateway['execute'];
+  kv: Kv;
+  logger: Logger;
+}
+
+/**
+ * The one list of credential resolvers, used by `npm start` and by bin/gateway.ts alike. Order
+ * matters only for cost: the operator key is a local hash comparison.
+ */
+export function createGatewayAuthenticator(deps: GatewayAuthDeps): Authenticate {
+  return createAuthenticator([createOperatorKeyResolver(deps.operatorKeyHash)]);
 }

@@ -35,7 +35,14 @@ export async function createUser({
   const tenantId = tenantScopeFor(principal, data.tenantId);
   try {
     return await deps.db.prisma.user.create({
-      data: { id: newId('usr'), tenantId, email: data.email, name: data.name, roles: data.roles },
+      data: {
+        id: newId('usr'),
+        tenantId,
+        directory: `tenant:${tenantId}`,
+        email: data.email,
+        name: data.name,
+        roles: data.roles,
+      },
     });
   } catch (error) {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
