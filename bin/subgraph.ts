@@ -15,7 +15,7 @@ import { createKv } from '../lib/runtime/kv.js';
 import { startSubgraphService } from '../lib/subgraph/service.js';
 import { VERSION } from '../lib/version.js';
 import { SUBGRAPHS } from '../subgraphs/index.js';
-import { JOB_DEFINITIONS } from '../subgraphs/jobs.js';
+import { createJobDefinitions } from '../subgraphs/jobs.js';
 import { onShutdown } from './shutdown.js';
 
 // Production: one subgraph per process (SUBGRAPH=<name>), behind the gateway. Migrations are
@@ -38,11 +38,12 @@ const db = await createDatabase({
   logger,
 });
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
-// Subgraphs only enqueue; the worker process runs the jobs.
-const jobs = createJobQueue({ kv, logger, definitions: JOB_DEFINITIONS });
+// Subgraphs only enqueue; the worker process runs the jobs (the definitions validate payloads).
+const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
+const deps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV };
 const service = await startSubgraphService({
   module: SUBGRAPHS[env.SUBGRAPH],
-  deps: { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV },
+  deps,
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   logger,
 });

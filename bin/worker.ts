@@ -1,19 +1,38 @@
 import { loadEnvOrExit } from '../lib/bootstrap.js';
-import { redisEnv, requiredUrl, runtimeEnv } from '../lib/env.js';
+import { createDatabase } from '../lib/db.js';
+import { databaseEnv, redisEnv, requiredUrl, runtimeEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
-import { JOB_DEFINITIONS } from '../subgraphs/jobs.js';
+import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import { VERSION } from '../lib/version.js';
+import { createJobDefinitions } from '../subgraphs/jobs.js';
 import { onShutdown } from './shutdown.js';
 
-// Production job worker: BullMQ on Redis; scale out by running more of these.
-const env = loadEnvOrExit(runtimeEnv.extend(redisEnv.shape).extend({ REDIS_URL: requiredUrl }));
+// Production job worker: BullMQ on Redis; scale out by running more of these. Handlers use the
+// same database as the subgraphs that enqueue them.
+const env = loadEnvOrExit(
+  runtimeEnv
+    .extend(databaseEnv.shape)
+    .extend({ DATABASE_URL: requiredUrl })
+    .extend(redisEnv.shape)
+    .extend({ REDIS_URL: requiredUrl }),
+);
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'worker' });
+const db = await createDatabase({
+  databaseUrl: env.DATABASE_URL,
+  dataDir: env.DATA_DIR,
+  poolMax: env.DATABASE_POOL_MAX,
+  logger,
+});
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
-const jobs = createJobQueue({ kv, logger, definitions: JOB_DEFINITIONS });
+const definitions = createJobDefinitions(() => deps);
+const jobs = createJobQueue({ kv, logger, definitions });
+const deps: SubgraphDeps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV };
 await jobs.startWorker();
-logger.info({ definitions: JOB_DEFINITIONS.map((d) => d.id) }, 'worker ready');
+logger.info({ definitions: definitions.map((d) => d.id) }, 'worker ready');
 onShutdown(logger, async () => {
   await jobs.close();
   await kv.close();
+  await db.close();
 });

@@ -12,7 +12,7 @@ import { createKv, type Kv } from './runtime/kv.js';
 import type { SubgraphDeps } from './subgraph/context.js';
 import { startSubgraphService, type SubgraphService } from './subgraph/service.js';
 import { VERSION } from './version.js';
-import { JOB_DEFINITIONS } from '../subgraphs/jobs.js';
+import { createJobDefinitions } from '../subgraphs/jobs.js';
 
 export interface PlatformConfig {
   environment: 'development' | 'test' | 'production';
@@ -72,13 +72,14 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
 
     const kv = await createKv({ redisUrl: config.redisUrl, logger, keyPrefix: config.keyPrefix });
     closers.push(() => kv.close());
-    const jobs = createJobQueue({ kv, logger, definitions: JOB_DEFINITIONS });
+    let deps: SubgraphDeps | undefined;
+    const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps!) });
     closers.push(() => jobs.close());
     await jobs.startWorker();
 
     // In one process a fresh secret per start is enough: nothing outside it has to verify it.
     const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
-    const deps: SubgraphDeps = {
+    deps = {
       db,
       kv,
       jobs,

@@ -1,7 +1,12 @@
+import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import type { JobDefinition } from '../lib/runtime/jobs.js';
 
 /**
- * Every subgraph's job definitions (each in subgraphs/<name>/jobs/), registered with the one queue.
- * None yet: the first jobs arrive with tenant provisioning and privacy exports.
+ * Every subgraph's job definitions (each in subgraphs/<name>/jobs/), registered with the one
+ * queue. Handlers reach the database and Redis through `deps()`: a getter, because the deps hold
+ * the queue itself and are built after it.
  */
-export const JOB_DEFINITIONS: JobDefinition[] = [];
+export function createJobDefinitions(deps: () => SubgraphDeps): JobDefinition[] {
+  void deps;
+  return [];
+}

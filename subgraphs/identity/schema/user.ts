@@ -5,7 +5,7 @@ import { createUser, listTenantUsers, type User } from '../services/users.js';
 const UserRef = builder.objectRef<User>('User').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    tenantId: t.exposeID('tenantId'),
+    tenantId: t.exposeID('tenantId', { nullable: true, description: 'Null for project owners, who belong to no tenant' }),
     email: t.exposeString('email'),
     name: t.exposeString('name'),
     roles: t.exposeStringList('roles'),
