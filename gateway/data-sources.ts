@@ -3,7 +3,7 @@ import { HeaderMap } from '@apollo/server';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 import { AppError } from '../lib/errors.js';
-import { PRINCIPAL_HEADER, signPrincipal } from '../lib/principal.js';
+import { NO_CLIENT, PRINCIPAL_HEADER, signPrincipal } from '../lib/principal.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
 
@@ -15,7 +15,13 @@ function signedHeaders(
   const context = options.kind === 'incoming operation' ? options.context : undefined;
   const requestId = context?.requestId ?? 'internal';
   return {
-    [PRINCIPAL_HEADER]: signPrincipal(context?.principal ?? null, requestId, secret),
+    [PRINCIPAL_HEADER]: signPrincipal(
+      context?.principal ?? null,
+      requestId,
+      secret,
+      Date.now(),
+      context?.client ?? NO_CLIENT,
+    ),
     'x-request-id': requestId,
   };
 }

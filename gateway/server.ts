@@ -6,7 +6,7 @@ import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
 import { createApolloHandler } from '../lib/http/apollo-handler.js';
 import type { Logger } from '../lib/logger.js';
-import type { Principal } from '../lib/principal.js';
+import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
 import type { Kv } from '../lib/runtime/kv.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
@@ -49,6 +49,8 @@ export interface Gateway {
     variables: Record<string, unknown>;
     principal: Principal | null;
     requestId: string;
+    /** Absent for the gateway's own calls. */
+    client?: ClientInfo;
   }): Promise<{
     data?: Record<string, unknown> | null;
     errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
@@ -80,10 +82,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
-  const execute: Gateway['execute'] = async ({ document, variables, principal, requestId }) => {
+  const execute: Gateway['execute'] = async ({ document, variables, principal, requestId, client = NO_CLIENT }) => {
     const response = await apollo.executeOperation(
       { query: document, variables },
-      { contextValue: { requestId, principal, logger: logger.child({ requestId }) } },
+      { contextValue: { requestId, principal, client, logger: logger.child({ requestId }) } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not used by the REST layer');
     const { data, errors } = response.body.singleResult;
@@ -110,7 +112,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const principals = new WeakMap<IncomingMessage, { requestId: string; principal: Principal | null }>();
   const apolloHandler = createApolloHandler(apollo, async (req) => {
     const { requestId, principal } = principals.get(req)!;
-    return { requestId, principal, logger: logger.child({ requestId }) };
+    const client = { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null };
+    return { requestId, principal, client, logger: logger.child({ requestId }) };
   });
   const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     try {

@@ -72,14 +72,14 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
 
     const kv = await createKv({ redisUrl: config.redisUrl, logger, keyPrefix: config.keyPrefix });
     closers.push(() => kv.close());
-    let deps: SubgraphDeps | undefined;
-    const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps!) });
+    // Handlers read deps only when a job runs, after it is built below.
+    const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
     closers.push(() => jobs.close());
     await jobs.startWorker();
 
     // In one process a fresh secret per start is enough: nothing outside it has to verify it.
     const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
-    deps = {
+    const deps: SubgraphDeps = {
       db,
       kv,
       jobs,

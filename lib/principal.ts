@@ -35,7 +35,20 @@ export const GATEWAY_PRINCIPAL: Principal = {
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;
 
-const envelopeSchema = z.object({ p: principalSchema.nullable(), rid: z.string(), exp: z.number() });
+/** Where the request came from, as the gateway saw it: for audit entries and login threat detection. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const NO_CLIENT: ClientInfo = { ip: null, userAgent: null };
+
+const envelopeSchema = z.object({
+  p: principalSchema.nullable(),
+  rid: z.string(),
+  exp: z.number(),
+  c: z.object({ ip: z.string().nullable(), ua: z.string().nullable() }).optional(),
+});
 
 function mac(payload: string, secret: string): Buffer {
   return createHmac('sha256', secret).update(payload).digest();
@@ -47,10 +60,15 @@ export function signPrincipal(
   requestId: string,
   secret: string,
   now = Date.now(),
+  client: ClientInfo = NO_CLIENT,
 ): string {
-  const payload = Buffer.from(JSON.stringify({ p: principal, rid: requestId, exp: now + SIGNATURE_TTL_MS })).toString(
-    'base64url',
-  );
+  const envelope = {
+    p: principal,
+    rid: requestId,
+    exp: now + SIGNATURE_TTL_MS,
+    c: { ip: client.ip, ua: client.userAgent },
+  };
+  const payload = Buffer.from(JSON.stringify(envelope)).toString('base64url');
   return `${payload}.${mac(payload, secret).toString('base64url')}`;
 }
 
@@ -59,7 +77,7 @@ export function verifyPrincipal(
   header: string | undefined,
   secret: string,
   now = Date.now(),
-): { principal: Principal | null; requestId: string } {
+): { principal: Principal | null; requestId: string; client: ClientInfo } {
   if (!header)
     throw new AppError('UNAUTHORIZED', 'Missing signed principal: subgraphs accept requests only from the gateway');
   const [payload, signature, extra] = header.split('.');
@@ -78,7 +96,12 @@ export function verifyPrincipal(
   const parsed = envelopeSchema.safeParse(decoded);
   if (!parsed.success) throw new AppError('UNAUTHORIZED', 'Malformed signed principal');
   if (parsed.data.exp < now) throw new AppError('UNAUTHORIZED', 'Signed principal has expired');
-  return { principal: parsed.data.p, requestId: parsed.data.rid };
+  const c = parsed.data.c;
+  return {
+    principal: parsed.data.p,
+    requestId: parsed.data.rid,
+    client: c ? { ip: c.ip, userAgent: c.ua } : NO_CLIENT,
+  };
 }
 
 export function requirePrincipal(principal: Principal | null): Principal {

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Principal } from '../../lib/principal.js';
+import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
 import {
   createPolicyLimiters,
@@ -20,6 +20,7 @@ export interface ExecuteArgs {
   variables: Record<string, unknown>;
   principal: Principal | null;
   requestId: string;
+  client: ClientInfo;
 }
 
 export interface ExecuteResult {
@@ -253,6 +254,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       variables: route.variables?.(input) ?? {},
       principal,
       requestId,
+      client: { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null },
     });
     const errors = result.errors ?? [];
     const hasData = result.data !== undefined && result.data !== null;

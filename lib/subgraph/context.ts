@@ -1,6 +1,6 @@
 import type { Database } from '../db.js';
 import type { Logger } from '../logger.js';
-import type { Principal } from '../principal.js';
+import type { ClientInfo, Principal } from '../principal.js';
 import type { JobQueue } from '../runtime/jobs.js';
 import type { Kv } from '../runtime/kv.js';
 
@@ -17,6 +17,8 @@ export interface SubgraphDeps {
 export interface SubgraphContext {
   requestId: string;
   principal: Principal | null;
+  /** The caller's address and user agent, forwarded signed by the gateway. */
+  client: ClientInfo;
   logger: Logger;
   deps: SubgraphDeps;
 }

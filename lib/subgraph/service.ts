@@ -52,8 +52,11 @@ export async function startSubgraphService(options: {
   const contextFromHeaders: SubgraphService['contextFromHeaders'] = async (headers) => {
     const raw = headers[PRINCIPAL_HEADER];
     try {
-      const { principal, requestId } = verifyPrincipal(typeof raw === 'string' ? raw : undefined, signingSecret);
-      return { principal, requestId, logger: logger.child({ requestId }), deps };
+      const { principal, requestId, client } = verifyPrincipal(
+        typeof raw === 'string' ? raw : undefined,
+        signingSecret,
+      );
+      return { principal, requestId, client, logger: logger.child({ requestId }), deps };
     } catch (error) {
       if (error instanceof AppError) {
         logger.warn({ code: error.code }, 'refused request without a valid signed principal');
