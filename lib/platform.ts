@@ -75,7 +75,6 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
     // Handlers read deps only when a job runs, after it is built below.
     const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
     closers.push(() => jobs.close());
-    await jobs.startWorker();
 
     // In one process a fresh secret per start is enough: nothing outside it has to verify it.
     const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
@@ -87,6 +86,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       version: VERSION,
       environment: config.environment,
     };
+    await jobs.startWorker();
 
     const subgraphs = {} as Record<SubgraphName, SubgraphService>;
     const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
