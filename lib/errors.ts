@@ -9,16 +9,31 @@ export const ERROR_STATUS = {
   VALIDATION_ERROR: 400,
   MALFORMED_JSON: 400,
   UNAUTHORIZED: 401,
+  /** Wrong email or password, or no such user: one answer, so accounts cannot be enumerated. */
+  INVALID_CREDENTIALS: 401,
+  TOKEN_EXPIRED: 401,
+  /** A refresh token used twice: the whole session family is revoked. */
+  TOKEN_REUSED: 401,
+  MFA_REQUIRED: 401,
+  INVALID_MFA_CODE: 401,
   FORBIDDEN: 403,
   TENANT_MISMATCH: 403,
+  ACCOUNT_DISABLED: 403,
+  REGISTRATION_CLOSED: 403,
+  /** A temporary block placed by threat detection (ip or account). */
+  ACCESS_BLOCKED: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** Too many failed sign-ins: the account is locked for a while. */
+  ACCOUNT_LOCKED: 423,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMIT_EXCEEDED: 429,
   INTERNAL_ERROR: 500,
   NOT_IMPLEMENTED: 501,
+  /** A capability whose provider (SMS, SMTP) this deployment has not configured. */
+  NOT_CONFIGURED: 501,
   SERVICE_UNAVAILABLE: 503,
   TIMEOUT: 504,
 } as const;
