@@ -14,7 +14,9 @@ import {
   type SubgraphName,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
+import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
+import { enqueueAuditEntries, recordAuditJobForProducers } from '../subgraphs/identity/jobs/record-audit.js';
 import { onShutdown } from './shutdown.js';
 
 // Production gateway: serves the checked-in supergraph (schema/supergraph.graphql) and reaches
@@ -40,6 +42,8 @@ const urlVariables: Record<SubgraphName, string | undefined> = {
   edge: env.SUBGRAPH_EDGE_URL,
 };
 const urls = Object.fromEntries(SUBGRAPH_NAMES.filter((n) => urlVariables[n]).map((n) => [n, urlVariables[n]]));
+// Enqueue-only: the gateway hands audit entries to identity's record-audit job; bin/worker.ts runs it.
+const jobs = createJobQueue({ kv, logger, definitions: [recordAuditJobForProducers] });
 const operatorKeyHash = await loadOperatorKeyHash({ adminApiKey: env.ADMIN_API_KEY, dataDir: '.', logger });
 const gateway = await createGateway({
   supergraphSdl: await readFile(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8'),
@@ -52,10 +56,12 @@ const gateway = await createGateway({
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   rateLimitEnabled: env.RATE_LIMIT_ENABLED,
   trustedProxies: env.TRUSTED_PROXIES,
+  audit: (entries) => enqueueAuditEntries(jobs, entries),
 });
 const { url } = await gateway.listen(env.PORT, env.HOST);
 logger.info({ url }, 'gateway ready');
 onShutdown(logger, async () => {
   await gateway.stop();
+  await jobs.close();
   await kv.close();
 });

@@ -1,5 +1,5 @@
 import { loadEnvOrExit } from '../lib/bootstrap.js';
-import { databaseEnv, gatewayEnv, httpEnv, redisEnv, runtimeEnv, signingEnv } from '../lib/env.js';
+import { databaseEnv, gatewayEnv, httpEnv, redisEnv, runtimeEnv, signingEnv, smtpEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { startPlatform } from '../lib/platform.js';
 import { onShutdown } from './shutdown.js';
@@ -12,7 +12,8 @@ const env = loadEnvOrExit(
     .extend(redisEnv.shape)
     .extend(signingEnv.shape)
     .extend(httpEnv.shape)
-    .extend(gatewayEnv.shape),
+    .extend(gatewayEnv.shape)
+    .extend(smtpEnv.shape),
 );
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'platform' });
 const platform = await startPlatform(
@@ -30,6 +31,7 @@ const platform = await startPlatform(
     rateLimitEnabled: env.RATE_LIMIT_ENABLED,
     trustedProxies: env.TRUSTED_PROXIES,
     transport: 'in-process',
+    smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
   },
   logger,
 );

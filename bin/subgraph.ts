@@ -7,9 +7,11 @@ import {
   requireInProduction,
   runtimeEnv,
   signingEnv,
+  smtpEnv,
   subgraphEnv,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
+import { createMailerFromEnv } from '../lib/mailer.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { startSubgraphService } from '../lib/subgraph/service.js';
@@ -26,7 +28,8 @@ const env = loadEnvOrExit(
     .extend(redisEnv.shape)
     .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
     .extend(httpEnv.shape)
-    .extend(subgraphEnv.shape),
+    .extend(subgraphEnv.shape)
+    .extend(smtpEnv.shape),
 );
 // A production subgraph on its own PGlite and in-memory queue would silently split the data.
 requireInProduction(env, ['DATABASE_URL', 'REDIS_URL']);
@@ -40,7 +43,8 @@ const db = await createDatabase({
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 // Subgraphs only enqueue; the worker process runs the jobs (the definitions validate payloads).
 const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
-const deps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV };
+const mailer = createMailerFromEnv(env, logger);
+const deps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV, mailer };
 const service = await startSubgraphService({
   module: SUBGRAPHS[env.SUBGRAPH],
   deps,
@@ -51,6 +55,7 @@ const { url } = await service.listen(env.PORT, env.HOST);
 logger.info({ url }, 'subgraph ready');
 onShutdown(logger, async () => {
   await service.stop();
+  mailer?.close();
   await jobs.close();
   await kv.close();
   await db.close();

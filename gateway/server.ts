@@ -11,14 +11,17 @@ import type { Kv } from '../lib/runtime/kv.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
 import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
+import { createAuditPlugin, type AuditSink } from './plugins/use-audit.js';
 import type { Authenticate } from './plugins/use-auth.js';
 import { createClientIpResolver } from './plugins/use-client-ip.js';
+import { createJwksHandler } from './plugins/use-jwt.js';
 import { resolveRequestId } from './plugins/use-request-id.js';
 import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
 import { createRestHandler } from './rest/handler.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
+import { createSsoCallbackHandler, isSsoCallbackPath } from './sso-callback.js';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -39,6 +42,8 @@ export interface GatewayOptions {
   trustedProxies: string[];
   /** Tests shrink the documented limits to reach a 429 quickly. */
   rateLimitPolicies?: Parameters<typeof createRestHandler>[0]['policies'];
+  /** Where mutation audit entries go (identity's record-audit job); without it nothing is audited. */
+  audit?: AuditSink;
 }
 
 export interface Gateway {
@@ -79,6 +84,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     formatError: createErrorMasker(logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    plugins: options.audit ? [createAuditPlugin({ sink: options.audit, logger })] : [],
   });
   await apollo.start();
 
@@ -132,11 +138,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await apolloHandler(req, res);
   };
 
+  const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });
+  // IdPs return the browser here after an SSO login; undocumented paths, so outside the REST table.
+  const ssoCallback = createSsoCallbackHandler({
+    execute,
+    limiter: limiterFor('platform-forge.auth'),
+    rateLimitEnabled: options.rateLimitEnabled,
+    clientIp,
+    logger,
+  });
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = resolveRequestId(req);
     res.setHeader('X-Request-Id', requestId);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
     if (pathname === '/graphql') return graphql(req, res, requestId);
+    // The public key set access tokens are verified with (RFC 8414 well-known location).
+    if (pathname === '/.well-known/jwks.json' && req.method === 'GET') return serveJwks(res);
+    if (isSsoCallbackPath(pathname)) return ssoCallback(req, res, requestId);
     const openapi = /^\/openapi\/([a-z-]+?)(\.json)?$/.exec(pathname);
     const dialect = openapi && DIALECTS.find((d) => d.name === openapi[1]);
     if (dialect && req.method === 'GET') {

@@ -42,6 +42,17 @@ export const httpEnv = z.object({
   HOST: z.string().default('0.0.0.0'),
 });
 
+export const smtpEnv = z.object({
+  /** SMTP server for outgoing mail (MFA codes), e.g. smtp://user:pass@host:587. Unset: email MFA answers NOT_CONFIGURED. */
+  SMTP_URL: optionalUrl,
+  /** Sender of outgoing mail. */
+  SMTP_FROM: z
+    .string()
+    .trim()
+    .default('')
+    .transform((v) => v || 'Platform <no-reply@localhost>'),
+});
+
 export const SUBGRAPH_NAMES = ['platform', 'tenancy', 'billing', 'identity', 'telemetry', 'edge'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 

@@ -6,6 +6,7 @@ import { SUBGRAPHS } from '../subgraphs/index.js';
 import { createDatabase, type Database } from './db.js';
 import { SUBGRAPH_NAMES, type SubgraphName } from './env.js';
 import type { Logger } from './logger.js';
+import { createSmtpMailer } from './mailer.js';
 import { applyMigrations } from './migrate.js';
 import { createJobQueue, type JobQueue } from './runtime/jobs.js';
 import { createKv, type Kv } from './runtime/kv.js';
@@ -13,6 +14,7 @@ import type { SubgraphDeps } from './subgraph/context.js';
 import { startSubgraphService, type SubgraphService } from './subgraph/service.js';
 import { VERSION } from './version.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
+import { enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
 
 export interface PlatformConfig {
   environment: 'development' | 'test' | 'production';
@@ -34,6 +36,8 @@ export interface PlatformConfig {
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
   pgliteFromTemplate?: boolean;
+  /** Outgoing mail (SMTP_URL, SMTP_FROM); unset: no mailer, email MFA answers NOT_CONFIGURED. */
+  smtp?: { url: string; from: string };
 }
 
 export interface Platform {
@@ -78,6 +82,8 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
 
     // In one process a fresh secret per start is enough: nothing outside it has to verify it.
     const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
+    const mailer = config.smtp ? createSmtpMailer({ ...config.smtp, logger }) : undefined;
+    if (mailer) closers.push(async () => mailer.close());
     const deps: SubgraphDeps = {
       db,
       kv,
@@ -85,6 +91,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       startedAt: new Date(),
       version: VERSION,
       environment: config.environment,
+      mailer,
     };
     await jobs.startWorker();
 
@@ -114,6 +121,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitEnabled: config.rateLimitEnabled,
       trustedProxies: config.trustedProxies ?? [],
       rateLimitPolicies: config.rateLimitPolicies,
+      audit: (entries) => enqueueAuditEntries(jobs, entries),
     });
     closers.push(() => gateway.stop());
     const { url } = await gateway.listen(config.port, config.host);

@@ -1,5 +1,8 @@
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import type { JobDefinition } from '../lib/runtime/jobs.js';
+import { createRecordAuditJob } from './identity/jobs/record-audit.js';
+import { createEraseUserDataJob } from './identity/jobs/erase-user-data.js';
+import { createExportUserDataJob } from './identity/jobs/export-user-data.js';
 
 /**
  * Every subgraph's job definitions (each in subgraphs/<name>/jobs/), registered with the one
@@ -7,6 +10,5 @@ import type { JobDefinition } from '../lib/runtime/jobs.js';
  * the queue itself and are built after it.
  */
 export function createJobDefinitions(deps: () => SubgraphDeps): JobDefinition[] {
-  void deps;
-  return [];
+  return [createRecordAuditJob(deps), createExportUserDataJob(deps), createEraseUserDataJob(deps)];
 }

@@ -8,6 +8,8 @@ import type { Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { SCOPES } from '../../lib/scopes.js';
 import type { Gateway } from '../server.js';
+import { createApiKeyResolver } from './use-api-key.js';
+import { createJwtResolver } from './use-jwt.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
 
@@ -99,5 +101,9 @@ export interface GatewayAuthDeps {
  * matters only for cost: the operator key is a local hash comparison.
  */
 export function createGatewayAuthenticator(deps: GatewayAuthDeps): Authenticate {
-  return createAuthenticator([createOperatorKeyResolver(deps.operatorKeyHash)]);
+  return createAuthenticator([
+    createOperatorKeyResolver(deps.operatorKeyHash),
+    createJwtResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
+    createApiKeyResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
+  ]);
 }

@@ -204,6 +204,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(json);
 }
 
+/** Browsers navigating never list application/json; fetch and API clients that want JSON do. */
+function wantsJson(req: IncomingMessage): boolean {
+  return /\bapplication\/json\b/i.test(req.headers.accept ?? '');
+}
+
+function redirect(res: ServerResponse, location: string): void {
+  res.statusCode = 302;
+  res.setHeader('Location', location);
+  // The redirect carries state for the browser: never a cached one.
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Length', 0);
+  res.end();
+}
+
 function echoVersionHeader(req: IncomingMessage, res: ServerResponse, dialect: Dialect): void {
   if (!dialect.versionHeader) return;
   const { name, fallback } = dialect.versionHeader;
@@ -304,7 +318,9 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       }
       if (authError !== undefined) throw authError;
       const { status, payload } = await runRoute(req, url, method, resolution, principal, requestId);
-      send(res, status, resolution.entry.route.envelope === false ? payload : dialect.success(payload, context));
+      const { route } = resolution.entry;
+      if (route.redirect && !wantsJson(req)) return redirect(res, route.redirect(payload));
+      send(res, status, route.envelope === false ? payload : dialect.success(payload, context));
     } catch (error) {
       const appError = toAppError(error, logger, requestId);
       if (appError.code === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');

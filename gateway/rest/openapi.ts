@@ -100,7 +100,7 @@ function describeOperation(route: RestRoute, dialectName: DialectName): Record<s
   const body = route.envelope === false ? payload : dialect.successSchema(payload);
   const hasBody = route.input?.body !== undefined;
   const success = {
-    description: 'Success',
+    description: route.redirect ? 'Only with Accept: application/json: the payload instead of the redirect' : 'Success',
     headers: RATE_LIMIT_HEADERS,
     content: { 'application/json': { schema: body } },
   };
@@ -115,6 +115,15 @@ function describeOperation(route: RestRoute, dialectName: DialectName): Record<s
   ];
   const responses: Record<string, unknown> = { [String(route.status ?? 200)]: success };
   if (route.statusFrom) responses['503'] = { ...success, description: 'Reported unhealthy (same body)' };
+  if (route.redirect) {
+    responses['302'] = {
+      description: 'Redirect (the default answer)',
+      headers: {
+        ...RATE_LIMIT_HEADERS,
+        Location: { description: 'Where the browser goes next', schema: { type: 'string' } },
+      },
+    };
+  }
   for (const code of errorCodes) {
     responses[code] = {
       description: ERROR_RESPONSES[code],

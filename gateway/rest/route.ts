@@ -64,6 +64,12 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   response?: z.ZodType<NoInfer<TPayload>>;
   /** false: the payload is the whole body, as for the documented load-balancer health checks. */
   envelope?: boolean;
+  /**
+   * Answer `302 Found` with this Location instead of a JSON body (a browser-facing route, such as
+   * SSO login). A caller that asks for JSON (`Accept: application/json`, e.g. a single-page app
+   * that cannot read a cross-origin redirect) still gets the payload in the envelope.
+   */
+  redirect?: (payload: NoInfer<TPayload>) => string;
 }
 
 /** A route with its types erased, as the handler, OpenAPI and catalog see it. */

@@ -1,5 +1,6 @@
 import type { Database } from '../db.js';
 import type { Logger } from '../logger.js';
+import type { Mailer } from '../mailer.js';
 import type { ClientInfo, Principal } from '../principal.js';
 import type { JobQueue } from '../runtime/jobs.js';
 import type { Kv } from '../runtime/kv.js';
@@ -12,6 +13,8 @@ export interface SubgraphDeps {
   startedAt: Date;
   version: string;
   environment: string;
+  /** Outgoing mail (MFA codes); absent when SMTP is not configured. */
+  mailer?: Mailer;
 }
 
 export interface SubgraphContext {

@@ -3,13 +3,27 @@ import { cloudpioneerRoutes } from './cloudpioneer.js';
 import { corePlatformRoutes } from './core-platform.js';
 import { nexusCoreRoutes } from './nexus-core.js';
 import { platformForgeRoutes } from './platform-forge.js';
+import { platformForgeAuthRoutes } from './platform-forge-auth.js';
+import { platformForgePrivacyRoutes } from './platform-forge-privacy.js';
+import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
+import { platformForgeSecurityRoutes } from './platform-forge-security.js';
+import { platformForgeAdminRoutes } from './platform-forge-admin.js';
+import { platformForgeSsoRoutes } from './platform-forge-sso.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
+import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
   ...corePlatformRoutes,
   ...platformForgeRoutes,
+  ...platformForgeAuthRoutes,
+  ...platformForgePrivacyRoutes,
+  ...platformForgeMfaRoutes,
+  ...platformForgeSecurityRoutes,
+  ...platformForgeAdminRoutes,
+  ...platformForgeSsoRoutes,
   ...nexusCoreRoutes,
   ...tenantsdbRoutes,
+  ...tenantsdbAccountRoutes,
   ...cloudpioneerRoutes,
 ];

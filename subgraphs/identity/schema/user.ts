@@ -2,7 +2,7 @@ import { requirePrincipal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
 import { createUser, listTenantUsers, type User } from '../services/users.js';
 
-const UserRef = builder.objectRef<User>('User').implement({
+export const UserRef = builder.objectRef<User>('User').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     tenantId: t.exposeID('tenantId', { nullable: true, description: 'Null for project owners, who belong to no tenant' }),

@@ -1,0 +1,245 @@
+import type { ServerResponse } from 'node:http';
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  JWKS_CHANGED_CHANNEL,
+  userRevokedKey,
+} from '../../lib/access-token.js';
+import { AppError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { GATEWAY_PRINCIPAL, type Principal } from '../../lib/principal.js';
+import type { Kv } from '../../lib/runtime/kv.js';
+import { scopesForRoles } from '../../lib/scopes.js';
+import type { Gateway } from '../server.js';
+import type { CredentialResolver } from './use-auth.js';
+
+/**
+ * Access tokens (JWTs signed by identity) verified locally: the public keys come from identity's
+ * `jwks` query, run through the gateway's own `execute` like any other caller's operation, and
+ * are cached in process. Signature, algorithm, `typ`, `iss`, `aud` and `exp` are checked here;
+ * revocation (suspended, deleted users) is read from the shared kv on every request so that all
+ * gateway instances refuse a revoked user's token at once.
+ */
+
+/** How long a fetched key set is trusted before it is fetched again (rotation also announces itself). */
+const JWKS_TTL_MS = 10 * 60_000;
+/**
+ * A token naming a kid we do not have refetches the set, but at most this often: otherwise a
+ * caller making up kids could make every request cost a round trip to identity.
+ */
+const UNKNOWN_KID_COOLDOWN_MS = 5_000;
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+const JWKS_OPERATION = /* GraphQL */ `
+  query GatewayJwks {
+    jwks {
+      keys {
+        kid
+        kty
+        crv
+        x
+        y
+        alg
+        use
+      }
+    }
+  }
+`;
+
+const jwksAnswer = z.object({
+  jwks: z.object({
+    keys: z.array(
+      z.object({
+        kid: z.string(),
+        kty: z.string(),
+        crv: z.string(),
+        x: z.string(),
+        y: z.string(),
+        alg: z.string(),
+        use: z.string(),
+      }),
+    ),
+  }),
+});
+
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  iat: z.number(),
+  tenant_id: z.string().min(1).nullable(),
+  roles: z.array(z.string()),
+  scope: z.string().optional(),
+  project_id: z.string().min(1).optional(),
+});
+
+export interface JwksSource {
+  /** The current key set, fetched when missing or older than its TTL. */
+  get(): Promise<JSONWebKeySet>;
+  /** Fetches again unless a refetch happened within the cooldown; true if it did. */
+  refreshForUnknownKid(): Promise<boolean>;
+}
+
+export interface JwtDeps {
+  execute: Gateway['execute'];
+  kv: Kv;
+  logger: Logger;
+}
+
+export function createJwksSource({ execute, kv, logger }: JwtDeps): JwksSource {
+  let cached: { set: JSONWebKeySet; fetchedAt: number } | undefined;
+  let inFlight: Promise<JSONWebKeySet> | undefined;
+  let lastFetchStarted = 0;
+
+  const fetchSet = (): Promise<JSONWebKeySet> => {
+    inFlight ??= (async () => {
+      lastFetchStarted = Date.now();
+      try {
+        const result = await execute({
+          document: JWKS_OPERATION,
+          variables: {},
+          principal: GATEWAY_PRINCIPAL,
+          requestId: `gateway-jwks-${lastFetchStarted}`,
+        });
+        const parsed = jwksAnswer.safeParse(result.data);
+        if (!parsed.success) {
+          logger.error({ errors: result.errors }, 'could not fetch the JWKS from identity');
+          if (cached) return cached.set;
+          throw new AppError('SERVICE_UNAVAILABLE', 'Access tokens cannot be verified right now');
+        }
+        cached = { set: { keys: parsed.data.jwks.keys }, fetchedAt: Date.now() };
+        return cached.set;
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
+  };
+
+  // A rotation anywhere makes every gateway drop its set; the unknown-kid refetch is the fallback.
+  kv.pubsub
+    .subscribe(JWKS_CHANGED_CHANNEL, () => {
+      cached = undefined;
+      lastFetchStarted = 0;
+    })
+    .catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to signing key changes'));
+
+  return {
+    async get() {
+      if (cached && Date.now() - cached.fetchedAt < JWKS_TTL_MS) return cached.set;
+      return fetchSet();
+    },
+    async refreshForUnknownKid() {
+      if (inFlight) {
+        await inFlight;
+        return true;
+      }
+      if (Date.now() - lastFetchStarted < UNKNOWN_KID_COOLDOWN_MS) return false;
+      await fetchSet();
+      return true;
+    },
+  };
+}
+
+/** Three base64url parts whose first decodes to a JOSE header: anything else is not ours to judge. */
+function looksLikeJwt(credential: string): boolean {
+  if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(credential)) return false;
+  try {
+    return typeof decodeProtectedHeader(credential).alg === 'string';
+  } catch {
+    return false;
+  }
+}
+
+const invalid = () => new AppError('UNAUTHORIZED', 'Invalid access token');
+
+async function verify(token: string, source: JwksSource): Promise<JWTPayload> {
+  const options = {
+    issuer: ACCESS_TOKEN_ISSUER,
+    audience: ACCESS_TOKEN_AUDIENCE,
+    algorithms: [ACCESS_TOKEN_ALGORITHM],
+    typ: 'at+jwt',
+    requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  };
+  const attempt = async () => (await jwtVerify(token, createLocalJWKSet(await source.get()), options)).payload;
+  try {
+    try {
+      return await attempt();
+    } catch (error) {
+      // A key rotated in after our fetch: look again (rate-limited) before refusing.
+      if (error instanceof errors.JWKSNoMatchingKey && (await source.refreshForUnknownKid())) return await attempt();
+      throw error;
+    }
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) throw new AppError('TOKEN_EXPIRED', 'Access token has expired');
+    if (error instanceof errors.JOSEError) throw invalid();
+    throw error;
+  }
+}
+
+async function assertNotRevoked(kv: Kv, userId: string, issuedAt: number, logger: Logger): Promise<void> {
+  let revokedAt: string | null;
+  try {
+    revokedAt = await kv.cache.get(userRevokedKey(userId));
+  } catch (error) {
+    // Fail closed: without the shared store we cannot tell a suspended user's token from a good one.
+    logger.error({ err: error }, 'revocation check unavailable');
+    throw new AppError('SERVICE_UNAVAILABLE', 'Access tokens cannot be verified right now');
+  }
+  if (revokedAt !== null && issuedAt <= Number(revokedAt)) {
+    throw new AppError('UNAUTHORIZED', 'Access token has been revoked');
+  }
+}
+
+/**
+ * The JWT credential resolver: null for anything that is not shaped like a JWT (API keys, the
+ * operator key), a user principal for a valid access token, 401 for every other JWT
+ * (TOKEN_EXPIRED when it only ran out).
+ */
+export function createJwtResolver(deps: JwtDeps & { jwks?: JwksSource }): CredentialResolver {
+  const source = deps.jwks ?? createJwksSource(deps);
+  return async (credential) => {
+    if (!looksLikeJwt(credential)) return null;
+    const payload = await verify(credential, source);
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw invalid();
+    const claims = parsed.data;
+    await assertNotRevoked(deps.kv, claims.sub, claims.iat, deps.logger);
+    // Roles decide; the token's own scope list can only narrow what the roles grant.
+    const granted = scopesForRoles(claims.roles);
+    const listed = claims.scope === undefined ? null : new Set(claims.scope.split(' '));
+    const principal: Principal = {
+      kind: 'user',
+      id: claims.sub,
+      tenantId: claims.tenant_id,
+      projectId: claims.project_id ?? null,
+      roles: claims.roles,
+      scopes: listed ? granted.filter((s) => listed.has(s)) : granted,
+    };
+    return principal;
+  };
+}
+
+/** GET /.well-known/jwks.json: the public key set as plain JSON, public and cacheable. */
+export function createJwksHandler(deps: JwtDeps): (res: ServerResponse) => Promise<void> {
+  const source = createJwksSource(deps);
+  return async (res) => {
+    try {
+      const set = await source.get();
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        // Short enough that a rotation shows up soon; clients refetch on an unknown kid anyway.
+        'cache-control': 'public, max-age=300',
+      });
+      res.end(JSON.stringify(set));
+    } catch (error) {
+      const appError =
+        error instanceof AppError ? error : new AppError('SERVICE_UNAVAILABLE', 'Key set is unavailable right now');
+      if (!(error instanceof AppError)) deps.logger.error({ err: error }, 'serving the JWKS failed');
+      res.writeHead(appError.status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: { code: appError.code, message: appError.message } }));
+    }
+  };
+}

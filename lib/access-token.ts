@@ -1,0 +1,43 @@
+/**
+ * The contract between identity (which signs access tokens) and the gateway (which verifies them
+ * locally): one module both import, so issuer, audience, lifetime and the revocation key cannot
+ * drift apart between the two sides.
+ */
+
+/** `iss` of every access token identity signs. */
+export const ACCESS_TOKEN_ISSUER = 'urn:platform:identity';
+
+/** `aud`: the platform API behind the gateway. */
+export const ACCESS_TOKEN_AUDIENCE = 'urn:platform:api';
+
+/** Access tokens live one hour (platform-forge documents `expires_in: 3600`). */
+export const ACCESS_TOKEN_TTL_SECONDS = 3600;
+
+/** The only algorithm identity signs with and the gateway accepts (no `none`, no HS* confusion). */
+export const ACCESS_TOKEN_ALGORITHM = 'ES256';
+
+/**
+ * Shared-kv key holding the epoch second at which every token of a user was revoked (suspend,
+ * delete, password change). Tokens issued at or before it are refused by every gateway. It lives
+ * as long as an access token can, after which every token it could refuse has expired anyway.
+ */
+export function userRevokedKey(userId: string): string {
+  return `auth:user-revoked:${userId}`;
+}
+
+/** Pub/sub channel announcing a revoked user (message: the user id), for long-lived connections. */
+export const USER_REVOKED_CHANNEL = 'auth:user-revoked';
+
+/** Pub/sub channel announcing a new or retired signing key: gateways drop their cached JWKS. */
+export const JWKS_CHANGED_CHANNEL = 'auth:jwks-changed';
+
+/** The claims of an access token beyond the registered ones (`sub`, `iss`, `aud`, `exp`, `iat`, `jti`). */
+export interface AccessTokenClaims {
+  /** platform-forge's documented claim; null for project owners, who belong to no tenant. */
+  tenant_id: string | null;
+  roles: string[];
+  /** Space-separated, as in RFC 9068; the gateway grants at most the scopes the roles carry. */
+  scope: string;
+  /** The project a project owner acts for; absent for tenant users. */
+  project_id?: string;
+}
