@@ -2,16 +2,15 @@ import type { PrivacyHook, PrivacySubject } from '../../lib/subgraph/privacy.js'
 import type { Prisma } from '../../prisma/generated/client.js';
 
 /**
- * Payload keys by which an event names the person it is about. telemetry.events has no actor
- * column (recordEvent stores the caller's tenant, not the caller), so an event is attributable to
- * a user only through its payload. Events that do not name the user cannot be proven to be theirs
- * and are left alone; the hook says so in what it returns.
+ * An event is the user's when the user recorded it (`actor_id`, set from the principal) or when
+ * its payload names them under one of these keys (events an API key records about a person).
+ * Events that do neither cannot be proven to be theirs and are left alone; the hook says so.
  */
 export const USER_REFERENCE_KEYS = ['user_id', 'userId', 'actor_id', 'actorId'] as const;
 
 const LIMITATION =
-  'telemetry.events has no actor column: only events whose payload names the user ' +
-  `(${USER_REFERENCE_KEYS.join(', ')}) can be attributed to them; other events of the tenant are not included`;
+  'events the user recorded, and events whose payload names the user ' +
+  `(${USER_REFERENCE_KEYS.join(', ')}); other events of the tenant are not included`;
 
 const EXPORT_LIMIT = 10_000;
 
@@ -19,7 +18,7 @@ function eventsOf({ userId, tenantId }: Pick<PrivacySubject, 'userId' | 'tenantI
   return {
     // User ids are unique platform-wide; the tenant narrows the scan to the user's own tenant.
     ...(tenantId ? { tenantId } : {}),
-    OR: USER_REFERENCE_KEYS.map((key) => ({ payload: { path: [key], equals: userId } })),
+    OR: [{ actorId: userId }, ...USER_REFERENCE_KEYS.map((key) => ({ payload: { path: [key], equals: userId } }))],
   };
 }
 

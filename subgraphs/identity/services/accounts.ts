@@ -146,6 +146,9 @@ export async function loginAccount({
       logger,
       attempt: { ...attempt, userId: user?.id ?? null, success: false, reason: user ? 'bad_password' : 'unknown_user' },
     });
+    // The failure that completes a burst answers ACCOUNT_LOCKED at once, real account or not
+    // (account blocks only: `ip: null`).
+    await assertNotBlocked({ deps, ip: null, directory: ACCOUNTS_DIRECTORY, email: data.email });
     throw invalidCredentials();
   }
   // Only after the password matched: a suspended account is not revealed to someone guessing.

@@ -16,7 +16,7 @@ import { Prisma, type TenantAuthSettings, type User } from '../../../prisma/gene
 import { verifyLoginMfa } from './mfa.js';
 import { assertPasswordPolicy, hashPassword, needsRehash, verifyPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { issueSession, type SessionTokens } from './sessions.js';
-import { assertNotBlocked, recordLoginAttempt } from './threats.js';
+import { accountLockedError, assertNotBlocked, recordLoginAttempt } from './threats.js';
 
 export type { TenantAuthSettings };
 
@@ -168,7 +168,7 @@ export async function login({
   // specific answer, and checking no password keeps a locked account from being guessed at.
   if (user?.lockedUntil && user.lockedUntil > now) {
     await record(user.id, false, 'locked');
-    throw lockedError(user.lockedUntil, now);
+    throw accountLockedError(user.lockedUntil, now);
   }
   try {
     await assertNotBlocked({ deps, ip: client.ip, directory, email: data.email, now });
@@ -182,10 +182,13 @@ export async function login({
     if (user) {
       const locked = await countFailure(deps, user.id, now);
       await record(user.id, false, 'bad_password');
-      if (locked) throw lockedError(locked, now);
+      if (locked) throw accountLockedError(locked, now);
     } else {
       await record(null, false, 'unknown_user');
     }
+    // The failure that completes a burst against an email answers ACCOUNT_LOCKED on that same
+    // attempt, real account or not (account blocks only: `ip: null`).
+    await assertNotBlocked({ deps, ip: null, directory, email: data.email, now });
     throw new AppError('INVALID_CREDENTIALS', INVALID_CREDENTIALS_MESSAGE);
   }
 
@@ -201,7 +204,7 @@ export async function login({
       // A wrong second factor counts like a wrong password: the lockout bounds code guessing.
       const locked = await countFailure(deps, user.id, now);
       await record(user.id, false, 'mfa_invalid');
-      if (locked) throw lockedError(locked, now);
+      if (locked) throw accountLockedError(locked, now);
     } else if (error instanceof AppError && error.code === 'MFA_REQUIRED') {
       await record(user.id, false, 'mfa_required');
     }
@@ -221,13 +224,6 @@ export async function login({
   await record(user.id, true, null);
   const tokens = await issueSession({ deps, user: signedIn, client });
   return { ...tokens, user: signedIn };
-}
-
-function lockedError(until: Date, now: Date): AppError {
-  return new AppError('ACCOUNT_LOCKED', 'Too many failed sign-in attempts: the account is temporarily locked', {
-    locked_until: until.toISOString(),
-    retry_after_seconds: Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)),
-  });
 }
 
 /**

@@ -375,7 +375,20 @@ async function expireBlocks(
 }
 
 /**
- * Throws ACCESS_BLOCKED while an active threat blocks this ip or this account. Login calls it
+ * The one answer for an account that may not sign in for a while, whether its own failure
+ * counter locked it (a real account) or a burst against its email did (any email, real or not):
+ * the same code, message and details, so the lockout never tells which accounts exist.
+ */
+export function accountLockedError(until: Date, now: Date): AppError {
+  return new AppError('ACCOUNT_LOCKED', 'Too many failed sign-in attempts: the account is temporarily locked', {
+    locked_until: until.toISOString(),
+    retry_after_seconds: Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)),
+  });
+}
+
+/**
+ * Throws while an active threat blocks this ip (ACCESS_BLOCKED) or this account (ACCOUNT_LOCKED,
+ * the answer a locked real account gets). Login calls it
  * before checking the password, so a blocked attacker learns nothing and costs no argon2 hash.
  * Both lookups are served by indexes: threats(ip, status) and threats(tenant_id, detected_at).
  */
@@ -413,6 +426,7 @@ export async function assertNotBlocked({
       (t.details as { directory?: unknown }).directory === directory,
   );
   if (!threat?.blockedUntil) return;
+  if (threat.kind === 'failed_login_burst_account') throw accountLockedError(threat.blockedUntil, now);
   const retryAfter = Math.max(1, Math.ceil((threat.blockedUntil.getTime() - now.getTime()) / 1000));
   throw new AppError('ACCESS_BLOCKED', 'Sign-in is temporarily blocked after repeated failed attempts', {
     reason: threat.kind,

@@ -31,6 +31,7 @@ export async function recordEvent({
     data: {
       id: newId('evt'),
       tenantId,
+      actorId: principal.kind === 'user' ? principal.id : null,
       type: data.type,
       source: data.source ?? null,
       payload: data.payload as Prisma.InputJsonObject,
