@@ -11,7 +11,7 @@ const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
     slug: t.exposeString('slug'),
     schemaName: t.exposeString('schemaName'),
     status: t.exposeString('status'),
-    isolationLevel: t.exposeString('isolationLevel'),
+    isolationLevel: t.exposeInt('isolationLevel', { description: '1: a schema in the shared cluster; 2: a dedicated database' }),
     settings: t.field({ type: 'JSON', resolve: (tenant) => tenant.settings }),
     createdAt: t.field({ type: 'DateTime', resolve: (tenant) => tenant.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (tenant) => tenant.updatedAt }),
