@@ -5,3 +5,11 @@ import { z } from 'zod';
  * value comes from the GraphQL result, which already is an ISO string.
  */
 export const isoTimestamp = z.string().meta({ format: 'date-time' });
+
+/** The pagination block of platform-forge's paged lists (lib/pagination.ts). */
+export const paginationSchema = z.object({
+  page: z.number().int(),
+  limit: z.number().int(),
+  total: z.number().int(),
+  pages: z.number().int(),
+});

@@ -1,17 +1,13 @@
 import { z } from 'zod';
+import type { Pagination } from '../../../lib/pagination.js';
 import { defineRoute, type RestRoute } from '../route.js';
-import { isoTimestamp } from '../schemas.js';
+import { isoTimestamp, paginationSchema } from '../schemas.js';
 
 // platform-forge's Admin module: the audit log and user management. The document shows no
 // bodies for the user endpoints; these follow the rest of platform-forge: snake_case JSON, the
 // changed user back as `{user}`, lists as `{<items>, pagination}` like the audit log's.
 
-const pagination = z.object({
-  page: z.number().int(),
-  limit: z.number().int(),
-  total: z.number().int(),
-  pages: z.number().int(),
-});
+const pagination = paginationSchema;
 
 const page = z.coerce.number().int().optional();
 
@@ -36,12 +32,7 @@ interface AuditLogData {
   createdAt: string;
 }
 
-interface PaginationData {
-  page: number;
-  limit: number;
-  total: number;
-  pages: number;
-}
+type PaginationData = Pagination;
 
 const auditLogs = defineRoute({
   dialect: 'platform-forge',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import type { Pagination } from '../../../lib/pagination.js';
 import { defineRoute, type RestRoute } from '../route.js';
-import { isoTimestamp } from '../schemas.js';
+import { isoTimestamp, paginationSchema } from '../schemas.js';
 
 const THREAT_FIELDS = `
   id tenantId kind severity status ip email userId attempts details blockedUntil detectedAt updatedAt
@@ -25,7 +26,7 @@ interface ThreatData {
 interface ThreatsData {
   threats: {
     threats: ThreatData[];
-    pagination: { page: number; limit: number; total: number; pages: number };
+    pagination: Pagination;
   };
 }
 
@@ -100,12 +101,7 @@ const threats = defineRoute({
         updated_at: isoTimestamp,
       }),
     ),
-    pagination: z.object({
-      page: z.number().int(),
-      limit: z.number().int(),
-      total: z.number().int(),
-      pages: z.number().int(),
-    }),
+    pagination: paginationSchema,
   }),
 });
 

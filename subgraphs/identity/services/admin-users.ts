@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, paginationOf } from '../../../lib/pagination.js';
 import { AppError } from '../../../lib/errors.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import { scopesForRoles } from '../../../lib/scopes.js';
@@ -68,8 +69,7 @@ function assertOutranks(principal: Principal, user: User): void {
 }
 
 const listUsersInput = z.object({
-  page: z.number().int().min(1).max(1_000_000).default(1),
-  limit: z.number().int().min(1).max(USER_PAGE_MAX).default(USER_PAGE_DEFAULT),
+  ...pageInput({ defaultLimit: USER_PAGE_DEFAULT, maxLimit: USER_PAGE_MAX }),
   status: z.enum(USER_STATUSES).nullish(),
   role: roleSchema.nullish(),
   search: z.string().trim().min(1).max(320).nullish(),
@@ -111,7 +111,7 @@ export async function listUsers({
       take: limit,
     }),
   ]);
-  return { users, pagination: { page, limit, total, pages: Math.ceil(total / limit) } };
+  return { users, pagination: paginationOf({ page, limit }, total) };
 }
 
 const updateUserInput = z

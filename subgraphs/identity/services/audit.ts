@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, paginationOf, type Pagination } from '../../../lib/pagination.js';
 import { AppError } from '../../../lib/errors.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
@@ -62,22 +63,14 @@ const listAuditLogsInput = z
     action: z.string().min(1).max(120).nullish(),
     startDate: z.date().nullish(),
     endDate: z.date().nullish(),
-    page: z.number().int().min(1).max(1_000_000).default(1),
-    // Over the documented maximum is refused rather than clamped: a caller asking for 500 and
-    // silently getting 100 would page wrongly without ever knowing.
-    limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+    ...pageInput({ defaultLimit: AUDIT_PAGE_DEFAULT, maxLimit: AUDIT_PAGE_MAX }),
   })
   .refine((i) => !i.startDate || !i.endDate || i.startDate <= i.endDate, {
     message: 'startDate must not be after endDate',
     path: ['startDate'],
   });
 
-export interface Pagination {
-  page: number;
-  limit: number;
-  total: number;
-  pages: number;
-}
+export type { Pagination };
 
 export interface AuditLogPage {
   logs: AuditLog[];
@@ -128,5 +121,5 @@ export async function listAuditLogs({
       take: limit,
     }),
   ]);
-  return { logs, pagination: { page, limit, total, pages: Math.ceil(total / limit) } };
+  return { logs, pagination: paginationOf({ page, limit }, total) };
 }

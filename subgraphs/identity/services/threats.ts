@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { pageInput, paginationOf } from '../../../lib/pagination.js';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
-import type { Pagination } from './audit.js';
+import type { Pagination } from '../../../lib/pagination.js';
 import type { Prisma, Threat } from '../../../prisma/generated/client.js';
 
 export type { Threat };
@@ -439,19 +440,7 @@ const listThreatsInput = z.object({
   severity: z.enum(THREAT_SEVERITIES).nullish(),
   status: z.enum(THREAT_STATUSES).nullish(),
   startDate: z.coerce.date().nullish(),
-  page: z
-    .number()
-    .int()
-    .min(1)
-    .nullish()
-    .transform((v) => v ?? 1),
-  limit: z
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .nullish()
-    .transform((v) => v ?? 20),
+  ...pageInput(),
 });
 
 /** Loose on purpose: GraphQL and REST pass strings, and the zod schema above says what is valid. */
@@ -506,7 +495,7 @@ export async function listThreats({
     }),
     deps.db.prisma.threat.count({ where }),
   ]);
-  return { threats, pagination: { page: data.page, limit: data.limit, total, pages: Math.ceil(total / data.limit) } };
+  return { threats, pagination: paginationOf(data, total) };
 }
 
 const updateThreatStatusInput = z.object({
