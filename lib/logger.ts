@@ -1,19 +1,28 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Paths that may carry secrets anywhere in a log line; pino replaces them before writing. */
-const REDACT = [
+const SECRET_KEYS = [
   'password',
-  '*.password',
   'token',
-  '*.token',
   'secret',
-  '*.secret',
   'apiKey',
-  '*.apiKey',
   'api_key',
-  '*.api_key',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'clientSecret',
+  'client_secret',
+  'mfaCode',
+  'mfa_code',
+  'backupCodes',
+  'backup_codes',
+];
+
+/** Paths that may carry secrets anywhere in a log line (top level and two levels down); pino replaces them before writing. */
+const REDACT = [
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
   'headers.authorization',
   'headers["x-api-key"]',
   'headers["x-principal"]',
@@ -24,12 +33,21 @@ const REDACT = [
   'connectionParams.token',
 ];
 
-export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {
-  return pino({
-    name: options.name,
-    level: options.level,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+export function createLogger(options: {
+  level: string;
+  pretty?: boolean;
+  name?: string;
+  /** Default stdout; tests pass a stream to read what would be written. */
+  destination?: DestinationStream;
+}): Logger {
+  return pino(
+    {
+      name: options.name,
+      level: options.level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination,
+  );
 }
