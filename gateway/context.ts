@@ -6,4 +6,6 @@ export interface GatewayContext {
   principal: Principal | null;
   client: ClientInfo;
   logger: Logger;
+  /** Set for operations a REST route runs: the route's own rate-limit policy already applied. */
+  viaRest?: boolean;
 }

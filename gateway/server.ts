@@ -14,6 +14,7 @@ import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
 import { createAuditPlugin, type AuditSink } from './plugins/use-audit.js';
 import type { Authenticate } from './plugins/use-auth.js';
 import { createClientIpResolver } from './plugins/use-client-ip.js';
+import { createSignInRateLimitPlugin } from './plugins/use-sign-in-rate-limit.js';
 import { createJwksHandler } from './plugins/use-jwt.js';
 import { resolveRequestId } from './plugins/use-request-id.js';
 import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
@@ -78,20 +79,30 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
+  const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
+    options.kv.rateLimiter(policy);
+  const limiterFor = createPolicyLimiters(rateLimiter, options.rateLimitPolicies);
+
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger,
     formatError: createErrorMasker(logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
-    plugins: options.audit ? [createAuditPlugin({ sink: options.audit, logger })] : [],
+    plugins: [
+      ...(options.audit ? [createAuditPlugin({ sink: options.audit, logger })] : []),
+      ...(options.rateLimitEnabled
+        ? [createSignInRateLimitPlugin({ limiter: limiterFor('graphql.sign-in'), logger })]
+        : []),
+    ],
   });
   await apollo.start();
 
   const execute: Gateway['execute'] = async ({ document, variables, principal, requestId, client = NO_CLIENT }) => {
     const response = await apollo.executeOperation(
       { query: document, variables },
-      { contextValue: { requestId, principal, client, logger: logger.child({ requestId }) } },
+      // viaRest: REST routes (and the gateway's own calls) spend their own rate-limit policy.
+      { contextValue: { requestId, principal, client, logger: logger.child({ requestId }), viaRest: true } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not used by the REST layer');
     const { data, errors } = response.body.singleResult;
@@ -100,8 +111,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const authenticate = options.authenticate(execute);
   const clientIp = createClientIpResolver(options.trustedProxies);
-  const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
-    options.kv.rateLimiter(policy);
   const rest = createRestHandler({
     routes: allRoutes,
     execute,
@@ -114,7 +123,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.
-  const limiterFor = createPolicyLimiters(rateLimiter, options.rateLimitPolicies);
   const principals = new WeakMap<IncomingMessage, { requestId: string; principal: Principal | null }>();
   const apolloHandler = createApolloHandler(apollo, async (req) => {
     const { requestId, principal } = principals.get(req)!;

@@ -281,7 +281,9 @@ describe('rate limits through the real limiter', () => {
         'nexus-core.default': tiny,
         'tenantsdb.default': tiny,
         'cloudpioneer.default': tiny,
-        'graphql.default': tiny,
+        // One more than sign-in, so a third sign-in call is refused by the sign-in limit alone.
+        'graphql.default': { points: 3, durationSeconds: 60 },
+        'graphql.sign-in': tiny,
       },
     });
   });
@@ -309,10 +311,25 @@ describe('rate limits through the real limiter', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
-  it('GraphQL: the third call in the window is a 429 with a GraphQL error body', async () => {
+  it('GraphQL: the fourth call in the window is a 429 with a GraphQL error body', async () => {
     const headers = { 'X-Forwarded-For': '203.0.113.5' };
-    for (let i = 0; i < 2; i++) expect((await t.graphql(`{ __typename }`, undefined, { headers })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await t.graphql(`{ __typename }`, undefined, { headers })).status).toBe(200);
     const limited = await t.graphql(`{ __typename }`, undefined, { headers });
+    expect(limited.status).toBe(429);
+    expect(limited.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
+  });
+
+  it('GraphQL sign-in mutations spend the sign-in allowance, as the REST auth routes do', async () => {
+    const login = (ip: string) =>
+      t.graphql(
+        `mutation { login(email: "nobody@example.com", password: "not-the-password-1") { accessToken } }`,
+        undefined,
+        { token: null, headers: { 'X-Forwarded-For': ip } },
+      );
+    expect((await login('203.0.113.20')).body.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+    expect((await login('203.0.113.20')).body.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+    // graphql.default allows this third call (3 per window): the sign-in limit refuses it.
+    const limited = await login('203.0.113.20');
     expect(limited.status).toBe(429);
     expect(limited.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
   });

@@ -59,6 +59,9 @@ export const RATE_LIMIT_POLICIES = {
   'cloudpioneer.default': { points: 1000, durationSeconds: HOUR },
   // GraphQL at /graphql: no document names one; the same as the system-operations dialects.
   'graphql.default': { points: 1000, durationSeconds: MINUTE },
+  // Sign-in mutations at /graphql: the documented platform-forge auth limit, so GraphQL is not a
+  // cheaper door for password guessing than the REST auth routes.
+  'graphql.sign-in': { points: 20, durationSeconds: MINUTE },
 } as const satisfies Record<string, PolicyLimits>;
 
 export type RateLimitPolicyName = keyof typeof RATE_LIMIT_POLICIES;
