@@ -1,5 +1,16 @@
 import { loadEnvOrExit } from '../lib/bootstrap.js';
-import { databaseEnv, gatewayEnv, httpEnv, redisEnv, runtimeEnv, signingEnv, smtpEnv } from '../lib/env.js';
+import {
+  databaseEnv,
+  gatewayEnv,
+  httpEnv,
+  redisEnv,
+  runtimeEnv,
+  signingEnv,
+  smtpEnv,
+  storageDirFrom,
+  storageEnv,
+  tenancyEnv,
+} from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { startPlatform } from '../lib/platform.js';
 import { onShutdown } from './shutdown.js';
@@ -13,7 +24,9 @@ const env = loadEnvOrExit(
     .extend(signingEnv.shape)
     .extend(httpEnv.shape)
     .extend(gatewayEnv.shape)
-    .extend(smtpEnv.shape),
+    .extend(smtpEnv.shape)
+    .extend(storageEnv.shape)
+    .extend(tenancyEnv.shape),
 );
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'platform' });
 const platform = await startPlatform(
@@ -32,6 +45,9 @@ const platform = await startPlatform(
     trustedProxies: env.TRUSTED_PROXIES,
     transport: 'in-process',
     smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
+    storageDir: storageDirFrom(env),
+    tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+    webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
   },
   logger,
 );

@@ -8,16 +8,25 @@ import {
   runtimeEnv,
   signingEnv,
   smtpEnv,
+  storageDirFrom,
+  storageEnv,
   subgraphEnv,
+  subgraphUrlsEnv,
+  tenancyEnv,
+  SUBGRAPH_NAMES,
+  type SubgraphName,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createMailerFromEnv } from '../lib/mailer.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
+import { createHttpSubgraphClient } from '../lib/subgraph/client.js';
 import { startSubgraphService } from '../lib/subgraph/service.js';
+import { defaultSubgraphUrl } from '../gateway/supergraph.js';
 import { VERSION } from '../lib/version.js';
 import { SUBGRAPHS } from '../subgraphs/index.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
+import { scheduleTenantCleanup } from '../subgraphs/tenancy/jobs/cleanup-provisioning.js';
 import { onShutdown } from './shutdown.js';
 
 // Production: one subgraph per process (SUBGRAPH=<name>), behind the gateway. Migrations are
@@ -29,7 +38,10 @@ const env = loadEnvOrExit(
     .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
     .extend(httpEnv.shape)
     .extend(subgraphEnv.shape)
-    .extend(smtpEnv.shape),
+    .extend(subgraphUrlsEnv.shape)
+    .extend(smtpEnv.shape)
+    .extend(storageEnv.shape)
+    .extend(tenancyEnv.shape),
 );
 // A production subgraph on its own PGlite and in-memory queue would silently split the data.
 requireInProduction(env, ['DATABASE_URL', 'REDIS_URL']);
@@ -44,13 +56,41 @@ const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 // Subgraphs only enqueue; the worker process runs the jobs (the definitions validate payloads).
 const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
 const mailer = createMailerFromEnv(env, logger);
-const deps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV, mailer };
+// Other subgraphs (tenancy → identity) over HTTP: SUBGRAPH_<NAME>_URL, else the supergraph's default URL.
+const configuredUrls: Partial<Record<SubgraphName, string | undefined>> = {
+  platform: env.SUBGRAPH_PLATFORM_URL,
+  tenancy: env.SUBGRAPH_TENANCY_URL,
+  billing: env.SUBGRAPH_BILLING_URL,
+  identity: env.SUBGRAPH_IDENTITY_URL,
+  telemetry: env.SUBGRAPH_TELEMETRY_URL,
+  edge: env.SUBGRAPH_EDGE_URL,
+};
+const subgraphUrls = Object.fromEntries(
+  SUBGRAPH_NAMES.map((name) => [name, configuredUrls[name] ?? defaultSubgraphUrl(name)]),
+);
+const subgraphs = createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret: env.INTERNAL_SIGNING_SECRET });
+const deps = {
+  db,
+  kv,
+  jobs,
+  startedAt: new Date(),
+  version: VERSION,
+  environment: env.NODE_ENV,
+  mailer,
+  subgraphs,
+  storageDir: storageDirFrom(env),
+  tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+  webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
+};
 const service = await startSubgraphService({
   module: SUBGRAPHS[env.SUBGRAPH],
   deps,
   signingSecret: env.INTERNAL_SIGNING_SECRET,
   logger,
 });
+// The queue has no repeat schedules: tenancy's start-up queues the cleanup of abandoned tenant
+// creations (run by the worker), which then reschedules itself.
+if (env.SUBGRAPH === 'tenancy') await scheduleTenantCleanup(jobs);
 const { url } = await service.listen(env.PORT, env.HOST);
 logger.info({ url }, 'subgraph ready');
 onShutdown(logger, async () => {

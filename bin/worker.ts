@@ -1,6 +1,6 @@
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import { createDatabase } from '../lib/db.js';
-import { databaseEnv, redisEnv, requiredUrl, runtimeEnv } from '../lib/env.js';
+import { databaseEnv, redisEnv, requiredUrl, runtimeEnv, storageDirFrom, storageEnv, tenancyEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
@@ -16,7 +16,9 @@ const env = loadEnvOrExit(
     .extend(databaseEnv.shape)
     .extend({ DATABASE_URL: requiredUrl })
     .extend(redisEnv.shape)
-    .extend({ REDIS_URL: requiredUrl }),
+    .extend({ REDIS_URL: requiredUrl })
+    .extend(storageEnv.shape)
+    .extend(tenancyEnv.shape),
 );
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'worker' });
 const db = await createDatabase({
@@ -28,7 +30,16 @@ const db = await createDatabase({
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 const definitions = createJobDefinitions(() => deps);
 const jobs = createJobQueue({ kv, logger, definitions });
-const deps: SubgraphDeps = { db, kv, jobs, startedAt: new Date(), version: VERSION, environment: env.NODE_ENV };
+const deps: SubgraphDeps = {
+  db,
+  kv,
+  jobs,
+  startedAt: new Date(),
+  version: VERSION,
+  environment: env.NODE_ENV,
+  storageDir: storageDirFrom(env),
+  tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+};
 await jobs.startWorker();
 logger.info({ definitions: definitions.map((d) => d.id) }, 'worker ready');
 onShutdown(logger, async () => {

@@ -53,6 +53,33 @@ export const smtpEnv = z.object({
     .transform((v) => v || 'Platform <no-reply@localhost>'),
 });
 
+/** The platform's file storage (a local folder until the storage capability exists): tenant backups. */
+export const storageEnv = z.object({
+  /** Root folder of stored files. Unset: <DATA_DIR>/storage. */
+  STORAGE_DIR: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+});
+
+export const tenancyEnv = z.object({
+  /** Server for dedicated (isolation level 2) tenant databases. Unset: the platform's own PostgreSQL server. */
+  TENANT_DATABASE_URL: optionalUrl,
+  /** Shared HMAC-SHA256 secret of the POST /webhooks/vm-ready callback. Unset: the webhook answers NOT_CONFIGURED. */
+  WEBHOOK_SIGNING_SECRET: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(32, 'must be at least 32 characters').optional())
+    .optional(),
+});
+
+/** STORAGE_DIR, or its default beside the embedded database. */
+export function storageDirFrom(env: { STORAGE_DIR?: string; DATA_DIR: string }): string {
+  return env.STORAGE_DIR ?? `${env.DATA_DIR.replace(/\/+$/, '')}/storage`;
+}
+
 export const SUBGRAPH_NAMES = ['platform', 'tenancy', 'billing', 'identity', 'telemetry', 'edge'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 

@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   TENANT_MISMATCH: 403,
   ACCOUNT_DISABLED: 403,
+  /** The caller's tenant is suspended or deleted: refused at the gateway until it is resumed or restored. */
+  TENANT_SUSPENDED: 403,
   REGISTRATION_CLOSED: 403,
   /** A temporary block placed by threat detection (ip or account). */
   ACCESS_BLOCKED: 403,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { composeSupergraph } from '../gateway/supergraph.js';
 import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
@@ -11,10 +12,12 @@ import { applyMigrations } from './migrate.js';
 import { createJobQueue, type JobQueue } from './runtime/jobs.js';
 import { createKv, type Kv } from './runtime/kv.js';
 import type { SubgraphDeps } from './subgraph/context.js';
+import { createHttpSubgraphClient, createInProcessSubgraphClient } from './subgraph/client.js';
 import { startSubgraphService, type SubgraphService } from './subgraph/service.js';
 import { VERSION } from './version.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
 import { enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
+import { scheduleTenantCleanup } from '../subgraphs/tenancy/jobs/cleanup-provisioning.js';
 
 export interface PlatformConfig {
   environment: 'development' | 'test' | 'production';
@@ -38,6 +41,12 @@ export interface PlatformConfig {
   pgliteFromTemplate?: boolean;
   /** Outgoing mail (SMTP_URL, SMTP_FROM); unset: no mailer, email MFA answers NOT_CONFIGURED. */
   smtp?: { url: string; from: string };
+  /** STORAGE_DIR: the platform's file storage (tenant backups). Default `<dataDir>/storage`. */
+  storageDir?: string;
+  /** TENANT_DATABASE_URL: where dedicated (level 2) tenant databases live; unset, the platform's own server. */
+  tenantDatabaseUrl?: string;
+  /** WEBHOOK_SIGNING_SECRET: verifies the vm-ready webhook; unset, it answers NOT_CONFIGURED. */
+  webhookSigningSecret?: string;
 }
 
 export interface Platform {
@@ -84,6 +93,13 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
     const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
     const mailer = config.smtp ? createSmtpMailer({ ...config.smtp, logger }) : undefined;
     if (mailer) closers.push(async () => mailer.close());
+    const subgraphs = {} as Record<SubgraphName, SubgraphService>;
+    const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
+    // Read at call time: the subgraphs are started below, after the deps they are built from.
+    const subgraphClient =
+      config.transport === 'http'
+        ? createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret })
+        : createInProcessSubgraphClient({ services: () => subgraphs, signingSecret });
     const deps: SubgraphDeps = {
       db,
       kv,
@@ -92,17 +108,23 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       version: VERSION,
       environment: config.environment,
       mailer,
+      subgraphs: subgraphClient,
+      storageDir: config.storageDir ?? join(config.dataDir, 'storage'),
+      tenantDatabaseUrl: config.tenantDatabaseUrl,
+      webhookSigningSecret: config.webhookSigningSecret,
     };
     await jobs.startWorker();
 
-    const subgraphs = {} as Record<SubgraphName, SubgraphService>;
-    const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
     for (const name of SUBGRAPH_NAMES) {
       const service = await startSubgraphService({ module: SUBGRAPHS[name], deps, signingSecret, logger });
       closers.push(() => service.stop());
       subgraphs[name] = service;
       if (config.transport === 'http') subgraphUrls[name] = (await service.listen(0, '127.0.0.1')).url;
     }
+
+    // No repeat schedules in the queue: tenancy's start-up queues the cleanup of abandoned
+    // tenant creations, which then reschedules itself.
+    await scheduleTenantCleanup(jobs);
 
     const operatorKeyHash = await loadOperatorKeyHash({
       adminApiKey: config.adminApiKey,

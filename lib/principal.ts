@@ -32,6 +32,22 @@ export const GATEWAY_PRINCIPAL: Principal = {
   scopes: [AUTHENTICATE_SCOPE],
 };
 
+/**
+ * Scope held only by tenancy's service principal: identity's createTenantAdmin accepts it, so the
+ * tenancy subgraph can create a new tenant's first admin while provisioning it. Not in SCOPES.
+ */
+export const PROVISION_TENANT_ADMIN_SCOPE = 'internal:provision-tenant-admin';
+
+/** Tenancy calling identity for itself (tenant provisioning), never on a caller's behalf. */
+export const TENANCY_SERVICE_PRINCIPAL: Principal = {
+  kind: 'service',
+  id: 'tenancy',
+  projectId: null,
+  tenantId: null,
+  roles: ['tenancy'],
+  scopes: [PROVISION_TENANT_ADMIN_SCOPE],
+};
+
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;
 

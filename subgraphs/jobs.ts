@@ -1,8 +1,12 @@
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import type { JobDefinition } from '../lib/runtime/jobs.js';
+import { createBackupTenantJob } from './tenancy/jobs/backup-tenant.js';
+import { createChangeIsolationJob } from './tenancy/jobs/change-isolation.js';
+import { createRestoreTenantJob } from './tenancy/jobs/restore-tenant.js';
 import { createRecordAuditJob } from './identity/jobs/record-audit.js';
 import { createEraseUserDataJob } from './identity/jobs/erase-user-data.js';
 import { createExportUserDataJob } from './identity/jobs/export-user-data.js';
+import { createCleanupProvisioningJob } from './tenancy/jobs/cleanup-provisioning.js';
 
 /**
  * Every subgraph's job definitions (each in subgraphs/<name>/jobs/), registered with the one
@@ -10,5 +14,13 @@ import { createExportUserDataJob } from './identity/jobs/export-user-data.js';
  * the queue itself and are built after it.
  */
 export function createJobDefinitions(deps: () => SubgraphDeps): JobDefinition[] {
-  return [createRecordAuditJob(deps), createExportUserDataJob(deps), createEraseUserDataJob(deps)];
+  return [
+    createRecordAuditJob(deps),
+    createExportUserDataJob(deps),
+    createEraseUserDataJob(deps),
+    createCleanupProvisioningJob(deps),
+    createBackupTenantJob(deps),
+    createRestoreTenantJob(deps),
+    createChangeIsolationJob(deps),
+  ];
 }

@@ -10,6 +10,7 @@ import { SCOPES } from '../../lib/scopes.js';
 import type { Gateway } from '../server.js';
 import { createApiKeyResolver } from './use-api-key.js';
 import { createJwtResolver } from './use-jwt.js';
+import { createTenantStatusGuard, withTenantStatus } from './use-tenant-status.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
 
@@ -101,9 +102,14 @@ export interface GatewayAuthDeps {
  * matters only for cost: the operator key is a local hash comparison.
  */
 export function createGatewayAuthenticator(deps: GatewayAuthDeps): Authenticate {
-  return createAuthenticator([
+  const authenticate = createAuthenticator([
     createOperatorKeyResolver(deps.operatorKeyHash),
     createJwtResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
     createApiKeyResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
   ]);
+  // A principal bound to a suspended or deleted tenant goes no further (TENANT_SUSPENDED).
+  return withTenantStatus(
+    authenticate,
+    createTenantStatusGuard({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
+  );
 }

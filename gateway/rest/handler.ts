@@ -138,10 +138,10 @@ function readQuery(url: URL): Record<string, string | string[]> {
   return query;
 }
 
-async function readJsonBody(req: IncomingMessage, method: string): Promise<unknown> {
-  if (!BODY_METHODS.has(method)) return undefined;
+async function readJsonBody(req: IncomingMessage, method: string): Promise<{ parsed: unknown; raw?: string }> {
+  if (!BODY_METHODS.has(method)) return { parsed: undefined };
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) return undefined;
+  if (!hasBody) return { parsed: undefined };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
@@ -150,9 +150,9 @@ async function readJsonBody(req: IncomingMessage, method: string): Promise<unkno
     );
   }
   const raw = await readBody(req);
-  if (raw.trim() === '') return undefined;
+  if (raw.trim() === '') return { parsed: undefined, raw };
   try {
-    return JSON.parse(raw) as unknown;
+    return { parsed: JSON.parse(raw) as unknown, raw };
   } catch (error) {
     throw new AppError('MALFORMED_JSON', `Request body is not valid JSON: ${(error as Error).message}`);
   }
@@ -261,8 +261,10 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     requestId: string,
   ): Promise<{ status: number; payload: unknown }> {
     const { route } = resolution.entry;
-    const body = await readJsonBody(req, method);
+    const { parsed: body, raw: rawBody } = await readJsonBody(req, method);
     const input = parseRouteInput(route, { params: resolution.params, query: readQuery(url), body });
+    input.rawBody = rawBody;
+    input.headers = req.headers;
     const result = await execute({
       document: route.operation,
       variables: route.variables?.(input) ?? {},

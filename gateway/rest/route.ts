@@ -25,6 +25,10 @@ export interface RouteInput<I extends RouteInputSchemas = NoInput> {
   params: Parsed<I['params'], Record<string, string>>;
   query: Parsed<I['query'], Record<string, string | string[]>>;
   body: Parsed<I['body'], unknown>;
+  /** The body exactly as sent, for routes that verify a signature over it (webhooks). */
+  rawBody?: string;
+  /** Request headers, lower-cased names (Node's IncomingHttpHeaders). */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Mailer } from '../mailer.js';
 import type { ClientInfo, Principal } from '../principal.js';
 import type { JobQueue } from '../runtime/jobs.js';
 import type { Kv } from '../runtime/kv.js';
+import type { SubgraphClient } from './client.js';
 
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
@@ -15,6 +16,17 @@ export interface SubgraphDeps {
   environment: string;
   /** Outgoing mail (MFA codes); absent when SMTP is not configured. */
   mailer?: Mailer;
+  /** Root folder of the platform's file storage (STORAGE_DIR): tenant backups. Absent: backups answer NOT_CONFIGURED. */
+  storageDir?: string;
+  /** Server for dedicated (level 2) tenant databases (TENANT_DATABASE_URL); absent: the platform's own server. */
+  tenantDatabaseUrl?: string;
+  /** Shared secret of the vm-ready webhook (WEBHOOK_SIGNING_SECRET); absent: the webhook answers NOT_CONFIGURED. */
+  webhookSigningSecret?: string;
+  /**
+   * Operations on another subgraph as a service principal (tenancy → identity for a tenant's
+   * admin). Absent where no subgraph is reachable (the job worker).
+   */
+  subgraphs?: SubgraphClient;
 }
 
 export interface SubgraphContext {

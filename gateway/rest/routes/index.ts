@@ -1,6 +1,8 @@
 import type { RestRoute } from '../route.js';
 import { cloudpioneerRoutes } from './cloudpioneer.js';
 import { corePlatformRoutes } from './core-platform.js';
+import { corePlatformDatabaseRoutes } from './core-platform-database.js';
+import { corePlatformTenantRoutes } from './core-platform-tenants.js';
 import { nexusCoreRoutes } from './nexus-core.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
@@ -11,10 +13,15 @@ import { platformForgeAdminRoutes } from './platform-forge-admin.js';
 import { platformForgeSsoRoutes } from './platform-forge-sso.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
 import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
+import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
+import { tenantsdbTenantRoutes } from './tenantsdb-tenants.js';
+import { tenantsdbAdminRoutes } from './tenantsdb-admin.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
   ...corePlatformRoutes,
+  ...corePlatformDatabaseRoutes,
+  ...corePlatformTenantRoutes,
   ...platformForgeRoutes,
   ...platformForgeAuthRoutes,
   ...platformForgePrivacyRoutes,
@@ -25,5 +32,8 @@ export const allRoutes: readonly RestRoute[] = [
   ...nexusCoreRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
+  ...tenantsdbTenantOpsRoutes,
+  ...tenantsdbTenantRoutes,
+  ...tenantsdbAdminRoutes,
   ...cloudpioneerRoutes,
 ];

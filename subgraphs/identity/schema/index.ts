@@ -10,5 +10,6 @@ import './threats.js';
 import './mfa.js';
 import './audit.js';
 import './admin-users.js';
+import './tenant-admin.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

@@ -1,5 +1,6 @@
 import { requirePrincipal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
+import { countTenantUsers } from '../services/tenant-admin.js';
 import { createUser, listTenantUsers, type User } from '../services/users.js';
 
 export const UserRef = builder.objectRef<User>('User').implement({
@@ -35,6 +36,16 @@ builder.externalRef('Tenant', builder.selection<{ id: string }>('id')).implement
       requires: builder.selection<{ projectId?: string | null }>('projectId'),
       resolve: (tenant, _args, ctx) =>
         listTenantUsers({
+          deps: ctx.deps,
+          principal: requirePrincipal(ctx.principal),
+          tenant: { id: tenant.id, projectId: tenant.projectId ?? null },
+        }),
+    }),
+    userCount: t.int({
+      description: 'Requires read:tenants. Users not deleted: the usage figure of GET /api/tenants/{id}.',
+      requires: builder.selection<{ projectId?: string | null }>('projectId'),
+      resolve: (tenant, _args, ctx) =>
+        countTenantUsers({
           deps: ctx.deps,
           principal: requirePrincipal(ctx.principal),
           tenant: { id: tenant.id, projectId: tenant.projectId ?? null },

@@ -1,5 +1,9 @@
 import { builder } from '../builder.js';
+import './backups.js';
 import './health.js';
+import './operations.js';
+import './query-logs.js';
 import './tenant.js';
+import './tenant-sql.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
