@@ -775,6 +775,34 @@ describe('isolation level', () => {
   });
 });
 
+describe('hard delete of a level-2 tenant', () => {
+  it.skipIf(!usingRealServices)('drops its dedicated database, then its role and schema', async () => {
+    const owner = await signup();
+    const tenant = await createTenant(owner.apiKey);
+    const started = await call(`/tenants/${tenant.slug}/isolation`, {
+      method: 'PATCH',
+      key: owner.apiKey,
+      body: { isolation_level: 2 },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(await waitForOperation(started.body.operation_id as string)).toMatchObject({ status: 'completed' });
+    const moved = await t.platform.db.prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
+    expect(moved.databaseName).toBeTruthy();
+
+    const deleted = await call(`/tenants/${tenant.slug}?hard=true`, { method: 'DELETE', key: owner.apiKey });
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(200);
+    const [database] = await rows<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_database WHERE datname = '${moved.databaseName}'`,
+    );
+    expect(database?.n).toBe(0);
+    const [role] = await rows<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${moved.dbRole}'`,
+    );
+    expect(role?.n).toBe(0);
+    expect(await t.platform.db.prisma.tenant.findUnique({ where: { id: tenant.id } })).toBeNull();
+  });
+});
+
 describe('isolation level failures', () => {
   it.skipIf(!usingRealServices)('undoes a failed move: no database left, writes allowed again, level 1', async () => {
     const owner = await signup();

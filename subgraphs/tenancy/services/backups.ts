@@ -10,7 +10,7 @@ import type { Tenant, TenantBackup, TenantOperation } from '../../../prisma/gene
 import { inTenantDatabase } from './tenant-databases.js';
 import { loadTenantFor } from './tenant-access.js';
 import { readSchemaDump, restoreSchemaDump, writeSchemaDump, type DumpResult, type SqlSession } from './tenant-dump.js';
-import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { assertSchemaName, quoteIdent, schemaGrantStatements } from './tenant-roles.js';
 import { backupRelativePath, prepareStoredFile, resolveTenantBackupPath } from './tenant-storage.js';
 
 export type { TenantBackup, TenantOperation };
@@ -341,25 +341,12 @@ export async function getTenantOperation({
   return operation;
 }
 
-/**
- * Gives the tenant's role its schema again after a swap: grants belong to the schema object, and
- * the swapped-in schema is a new one. The same privileges as provisionTenantRole
- * (tenant-roles.ts) grants at creation.
- */
+/** Gives the tenant's role a swapped-in schema (the grants provisionTenantRole made belong to the old one). */
 export async function grantTenantSchema(
   session: SqlSession,
   input: { role: string; schemaName: string },
 ): Promise<void> {
-  const schema = quoteIdent(assertSchemaName(input.schemaName));
-  const r = quoteIdent(assertRoleName(input.role));
-  await session.execute(`REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC`);
-  await session.execute(`GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${r}`);
-  await session.execute(`GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${schema} TO ${r}`);
-  await session.execute(`GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA ${schema} TO ${r}`);
-  await session.execute(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${schema} TO ${r}`);
-  await session.execute(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON TABLES TO ${r}`);
-  await session.execute(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON SEQUENCES TO ${r}`);
-  await session.execute(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT EXECUTE ON FUNCTIONS TO ${r}`);
+  for (const statement of schemaGrantStatements(input)) await session.execute(statement);
 }
 
 async function schemaExists(session: SqlSession, schema: string): Promise<boolean> {

@@ -18,6 +18,7 @@ import { loadTenantFor } from './tenant-access.js';
 import {
   databaseUrl,
   dedicatedServerUrl,
+  dropDatabase,
   inClientTransaction,
   inTenantDatabase,
   withClient,
@@ -119,13 +120,6 @@ async function databaseExists(serverUrl: string, name: string): Promise<boolean>
     const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     return rows.length > 0;
   });
-}
-
-async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, (client) =>
-    // FORCE (PostgreSQL 13+): connections a tenant still holds must not keep the database alive.
-    client.query(`DROP DATABASE IF EXISTS ${quoteIdent(assertSchemaName(name))} WITH (FORCE)`),
-  );
 }
 
 /** Level 1 → 2: a dump of the shared schema (kept as a backup) replayed into a new database. */

@@ -4,6 +4,7 @@ import { AppError } from '../../../lib/errors.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { Tenant } from '../../../prisma/generated/client.js';
 import { pgSession, prismaSession, type SqlSession } from './tenant-dump.js';
+import { assertSchemaName, quoteIdent } from './tenant-roles.js';
 
 /** Long enough for a large dump or restore; Prisma's interactive transactions default to 5 s. */
 export const LONG_TRANSACTION = { maxWait: 60_000, timeout: 60 * 60_000 } as const;
@@ -22,6 +23,13 @@ export function dedicatedServerUrl(deps: SubgraphDeps): string {
     'NOT_CONFIGURED',
     'A dedicated tenant database (isolation level 2) needs real PostgreSQL: the embedded database (PGlite) holds a single database. Set DATABASE_URL, or TENANT_DATABASE_URL for a separate server.',
     { needs: ['DATABASE_URL', 'TENANT_DATABASE_URL'] },
+  );
+}
+
+/** Drops a dedicated tenant database. FORCE (PostgreSQL 13+): connections a tenant still holds must not keep it alive. */
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withClient(serverUrl, (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${quoteIdent(assertSchemaName(name))} WITH (FORCE)`),
   );
 }
 

@@ -46,18 +46,33 @@ export function quoteIdent(name: string): string {
  * PUBLIC keeps no CREATE on the schema, and the role is given nothing outside it: the platform's
  * own schemas (identity, tenancy, …) grant nothing to PUBLIC, so the role cannot read them.
  */
+/**
+ * The privileges a tenant role holds on its schema, and nobody else: granted at creation and
+ * again whenever a schema is swapped in (rollback, isolation change), since grants belong to the
+ * schema object.
+ */
+export function schemaGrantStatements(input: { role: string; schemaName: string }): string[] {
+  const schema = quoteIdent(assertSchemaName(input.schemaName));
+  const r = quoteIdent(assertRoleName(input.role));
+  return [
+    `REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC`,
+    `GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${r}`,
+    `GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${schema} TO ${r}`,
+    `GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA ${schema} TO ${r}`,
+    `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${schema} TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON TABLES TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON SEQUENCES TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT EXECUTE ON FUNCTIONS TO ${r}`,
+  ];
+}
+
 export async function provisionTenantRole(tx: Tx, input: { tenantId: string; schemaName: string }): Promise<string> {
   const role = tenantRoleName(input.tenantId);
-  const schema = quoteIdent(assertSchemaName(input.schemaName));
   const r = quoteIdent(role);
   await tx.$executeRawUnsafe(`CREATE ROLE ${r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS`);
-  await tx.$executeRawUnsafe(`REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC`);
-  await tx.$executeRawUnsafe(`GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${r}`);
-  await tx.$executeRawUnsafe(`GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${schema} TO ${r}`);
-  await tx.$executeRawUnsafe(`GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA ${schema} TO ${r}`);
-  await tx.$executeRawUnsafe(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON TABLES TO ${r}`);
-  await tx.$executeRawUnsafe(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT ALL PRIVILEGES ON SEQUENCES TO ${r}`);
-  await tx.$executeRawUnsafe(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT EXECUTE ON FUNCTIONS TO ${r}`);
+  for (const statement of schemaGrantStatements({ role, schemaName: input.schemaName })) {
+    await tx.$executeRawUnsafe(statement);
+  }
   // A superuser may SET ROLE to anything; a plain connection user must be a member of the role.
   // (PostgreSQL 16+ makes the creator an ADMIN member already when createrole_self_grant says so.)
   const [membership] = await tx.$queryRawUnsafe<{ member: boolean }[]>(

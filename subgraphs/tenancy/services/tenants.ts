@@ -12,6 +12,7 @@ import {
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type Tenant } from '../../../prisma/generated/client.js';
+import { dedicatedServerUrl, dropDatabase } from './tenant-databases.js';
 import { applyBaseline } from './tenant-migrations.js';
 import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
 import { announceTenantStatus, tenantStatusKey } from './tenant-status.js';
@@ -264,13 +265,16 @@ async function createAdminThroughIdentity(
  */
 export async function destroyTenant(
   deps: SubgraphDeps,
-  tenant: { id: string; schemaName: string; dbRole: string | null },
+  tenant: { id: string; schemaName: string; dbRole: string | null; databaseName?: string | null },
 ): Promise<void> {
   if (!SCHEMA_NAME.test(tenant.schemaName) || RESERVED_SCHEMAS.has(tenant.schemaName)) {
     throw new AppError('INTERNAL_ERROR', 'Refusing to drop a schema that is not a tenant schema', {
       schema_name: tenant.schemaName,
     });
   }
+  // A level-2 tenant's dedicated database goes first: its role owns objects there, and a role
+  // that owns objects in another database cannot be dropped.
+  if (tenant.databaseName) await dropDatabase(dedicatedServerUrl(deps), tenant.databaseName);
   await deps.db.prisma.$transaction(
     async (tx) => {
       if (tenant.dbRole) await dropTenantRole(tx, { role: tenant.dbRole });
