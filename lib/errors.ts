@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   VALIDATION_ERROR: 400,
   MALFORMED_JSON: 400,
+  /** A database type (workspaces) this deployment has no server for. */
+  UNSUPPORTED_DATABASE: 400,
   UNAUTHORIZED: 401,
   /** Wrong email or password, or no such user: one answer, so accounts cannot be enumerated. */
   INVALID_CREDENTIALS: 401,

@@ -6,7 +6,9 @@ import { createRestoreTenantJob } from './tenancy/jobs/restore-tenant.js';
 import { createRecordAuditJob } from './identity/jobs/record-audit.js';
 import { createEraseUserDataJob } from './identity/jobs/erase-user-data.js';
 import { createExportUserDataJob } from './identity/jobs/export-user-data.js';
+import { createImportDataJob } from './tenancy/jobs/import-data.js';
 import { createCleanupProvisioningJob } from './tenancy/jobs/cleanup-provisioning.js';
+import { createDeployBlueprintJob } from './tenancy/jobs/deploy-blueprint.js';
 
 /**
  * Every subgraph's job definitions (each in subgraphs/<name>/jobs/), registered with the one
@@ -22,5 +24,7 @@ export function createJobDefinitions(deps: () => SubgraphDeps): JobDefinition[] 
     createBackupTenantJob(deps),
     createRestoreTenantJob(deps),
     createChangeIsolationJob(deps),
+    createImportDataJob(deps),
+    createDeployBlueprintJob(deps),
   ];
 }

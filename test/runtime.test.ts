@@ -94,6 +94,17 @@ for (const mode of MODES) {
         await expect(cache.set('bad', 'x', 0)).rejects.toThrow(RangeError);
       });
 
+      it('sets a key only when absent, atomically, and again once it expired', async () => {
+        const { cache } = await openKv();
+        const results = await Promise.all(Array.from({ length: 10 }, () => cache.setIfAbsent('once', 'x', 0.2)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await cache.setIfAbsent('once', 'y', 0.2)).toBe(false);
+        expect(await cache.get('once')).toBe('x');
+        await sleep(300);
+        expect(await cache.setIfAbsent('once', 'z', 0.2)).toBe(true);
+        expect(await cache.get('once')).toBe('z');
+      });
+
       it('clears by Redis glob pattern, inside its own prefix only', async () => {
         const prefix = uniquePrefix();
         const { cache } = await openKv(prefix);

@@ -258,9 +258,14 @@ describe('tenant creation and lifecycle through the real gateway', () => {
     // another suite's): the refused creations left none.
     const added = [...(await roles())].filter((r) => !before.has(r));
     const owned = new Set(
-      (await sql<{ db_role: string }>(`SELECT db_role FROM tenancy.tenants WHERE db_role IS NOT NULL`)).map(
-        (r) => r.db_role,
-      ),
+      // Blueprint databases' and workspaces' login roles (other suites) belong to their rows too.
+      (
+        await sql<{ db_role: string }>(
+          `SELECT db_role FROM tenancy.tenants WHERE db_role IS NOT NULL
+           UNION SELECT login_role FROM tenancy.tenant_databases WHERE login_role IS NOT NULL
+           UNION SELECT login_role FROM tenancy.workspaces WHERE login_role IS NOT NULL`,
+        )
+      ).map((r) => r.db_role),
     );
     expect(added.filter((r) => !owned.has(r))).toEqual([]);
   });
@@ -289,9 +294,14 @@ describe('tenant creation and lifecycle through the real gateway', () => {
     // Every role that appeared meanwhile belongs to a tenant row (another test's); none is orphaned.
     const added = [...(await roles())].filter((r) => !before.has(r));
     const owned = new Set(
-      (await sql<{ db_role: string }>(`SELECT db_role FROM tenancy.tenants WHERE db_role IS NOT NULL`)).map(
-        (r) => r.db_role,
-      ),
+      // Blueprint databases' and workspaces' login roles (other suites) belong to their rows too.
+      (
+        await sql<{ db_role: string }>(
+          `SELECT db_role FROM tenancy.tenants WHERE db_role IS NOT NULL
+           UNION SELECT login_role FROM tenancy.tenant_databases WHERE login_role IS NOT NULL
+           UNION SELECT login_role FROM tenancy.workspaces WHERE login_role IS NOT NULL`,
+        )
+      ).map((r) => r.db_role),
     );
     expect(added.filter((r) => !owned.has(r))).toEqual([]);
     // No admin user was left in identity either.

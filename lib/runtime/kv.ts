@@ -26,6 +26,8 @@ export interface Cache {
   get(key: string): Promise<string | null>;
   /** No ttlSeconds: the value lives until deleted. Fractions of a second are kept (PX). */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /** Sets the key only when it does not exist, atomically (SET NX); true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   del(...keys: string[]): Promise<number>;
   /** Deletes every key matching a Redis glob (`user:*`, `tenant:?:flags`, `[ab]*`); returns how many. */
   clear(pattern: string): Promise<number>;
@@ -149,6 +151,9 @@ async function createRedisKv(
       } else {
         await client.set(cacheNs + key, value, 'PX', ttlToMs(ttlSeconds));
       }
+    },
+    async setIfAbsent(key, value, ttlSeconds) {
+      return (await client.set(cacheNs + key, value, 'PX', ttlToMs(ttlSeconds), 'NX')) === 'OK';
     },
     async del(...keys) {
       if (keys.length === 0) return 0;
@@ -377,6 +382,12 @@ function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
     async set(key, value, ttlSeconds) {
       const expiresAt = ttlSeconds === undefined ? null : Date.now() + ttlToMs(ttlSeconds);
       entries.set(key, { value, expiresAt });
+    },
+    async setIfAbsent(key, value, ttlSeconds) {
+      const current = entries.get(key);
+      if (current && isLive(current, Date.now())) return false;
+      entries.set(key, { value, expiresAt: Date.now() + ttlToMs(ttlSeconds) });
+      return true;
     },
     async del(...keys) {
       const now = Date.now();

@@ -16,6 +16,9 @@ import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
 import { tenantsdbTenantRoutes } from './tenantsdb-tenants.js';
 import { tenantsdbAdminRoutes } from './tenantsdb-admin.js';
+import { tenantsdbBlueprintRoutes } from './tenantsdb-blueprints.js';
+import { tenantsdbDataImportRoutes } from './tenantsdb-data-import.js';
+import { tenantsdbWorkspaceRoutes } from './tenantsdb-workspaces.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
@@ -35,5 +38,8 @@ export const allRoutes: readonly RestRoute[] = [
   ...tenantsdbTenantOpsRoutes,
   ...tenantsdbTenantRoutes,
   ...tenantsdbAdminRoutes,
+  ...tenantsdbBlueprintRoutes,
+  ...tenantsdbDataImportRoutes,
+  ...tenantsdbWorkspaceRoutes,
   ...cloudpioneerRoutes,
 ];

@@ -4,18 +4,27 @@ import { isoTimestamp } from '../schemas.js';
 
 // tenantsdb /tenants: create, list, read and the lifecycle (suspend, resume, soft and hard delete,
 // restore). The document's `{id}` and `tenant_id` are the caller-chosen slug. Its tenants carry
-// `databases` made from blueprints; blueprints come with the workspace capability, so until then
-// every tenant's `databases` is [] and a create that asks for one answers NOT_FOUND (blueprint).
+// `databases` made from blueprints (`<blueprint>__<tenant>`); a create naming an unknown blueprint
+// answers NOT_FOUND and creates nothing. The connection string (the database's own login role on
+// the server the platform uses) is left out on the embedded database, which takes no connections.
 // Answers the document leaves out (delete, suspend, resume, restore) follow the style of its
 // others: the tenant's id and status beside `success`, with a message.
 
 const TENANT_FIELDS = 'id slug status createdAt';
+const DATABASE_FIELDS = 'databases { blueprint databaseType isolationLevel databaseName connectionString }';
 
 interface TenantData {
   id: string;
   slug: string;
   status: string;
   createdAt: string;
+  databases?: {
+    blueprint: string;
+    databaseType: string;
+    isolationLevel: number;
+    databaseName: string;
+    connectionString: string | null;
+  }[];
 }
 
 /** tenantsdb calls a usable tenant "ready"; the platform's `active`. */
@@ -30,14 +39,37 @@ const databasesSchema = z
       blueprint: z.string(),
       database_type: z.string(),
       isolation_level: z.number().int().optional(),
-      connection: z.object({ database: z.string(), connection_string: z.string() }).optional(),
+      connection: z
+        .object({
+          database: z.string(),
+          connection_string: z
+            .string()
+            .optional()
+            .describe('Absent on the embedded database: direct connections need PostgreSQL'),
+        })
+        .optional(),
     }),
   )
-  .describe('Databases from blueprints: always [] until blueprints exist (workspace capability)');
+  .describe('Databases made from blueprints');
 
 type TenantDatabases = z.infer<typeof databasesSchema>;
-/** Until blueprints exist no tenant has a database of its own beyond its schema. */
-const noDatabases = (): TenantDatabases => [];
+
+/** The list shows blueprint and type only (as documented); one tenant's answer adds the connection. */
+function databasesOf(t: TenantData, detailed: boolean): TenantDatabases {
+  return (t.databases ?? []).map((d) =>
+    detailed
+      ? {
+          blueprint: d.blueprint,
+          database_type: d.databaseType,
+          isolation_level: d.isolationLevel,
+          connection: {
+            database: d.databaseName,
+            ...(d.connectionString ? { connection_string: d.connectionString } : {}),
+          },
+        }
+      : { blueprint: d.blueprint, database_type: d.databaseType },
+  );
+}
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
@@ -46,12 +78,12 @@ const listTenants = defineRoute({
   method: 'GET',
   path: '/tenants',
   summary: 'List the project’s tenants',
-  operation: `query TenantsdbTenants { tenants(limit: 100) { ${TENANT_FIELDS} } }`,
+  operation: `query TenantsdbTenants { tenants(limit: 100) { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }`,
   respond: ({ tenants }: { tenants: TenantData[] }) => ({
     count: tenants.length,
     tenants: tenants.map((t) => ({
       created_at: t.createdAt,
-      databases: noDatabases(),
+      databases: databasesOf(t, false),
       status: tenantsdbStatus(t.status),
       tenant_id: t.slug,
     })),
@@ -84,7 +116,7 @@ const createTenant = defineRoute({
     }),
   },
   operation: `mutation TenantsdbCreateTenant($input: CreateTenantInput!) {
-    provisionTenant(input: $input) { tenant { ${TENANT_FIELDS} } }
+    provisionTenant(input: $input) { tenant { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }
   }`,
   variables: ({ body }) => ({
     input: {
@@ -95,7 +127,7 @@ const createTenant = defineRoute({
   respond: ({ provisionTenant }: { provisionTenant: { tenant: TenantData } }) => ({
     tenant_id: provisionTenant.tenant.slug,
     status: tenantsdbStatus(provisionTenant.tenant.status),
-    databases: noDatabases(),
+    databases: databasesOf(provisionTenant.tenant, true),
   }),
   response: z.object({ tenant_id: z.string(), status: statusSchema, databases: databasesSchema }),
 });
@@ -106,12 +138,12 @@ const getTenant = defineRoute({
   path: '/tenants/{id}',
   summary: 'Tenant details',
   input: { params: idParams },
-  operation: `query TenantsdbTenant($id: ID!) { tenant(id: $id) { ${TENANT_FIELDS} } }`,
+  operation: `query TenantsdbTenant($id: ID!) { tenant(id: $id) { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }`,
   variables: ({ params }) => ({ id: params.id }),
   respond: ({ tenant }: { tenant: TenantData }) => ({
     tenant_id: tenant.slug,
     status: tenantsdbStatus(tenant.status),
-    databases: noDatabases(),
+    databases: databasesOf(tenant, true),
   }),
   response: z.object({ tenant_id: z.string(), status: statusSchema, databases: databasesSchema }),
 });

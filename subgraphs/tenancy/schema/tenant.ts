@@ -13,7 +13,7 @@ import {
   type TenantProvisioning,
 } from '../services/tenants.js';
 
-const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
+export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
   description: 'An isolated environment inside a project, with its own Postgres schema.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -130,7 +130,7 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
     adminUser: t.field({ type: TenantAdminInput, description: 'Created through identity with the admin role' }),
     databases: t.field({
       type: [TenantDatabaseInput],
-      description: 'Databases from blueprints. No blueprints exist yet: any entry answers NOT_FOUND.',
+      description: "Databases from blueprints, each at its blueprint's latest version; an unknown blueprint is NOT_FOUND and creates nothing.",
     }),
   }),
 });

@@ -197,3 +197,8 @@ async function describe(
   }
   return { schema: schemaName, tables: result };
 }
+
+/** The same description of any schema, on a session the caller opened (workspaces). */
+export function describeSchemaOn(session: Session, schemaName: string, includeIndexes = true): Promise<SchemaInfo> {
+  return describe(objectsOf(session), schemaName, null, includeIndexes);
+}

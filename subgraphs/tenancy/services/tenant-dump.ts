@@ -154,6 +154,8 @@ export async function writeSchemaDump(
     /** Platform state that belongs with this schema (the applied tenant migrations), kept in the header. */
     metadata?: Record<string, unknown>;
     onProgress?: (fraction: number) => Promise<void>;
+    /** DDL only (workspace snapshots, schema imports): no row is read, so a big database costs nothing extra. */
+    schemaOnly?: boolean;
   },
 ): Promise<DumpResult> {
   const schema = assertSchemaName(options.schema);
@@ -373,7 +375,7 @@ export async function writeSchemaDump(
     for (const sql of pre) await statement(sql);
 
     let done = 0;
-    for (const table of ordered) {
+    for (const table of options.schemaOnly ? [] : ordered) {
       const cols = columns.filter((c) => c.rel === table.oid && c.generated !== 's');
       const overriding = cols.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
       const columnList = cols.map((c) => quoteIdent(c.name)).join(', ');

@@ -13,7 +13,15 @@ import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type Tenant } from '../../../prisma/generated/client.js';
 import { dedicatedServerUrl, dropDatabase } from './tenant-databases.js';
+import { findBlueprint, pickVersion } from './blueprints.js';
 import { applyBaseline } from './tenant-migrations.js';
+import {
+  assertPostgresBlueprint,
+  createBlueprintDatabase,
+  createDedicatedBlueprintDatabase,
+  dropBlueprintDatabases,
+  type TenantDatabase,
+} from './tenant-databases-blueprint.js';
 import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
 import { announceTenantStatus, tenantStatusKey } from './tenant-status.js';
 
@@ -92,7 +100,7 @@ const createTenantInput = z
     features: z.record(z.string(), z.boolean()).nullish(),
     limits: limitsSchema.nullish(),
     extensions: z.array(z.string().regex(EXTENSION_NAME, 'an extension name such as pgcrypto')).max(20).nullish(),
-    /** tenantsdb's databases from blueprints; blueprints come with the workspace capability. */
+    /** tenantsdb's databases from blueprints (`<blueprint>__<tenant>`), at each blueprint's latest version. */
     databases: z
       .array(
         z.object({ blueprint: z.string().min(1).max(100), isolationLevel: z.number().int().min(1).max(2).nullish() }),
@@ -125,6 +133,8 @@ export interface TenantProvisioning {
   schemaVersion: string | null;
   extensionsEnabled: string[];
   extensionsMissing: string[];
+  /** Databases made from blueprints, in the order asked. */
+  databases: TenantDatabase[];
 }
 
 /** The slug when none was given: from the schema name (`acme_corp` → `acme-corp`), else from the name. */
@@ -277,6 +287,7 @@ export async function destroyTenant(
   if (tenant.databaseName) await dropDatabase(dedicatedServerUrl(deps), tenant.databaseName);
   await deps.db.prisma.$transaction(
     async (tx) => {
+      await dropBlueprintDatabases(deps, tx, tenant.id);
       if (tenant.dbRole) await dropTenantRole(tx, { role: tenant.dbRole });
       await tx.$executeRawUnsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(tenant.schemaName)} CASCADE`);
       await tx.tenant.deleteMany({ where: { id: tenant.id } });
@@ -304,12 +315,22 @@ export async function createTenant({
     throw new AppError('FORBIDDEN', 'A tenant-bound caller cannot create tenants');
   }
   const data = parseInput(createTenantInput, input);
-  const blueprint = data.databases?.[0]?.blueprint;
-  if (blueprint !== undefined) {
-    // No blueprint registry exists yet (the workspace capability brings it): every name is unknown,
-    // and creating the tenant without the databases asked for would claim what was not done.
-    throw new AppError('NOT_FOUND', `Blueprint "${blueprint}" not found: no blueprints are defined yet`, { blueprint });
+  // Every blueprint is resolved before anything is written: an unknown one creates nothing.
+  const requestedDatabases = data.databases ?? [];
+  if (new Set(requestedDatabases.map((d) => d.blueprint)).size !== requestedDatabases.length) {
+    throw new AppError('VALIDATION_ERROR', 'Each blueprint may be asked for once', {
+      fields: [{ path: 'databases', message: 'duplicate blueprint' }],
+    });
   }
+  const blueprints = await Promise.all(
+    requestedDatabases.map(async (d) => {
+      const blueprint = await findBlueprint(deps, principal, d.blueprint);
+      assertPostgresBlueprint(blueprint);
+      return { blueprint, version: pickVersion(blueprint.versions, 'latest'), isolationLevel: d.isolationLevel ?? 1 };
+    }),
+  );
+  // Level 2 needs a server that can hold another database (NOT_CONFIGURED on the embedded one).
+  if (blueprints.some((b) => b.isolationLevel === 2)) dedicatedServerUrl(deps);
   const slug = deriveSlug(data);
   const schemaName = data.schemaName ?? schemaNameFor(slug);
   const domain = data.domain ?? null;
@@ -339,6 +360,19 @@ export async function createTenant({
         const dbRole = await provisionTenantRole(tx, { tenantId, schemaName });
         const baseline = await applyBaseline(tx, { id: tenantId, schemaName, dbRole });
         const extensions = await enableExtensions(tx, [...new Set(data.extensions ?? [])]);
+        // Level 1 in the same transaction: a database that cannot be made undoes the whole tenant.
+        const databases: TenantDatabase[] = [];
+        for (const requested of blueprints) {
+          if (requested.isolationLevel !== 1) continue;
+          databases.push(
+            await createBlueprintDatabase(tx, {
+              tenantId,
+              tenantSlug: slug,
+              blueprint: requested.blueprint,
+              version: requested.version,
+            }),
+          );
+        }
         const tenant = await tx.tenant.update({
           where: { id: tenantId },
           data: { dbRole, extensions: extensions.enabled },
@@ -350,6 +384,7 @@ export async function createTenant({
           schemaVersion: baseline.schemaVersion,
           extensionsEnabled: extensions.enabled,
           extensionsMissing: extensions.missing,
+          databases,
         };
       },
       { maxWait: 10_000, timeout: 60_000 },
@@ -366,6 +401,21 @@ export async function createTenant({
 
   let adminUser: TenantAdminUser | null = null;
   try {
+    // Level 2 databases are saga steps too: CREATE DATABASE cannot join the transaction above.
+    const databases = [...created.databases];
+    for (const requested of blueprints) {
+      if (requested.isolationLevel !== 2) continue;
+      databases.push(
+        await createDedicatedBlueprintDatabase(deps, {
+          tenantId,
+          tenantSlug: slug,
+          blueprint: requested.blueprint,
+          version: requested.version,
+        }),
+      );
+    }
+    const order = blueprints.map((b) => b.blueprint.id);
+    created.databases = databases.sort((x, y) => order.indexOf(x.blueprintId) - order.indexOf(y.blueprintId));
     if (data.adminUser) adminUser = await createAdminThroughIdentity(deps, tenantId, data.adminUser, requestId);
     const tenant = await deps.db.prisma.tenant.update({
       where: { id: tenantId },

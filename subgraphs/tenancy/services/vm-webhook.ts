@@ -4,6 +4,7 @@ import { AppError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { safeEqual, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { parseInput } from '../../../lib/validate.js';
 
 /**
  * POST /webhooks/vm-ready: the provisioner of a dedicated tenant database reports it ready (or
@@ -65,10 +66,10 @@ export async function handleVmReadyWebhook({
   }
   // A signature is good for its whole window: remember it until then so a captured request cannot be replayed.
   const replayKey = `tenancy:webhook:vm-ready:${sha256Hex(given)}`;
-  if ((await deps.kv.cache.get(replayKey)) !== null) {
+  // Atomic: two copies of one request arriving together cannot both pass.
+  if (!(await deps.kv.cache.setIfAbsent(replayKey, '1', 2 * WEBHOOK_TOLERANCE_SECONDS))) {
     throw new AppError('UNAUTHORIZED', 'Webhook already received (replay refused)');
   }
-  await deps.kv.cache.set(replayKey, '1', 2 * WEBHOOK_TOLERANCE_SECONDS);
 
   let parsedJson: unknown;
   try {
@@ -76,13 +77,7 @@ export async function handleVmReadyWebhook({
   } catch {
     throw new AppError('MALFORMED_JSON', 'Webhook body is not valid JSON');
   }
-  const parsed = bodySchema.safeParse(parsedJson);
-  if (!parsed.success) {
-    throw new AppError('VALIDATION_ERROR', 'Invalid webhook body', {
-      fields: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  const body = parsed.data;
+  const body = parseInput(bodySchema, parsedJson);
   const tenant = await deps.db.prisma.tenant.findFirst({
     where: { OR: [{ id: body.tenant_id }, { slug: body.tenant_id }], status: { not: 'deleted' } },
   });

@@ -1,0 +1,276 @@
+import { z } from 'zod';
+import { defineRoute } from '../route.js';
+import { isoTimestamp } from '../schemas.js';
+
+// tenantsdb /workspaces and /workspaces/{id}/… (not import-data: that is the data-import file).
+// The tenancy subgraph answers the documented payloads as JSON, so each route passes its field
+// through. `{id}` is the workspace name within the caller's project. Answers the document leaves
+// out (delete, diff, revert, settings, queries) follow its style: snake_case beside `success`.
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const diffParams = z.object({ id: z.string().min(1).max(100), ddl_id: z.string().min(1).max(100) });
+
+const connectionSchema = z
+  .object({ host: z.string(), port: z.number().int(), database: z.string(), user: z.string(), password: z.string() })
+  .nullable()
+  .describe('null on the embedded database: direct connections need PostgreSQL');
+
+const summarySchema = z.object({
+  created_at: z.number().int().describe('Unix seconds'),
+  database: z.string(),
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+});
+
+const columnSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  nullable: z.boolean(),
+  default: z.string().optional(),
+  constraints: z.array(z.string()).optional(),
+});
+const tableSchema = z.object({
+  name: z.string(),
+  columns: z.array(columnSchema),
+  indexes: z
+    .array(z.object({ name: z.string(), columns: z.array(z.string()), type: z.string(), unique: z.boolean() }))
+    .optional(),
+  row_count: z.number(),
+  row_count_estimated: z.boolean(),
+  size_mb: z.number(),
+});
+
+const diffEntrySchema = z.object({
+  ddl_id: z.string(),
+  seq: z.number().int(),
+  statement: z.string(),
+  command: z.string(),
+  object: z.string().nullable(),
+  object_type: z.string().nullable(),
+  captured_via: z.string().describe('api | direct | import'),
+  created_at: isoTimestamp,
+  reversible: z.boolean(),
+  irreversible_reason: z.string().nullable(),
+});
+
+const settingsSchema = z.object({
+  description: z.string(),
+  default_isolation_level: z.number().int(),
+  query_timeout_ms: z.number().int(),
+  allow_api_ddl: z.boolean(),
+});
+
+const pass =
+  <K extends string>(field: K) =>
+  <T>(data: Record<K, T>): T =>
+    data[field];
+
+const listResponse = z.object({ count: z.number().int(), workspaces: z.array(summarySchema) });
+const listWorkspaces = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'GET',
+  path: '/workspaces',
+  summary: 'List the project’s workspaces',
+  operation: `query TenantsdbWorkspaces { workspaces }`,
+  respond: pass('workspaces')<z.infer<typeof listResponse>>,
+  response: listResponse,
+});
+
+const createResponse = z.object({
+  id: z.string(),
+  blueprint: z.string(),
+  database: z.string(),
+  message: z.string(),
+  connection: connectionSchema,
+  connection_string: z.string().nullable(),
+});
+
+const createWorkspace = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'POST',
+  path: '/workspaces',
+  summary: 'Create a workspace: a development database (PostgreSQL) with a login role of its own',
+  status: 201,
+  input: { body: z.object({ name: z.string().min(1).max(100), database: z.string().min(1).max(40) }) },
+  operation: `mutation TenantsdbCreateWorkspace($name: String!, $database: String!) { createWorkspace(name: $name, database: $database) }`,
+  variables: ({ body }) => ({ name: body.name, database: body.database }),
+  respond: pass('createWorkspace')<z.infer<typeof createResponse>>,
+  response: createResponse,
+});
+
+const getResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  database: z.string(),
+  schema: z.object({
+    type: z.literal('tables'),
+    data: z.object({ table_count: z.number().int(), tables: z.array(tableSchema).nullable() }),
+  }),
+  undeployed_changes: z.number().int(),
+  connection: connectionSchema,
+  connection_string: z.string().nullable(),
+  message: z.string().optional(),
+});
+
+const getWorkspace = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'GET',
+  path: '/workspaces/{id}',
+  summary: 'Workspace details: schema, undeployed changes, connection',
+  input: { params: idParams },
+  operation: `query TenantsdbWorkspace($id: String!) { workspace(id: $id) }`,
+  variables: ({ params }) => ({ id: params.id }),
+  respond: pass('workspace')<z.infer<typeof getResponse>>,
+  response: getResponse,
+});
+
+const deleteResponse = z.object({ id: z.string(), message: z.string() });
+const deleteWorkspace = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'DELETE',
+  path: '/workspaces/{id}',
+  summary: 'Delete a workspace: its database (or schema), role and change queue',
+  input: { params: idParams },
+  operation: `mutation TenantsdbDeleteWorkspace($id: String!) { deleteWorkspace(id: $id) }`,
+  variables: ({ params }) => ({ id: params.id }),
+  respond: pass('deleteWorkspace')<z.infer<typeof deleteResponse>>,
+  response: deleteResponse,
+});
+
+const schemaResponse = z.object({
+  workspace: z.string(),
+  database: z.string(),
+  table_count: z.number().int(),
+  tables: z.array(tableSchema),
+});
+const getSchema = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'GET',
+  path: '/workspaces/{id}/schema',
+  summary: 'The workspace’s current schema, from the catalog',
+  input: { params: idParams },
+  operation: `query TenantsdbWorkspaceSchema($id: String!) { workspaceSchema(id: $id) }`,
+  variables: ({ params }) => ({ id: params.id }),
+  respond: pass('workspaceSchema')<z.infer<typeof schemaResponse>>,
+  response: schemaResponse,
+});
+
+const importResponse = z.object({
+  workspace: z.string(),
+  source: z.string(),
+  message: z.string(),
+  changes: z.number().int(),
+  ddl_ids: z.array(z.string()),
+});
+const importSchema = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'POST',
+  path: '/workspaces/{id}/schema',
+  summary: 'Import a schema from a template, a JSON table list or a live PostgreSQL database',
+  input: { params: idParams, body: z.record(z.string(), z.unknown()) },
+  operation: `mutation TenantsdbImportWorkspaceSchema($id: String!, $input: JSON!) { importWorkspaceSchema(id: $id, input: $input) }`,
+  variables: ({ params, body }) => ({ id: params.id, input: body }),
+  respond: pass('importWorkspaceSchema')<z.infer<typeof importResponse>>,
+  response: importResponse,
+});
+
+const queryResponse = z.object({
+  columns: z.array(z.string()),
+  rows: z.array(z.array(z.unknown())),
+  row_count: z.number().int(),
+  truncated: z.boolean(),
+  execution_time_ms: z.number(),
+  captured: z.array(diffEntrySchema).describe('The DDL this statement added to the change queue'),
+});
+const runQuery = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'POST',
+  path: '/workspaces/{id}/queries',
+  summary: 'Run one SQL statement in the workspace; DDL is captured',
+  input: { params: idParams, body: z.object({ query: z.string().min(1).max(100_000) }) },
+  operation: `mutation TenantsdbWorkspaceQuery($id: String!, $query: String!) { runWorkspaceQuery(id: $id, query: $query) }`,
+  variables: ({ params, body }) => ({ id: params.id, query: body.query }),
+  respond: pass('runWorkspaceQuery')<z.infer<typeof queryResponse>>,
+  response: queryResponse,
+});
+
+const diffResponse = z.object({ workspace: z.string(), count: z.number().int(), changes: z.array(diffEntrySchema) });
+const getDiff = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'GET',
+  path: '/workspaces/{id}/diff',
+  summary: 'Pending DDL changes, in order',
+  input: { params: idParams },
+  operation: `query TenantsdbWorkspaceDiff($id: String!) { workspaceDiff(id: $id) }`,
+  variables: ({ params }) => ({ id: params.id }),
+  respond: pass('workspaceDiff')<z.infer<typeof diffResponse>>,
+  response: diffResponse,
+});
+
+const skipResponse = z.object({ ddl_id: z.string(), status: z.literal('skipped'), message: z.string() });
+const skipDiff = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'DELETE',
+  path: '/workspaces/{id}/diff/{ddl_id}',
+  summary: 'Skip a change from the next deploy',
+  input: { params: diffParams },
+  operation: `mutation TenantsdbSkipWorkspaceChange($id: String!, $ddlId: String!) { skipWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
+  respond: pass('skipWorkspaceChange')<z.infer<typeof skipResponse>>,
+  response: skipResponse,
+});
+
+const revertResponse = z.object({ ddl_id: z.string(), status: z.literal('reverted'), reverted_with: z.string() });
+const revertDiff = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'POST',
+  path: '/workspaces/{id}/diff/{ddl_id}/revert',
+  summary: 'Apply the inverse of a change, or answer why it cannot be reversed',
+  input: { params: diffParams },
+  operation: `mutation TenantsdbRevertWorkspaceChange($id: String!, $ddlId: String!) { revertWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
+  respond: pass('revertWorkspaceChange')<z.infer<typeof revertResponse>>,
+  response: revertResponse,
+});
+
+const settingsResponse = z.object({ workspace: z.string(), settings: settingsSchema });
+const getSettings = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'GET',
+  path: '/workspaces/{id}/settings',
+  summary: 'Workspace settings',
+  input: { params: idParams },
+  operation: `query TenantsdbWorkspaceSettings($id: String!) { workspaceSettings(id: $id) }`,
+  variables: ({ params }) => ({ id: params.id }),
+  respond: pass('workspaceSettings')<z.infer<typeof settingsResponse>>,
+  response: settingsResponse,
+});
+
+const updateSettings = defineRoute({
+  dialect: 'tenantsdb',
+  method: 'POST',
+  path: '/workspaces/{id}/settings',
+  summary: 'Update workspace settings (partial, validated)',
+  input: { params: idParams, body: z.record(z.string(), z.unknown()) },
+  operation: `mutation TenantsdbUpdateWorkspaceSettings($id: String!, $settings: JSON!) { updateWorkspaceSettings(id: $id, settings: $settings) }`,
+  variables: ({ params, body }) => ({ id: params.id, settings: body }),
+  respond: pass('updateWorkspaceSettings')<z.infer<typeof settingsResponse>>,
+  response: settingsResponse,
+});
+
+export const tenantsdbWorkspaceRoutes = [
+  listWorkspaces,
+  createWorkspace,
+  getWorkspace,
+  deleteWorkspace,
+  getSchema,
+  importSchema,
+  runQuery,
+  getDiff,
+  skipDiff,
+  revertDiff,
+  getSettings,
+  updateSettings,
+];

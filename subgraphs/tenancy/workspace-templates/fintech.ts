@@ -1,0 +1,46 @@
+/** Accounts, double-entry ledger, cards and transfers: money as integer minor units, never floats. */
+export const fintech: string[] = [
+  `CREATE TABLE customers (
+     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+     email varchar(255) NOT NULL UNIQUE,
+     full_name varchar(200) NOT NULL,
+     country char(2) NOT NULL,
+     kyc_status varchar(20) NOT NULL DEFAULT 'pending' CHECK (kyc_status IN ('pending', 'verified', 'rejected')),
+     created_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE accounts (
+     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+     customer_id uuid NOT NULL REFERENCES customers(id) ON DELETE RESTRICT,
+     iban varchar(34) UNIQUE,
+     currency char(3) NOT NULL,
+     balance_minor bigint NOT NULL DEFAULT 0,
+     status varchar(20) NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'frozen', 'closed')),
+     opened_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE INDEX accounts_customer_id_idx ON accounts (customer_id)`,
+  `CREATE TABLE transactions (
+     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     account_id uuid NOT NULL REFERENCES accounts(id),
+     amount_minor bigint NOT NULL,
+     currency char(3) NOT NULL,
+     kind varchar(20) NOT NULL CHECK (kind IN ('deposit', 'withdrawal', 'transfer', 'fee', 'interest')),
+     reference varchar(140),
+     idempotency_key varchar(64) UNIQUE,
+     booked_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE INDEX transactions_account_booked_idx ON transactions (account_id, booked_at DESC)`,
+  `CREATE TABLE cards (
+     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+     account_id uuid NOT NULL REFERENCES accounts(id),
+     last4 char(4) NOT NULL,
+     brand varchar(20) NOT NULL,
+     expires_on date NOT NULL,
+     frozen boolean NOT NULL DEFAULT false)`,
+  `CREATE INDEX cards_account_id_idx ON cards (account_id)`,
+  `CREATE TABLE transfers (
+     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+     from_account_id uuid NOT NULL REFERENCES accounts(id),
+     to_account_id uuid NOT NULL REFERENCES accounts(id),
+     amount_minor bigint NOT NULL CHECK (amount_minor > 0),
+     status varchar(20) NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'settled', 'failed')),
+     created_at timestamptz NOT NULL DEFAULT now(),
+     CHECK (from_account_id <> to_account_id))`,
+  `CREATE INDEX transfers_status_created_idx ON transfers (status, created_at)`,
+];
