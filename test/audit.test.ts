@@ -9,7 +9,7 @@ import { createKv } from '../lib/runtime/kv.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { createRecordAuditJob, enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
 import { recordAuditEntries, type AuditEntry } from '../subgraphs/identity/services/audit.js';
-import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
 
 // The audit trail end to end: mutations through /graphql and REST leave entries written by the
 // gateway plugin through identity's record-audit job; the audit log reads them back, scoped and
@@ -26,31 +26,8 @@ const CLIENT_IP = `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Ma
 const FORWARDED = { 'x-forwarded-for': CLIENT_IP };
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
-async function rest(
-  t: TestPlatform,
-  path: string,
-  init: { method?: string; token?: string | null; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const token = init.token === undefined ? t.operatorKey : init.token;
-  const response = await fetch(`${t.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...FORWARDED,
-      ...init.headers,
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
+function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
+  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
 }
 
 interface AuditRow {

@@ -1,7 +1,14 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersions, splitStatements } from '../subgraphs/tenancy/services/tenant-databases-blueprint.js';
-import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
+import {
+  bootPlatform,
+  uniqueSlug,
+  usingRealServices,
+  type TestPlatform,
+  type RestAnswer,
+  type RestInit,
+} from './support/platform.js';
 
 // Blueprints, tenant databases made from them, and deployments, end to end through the real
 // gateway in tenantsdb's documented shapes: workspace → DDL → publish (1.0, 1.1, …) → tenants with
@@ -15,34 +22,17 @@ const FORWARDED = {
   'x-forwarded-for': `198.19.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
 };
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
 describe('blueprints, tenant databases and deployments through the real gateway', () => {
   let t: TestPlatform;
   let key: string;
 
-  const rest = async (
-    path: string,
-    init: { method?: string; body?: unknown; token?: string | null } = {},
-  ): Promise<Answer> => {
-    const token = init.token === undefined ? key : init.token;
-    const response = await fetch(`${t.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...FORWARDED,
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
+    t.rest(path, {
+      ...init,
+      token: init.token === undefined ? key : init.token,
+      headers: { ...FORWARDED, ...init.headers },
     });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : {} };
-  };
-  const ok = (answer: Answer, status = 200) => {
+  const ok = (answer: RestAnswer, status = 200) => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     return answer.body;
   };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
 
 // platform-forge's /admin/users end to end: a tenant admin (a real user, signed in with a
 // password) manages its tenant's users through REST in the documented envelope; suspension and
@@ -17,32 +17,11 @@ const FORWARDED = {
 };
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
+function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
+  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
 }
 
-async function rest(
-  t: TestPlatform,
-  path: string,
-  init: { method?: string; token?: string | null; body?: unknown } = {},
-): Promise<Answer> {
-  const token = init.token === undefined ? t.operatorKey : init.token;
-  const response = await fetch(`${t.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...FORWARDED,
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {} };
-}
-
-function expectError(answer: Answer, status: number, code: string) {
+function expectError(answer: RestAnswer, status: number, code: string) {
   expect(answer.status).toBe(status);
   expect(answer.body).toEqual({
     status: 'error',

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSingleStatement, parseSql } from '../subgraphs/tenancy/services/sql-guard.js';
-import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
+import {
+  bootPlatform,
+  uniqueSlug,
+  usingRealServices,
+  type TestPlatform,
+  type RestAnswer,
+  type RestInit,
+} from './support/platform.js';
 
 // Tenant SQL, schema introspection and tenant migrations end to end through the gateway: the
 // core-platform routes (/api/database/*), tenantsdb's /admin/query, and GraphQL. The attacks are
@@ -16,12 +23,6 @@ const rateLimitPolicies = {
   'platform-forge.auth': { points: 1000, durationSeconds: 60 },
   'core-platform.database-query': { points: 1000, durationSeconds: 60 },
 };
-
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
 
 interface TenantInfo {
   id: string;
@@ -79,23 +80,12 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
   let tokenA: string;
   let projectKey: string;
 
-  const rest = async (
-    path: string,
-    init: { method?: string; token?: string | null; body?: unknown } = {},
-  ): Promise<Answer> => {
-    const token = init.token === undefined ? t.operatorKey : init.token;
-    const response = await fetch(`${t.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        ...FORWARDED,
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
+    t.rest(path, {
+      ...init,
+      token: init.token === undefined ? t.operatorKey : init.token,
+      headers: { ...FORWARDED, ...init.headers },
     });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : {} };
-  };
 
   const query = (body: Record<string, unknown>, token: string | null = tokenA) =>
     rest('/api/database/query', { method: 'POST', token, body });
@@ -144,7 +134,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
   const platformSql = <T = Record<string, unknown>>(sql: string, ...params: unknown[]) =>
     t.platform.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
 
-  const expectCoreError = (answer: Answer, status: number, code: string) => {
+  const expectCoreError = (answer: RestAnswer, status: number, code: string) => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     expect(answer.body).toMatchObject({ status: 'error', error: { code, message: expect.any(String) } });
   };

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDriverHandle } from '../lib/db.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { markChangesDeployed, pendingChanges, snapshotWorkspace } from '../subgraphs/tenancy/services/workspaces.js';
-import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
 
 // tenantsdb workspaces end to end through the real gateway: create/list/get/delete in the
 // documented shapes, project isolation, DDL capture through the API and (real PostgreSQL) a
@@ -16,38 +16,17 @@ const FORWARDED = {
 };
 const realPg = Boolean(process.env.TEST_DATABASE_URL);
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
+function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
+  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
 }
 
-async function rest(
-  t: TestPlatform,
-  path: string,
-  init: { method?: string; token?: string | null; body?: unknown } = {},
-): Promise<Answer> {
-  const token = init.token === undefined ? t.operatorKey : init.token;
-  const response = await fetch(`${t.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...FORWARDED,
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {} };
-}
-
-function ok(answer: Answer, status = 200) {
+function ok(answer: RestAnswer, status = 200) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
   expect(answer.body.success).toBe(true);
   return answer.body;
 }
 
-function failed(answer: Answer, status: number, code: string) {
+function failed(answer: RestAnswer, status: number, code: string) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
   expect(answer.body).toMatchObject({ success: false, error: { code } });
   return answer.body;

@@ -21,7 +21,24 @@ export interface TestPlatform {
     status: number;
     body: { data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
   }>;
+  /** A JSON request to any gateway path; `token` defaults to the operator key, null sends none. */
+  rest(path: string, init?: RestInit): Promise<RestAnswer>;
   close(): Promise<void>;
+}
+
+export interface RestInit {
+  method?: string;
+  token?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RestAnswer {
+  status: number;
+  headers: Headers;
+  // Response bodies are checked by the assertions; typing each one would only restate them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: Record<string, any>;
 }
 
 export const usingRealServices = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
@@ -64,6 +81,20 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
         body: JSON.stringify({ query, variables }),
       });
       return { status: response.status, body: (await response.json()) as never };
+    },
+    async rest(path, init = {}) {
+      const token = init.token === undefined ? operatorKey : init.token;
+      const response = await fetch(`${platform.url}${path}`, {
+        method: init.method ?? 'GET',
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...init.headers,
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
     },
     async close() {
       await platform.close();
