@@ -5,13 +5,12 @@ import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
   gatewayEnv,
   subgraphUrlsEnv,
+  subgraphUrlsFrom,
   httpEnv,
   redisEnv,
   requireInProduction,
   runtimeEnv,
   signingEnv,
-  SUBGRAPH_NAMES,
-  type SubgraphName,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
@@ -33,15 +32,7 @@ const env = loadEnvOrExit(
 requireInProduction(env, ['REDIS_URL']);
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'gateway' });
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
-const urlVariables: Record<SubgraphName, string | undefined> = {
-  platform: env.SUBGRAPH_PLATFORM_URL,
-  tenancy: env.SUBGRAPH_TENANCY_URL,
-  billing: env.SUBGRAPH_BILLING_URL,
-  identity: env.SUBGRAPH_IDENTITY_URL,
-  telemetry: env.SUBGRAPH_TELEMETRY_URL,
-  edge: env.SUBGRAPH_EDGE_URL,
-};
-const urls = Object.fromEntries(SUBGRAPH_NAMES.filter((n) => urlVariables[n]).map((n) => [n, urlVariables[n]]));
+const urls = subgraphUrlsFrom(env);
 // Enqueue-only: the gateway hands audit entries to identity's record-audit job; bin/worker.ts runs it.
 const jobs = createJobQueue({ kv, logger, definitions: [recordAuditJobForProducers] });
 const operatorKeyHash = await loadOperatorKeyHash({ adminApiKey: env.ADMIN_API_KEY, dataDir: '.', logger });

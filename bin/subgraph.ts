@@ -12,9 +12,8 @@ import {
   storageEnv,
   subgraphEnv,
   subgraphUrlsEnv,
+  subgraphUrlsFrom,
   tenancyEnv,
-  SUBGRAPH_NAMES,
-  type SubgraphName,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createMailerFromEnv } from '../lib/mailer.js';
@@ -57,17 +56,7 @@ const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
 const mailer = createMailerFromEnv(env, logger);
 // Other subgraphs (tenancy → identity) over HTTP: SUBGRAPH_<NAME>_URL, else the supergraph's default URL.
-const configuredUrls: Partial<Record<SubgraphName, string | undefined>> = {
-  platform: env.SUBGRAPH_PLATFORM_URL,
-  tenancy: env.SUBGRAPH_TENANCY_URL,
-  billing: env.SUBGRAPH_BILLING_URL,
-  identity: env.SUBGRAPH_IDENTITY_URL,
-  telemetry: env.SUBGRAPH_TELEMETRY_URL,
-  edge: env.SUBGRAPH_EDGE_URL,
-};
-const subgraphUrls = Object.fromEntries(
-  SUBGRAPH_NAMES.map((name) => [name, configuredUrls[name] ?? defaultSubgraphUrl(name)]),
-);
+const subgraphUrls = subgraphUrlsFrom(env, defaultSubgraphUrl);
 const subgraphs = createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret: env.INTERNAL_SIGNING_SECRET });
 const deps = {
   db,

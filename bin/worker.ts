@@ -1,6 +1,19 @@
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import { createDatabase } from '../lib/db.js';
-import { databaseEnv, redisEnv, requiredUrl, runtimeEnv, storageDirFrom, storageEnv, tenancyEnv } from '../lib/env.js';
+import {
+  databaseEnv,
+  redisEnv,
+  requiredUrl,
+  runtimeEnv,
+  signingEnv,
+  storageDirFrom,
+  storageEnv,
+  subgraphUrlsEnv,
+  subgraphUrlsFrom,
+  tenancyEnv,
+} from '../lib/env.js';
+import { defaultSubgraphUrl } from '../gateway/supergraph.js';
+import { createHttpSubgraphClient } from '../lib/subgraph/client.js';
 import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
@@ -18,7 +31,10 @@ const env = loadEnvOrExit(
     .extend(redisEnv.shape)
     .extend({ REDIS_URL: requiredUrl })
     .extend(storageEnv.shape)
-    .extend(tenancyEnv.shape),
+    .extend(tenancyEnv.shape)
+    // Jobs call other subgraphs too (a data import creates tenants, whose admin identity makes).
+    .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
+    .extend(subgraphUrlsEnv.shape),
 );
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'worker' });
 const db = await createDatabase({
@@ -28,6 +44,7 @@ const db = await createDatabase({
   logger,
 });
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
+const subgraphUrls = subgraphUrlsFrom(env, defaultSubgraphUrl);
 const definitions = createJobDefinitions(() => deps);
 const jobs = createJobQueue({ kv, logger, definitions });
 const deps: SubgraphDeps = {
@@ -39,6 +56,10 @@ const deps: SubgraphDeps = {
   environment: env.NODE_ENV,
   storageDir: storageDirFrom(env),
   tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+  subgraphs: createHttpSubgraphClient({
+    urls: () => subgraphUrls,
+    signingSecret: env.INTERNAL_SIGNING_SECRET,
+  }),
 };
 await jobs.startWorker();
 logger.info({ definitions: definitions.map((d) => d.id) }, 'worker ready');

@@ -114,6 +114,30 @@ export const subgraphUrlsEnv = z.object({
   SUBGRAPH_EDGE_URL: optionalUrl,
 });
 
+/**
+ * The SUBGRAPH_<NAME>_URL values by subgraph: the one reading of these variables. With a
+ * fallback, every subgraph gets a URL (the ones left unset get the fallback's).
+ */
+export function subgraphUrlsFrom(
+  env: z.output<typeof subgraphUrlsEnv>,
+  fallback?: (name: SubgraphName) => string,
+): Partial<Record<SubgraphName, string>> {
+  const byName: Record<SubgraphName, string | undefined> = {
+    platform: env.SUBGRAPH_PLATFORM_URL,
+    tenancy: env.SUBGRAPH_TENANCY_URL,
+    billing: env.SUBGRAPH_BILLING_URL,
+    identity: env.SUBGRAPH_IDENTITY_URL,
+    telemetry: env.SUBGRAPH_TELEMETRY_URL,
+    edge: env.SUBGRAPH_EDGE_URL,
+  };
+  return Object.fromEntries(
+    SUBGRAPH_NAMES.flatMap((name) => {
+      const url = byName[name] ?? fallback?.(name);
+      return url ? [[name, url]] : [];
+    }),
+  );
+}
+
 export const subgraphEnv = z.object({
   SUBGRAPH: z.enum(SUBGRAPH_NAMES),
 });
