@@ -36,6 +36,8 @@ export async function startBenchPlatform(overrides: Partial<PlatformConfig> = {}
       rateLimitEnabled: false,
       transport: 'in-process',
       keyPrefix: `bench:${randomBytes(4).toString('hex')}:`,
+      // Bench runs may share a database: one key for all of them (BENCH_SECRETS_ENCRYPTION_KEY to choose).
+      secretsEncryptionKey: process.env.BENCH_SECRETS_ENCRYPTION_KEY ?? 'b2'.repeat(32),
       ...overrides,
     },
     createLogger({ level: 'silent' }),

@@ -10,6 +10,7 @@ import {
   storageDirFrom,
   storageEnv,
   tenancyEnv,
+  secretsEnv,
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { startPlatform } from '../lib/platform.js';
@@ -26,7 +27,8 @@ const env = loadEnvOrExit(
     .extend(gatewayEnv.shape)
     .extend(smtpEnv.shape)
     .extend(storageEnv.shape)
-    .extend(tenancyEnv.shape),
+    .extend(tenancyEnv.shape)
+    .extend(secretsEnv.shape),
 );
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'platform' });
 const platform = await startPlatform(
@@ -37,6 +39,7 @@ const platform = await startPlatform(
     poolMax: env.DATABASE_POOL_MAX,
     redisUrl: env.REDIS_URL,
     signingSecret: env.INTERNAL_SIGNING_SECRET,
+    secretsEncryptionKey: env.SECRETS_ENCRYPTION_KEY,
     adminApiKey: env.ADMIN_API_KEY,
     port: env.PORT,
     host: env.HOST,

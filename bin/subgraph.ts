@@ -6,6 +6,7 @@ import {
   redisEnv,
   requireInProduction,
   runtimeEnv,
+  secretsEnv,
   signingEnv,
   smtpEnv,
   storageDirFrom,
@@ -22,6 +23,7 @@ import { createKv } from '../lib/runtime/kv.js';
 import { createHttpSubgraphClient } from '../lib/subgraph/client.js';
 import { startSubgraphService } from '../lib/subgraph/service.js';
 import { defaultSubgraphUrl } from '../gateway/supergraph.js';
+import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import { VERSION } from '../lib/version.js';
 import { SUBGRAPHS } from '../subgraphs/index.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
@@ -40,10 +42,12 @@ const env = loadEnvOrExit(
     .extend(subgraphUrlsEnv.shape)
     .extend(smtpEnv.shape)
     .extend(storageEnv.shape)
-    .extend(tenancyEnv.shape),
+    .extend(tenancyEnv.shape)
+    .extend(secretsEnv.shape),
 );
-// A production subgraph on its own PGlite and in-memory queue would silently split the data.
-requireInProduction(env, ['DATABASE_URL', 'REDIS_URL']);
+// A production subgraph on its own PGlite and in-memory queue would silently split the data, and
+// one with its own generated secrets key could not read what the others sealed.
+requireInProduction(env, ['DATABASE_URL', 'REDIS_URL', 'SECRETS_ENCRYPTION_KEY']);
 const logger = createLogger({ level: env.LOG_LEVEL, name: `subgraph-${env.SUBGRAPH}` });
 const db = await createDatabase({
   databaseUrl: env.DATABASE_URL,
@@ -54,11 +58,15 @@ const db = await createDatabase({
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 // Subgraphs only enqueue; the worker process runs the jobs (the definitions validate payloads).
 const jobs = createJobQueue({ kv, logger, definitions: createJobDefinitions(() => deps) });
+const secretBox = createSecretBox(
+  await loadSecretsKey({ configured: env.SECRETS_ENCRYPTION_KEY, dataDir: env.DATA_DIR }),
+);
 const mailer = createMailerFromEnv(env, logger);
 // Other subgraphs (tenancy → identity) over HTTP: SUBGRAPH_<NAME>_URL, else the supergraph's default URL.
 const subgraphUrls = subgraphUrlsFrom(env, defaultSubgraphUrl);
 const subgraphs = createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret: env.INTERNAL_SIGNING_SECRET });
 const deps = {
+  secretBox,
   db,
   kv,
   jobs,

@@ -4,7 +4,9 @@ import {
   databaseEnv,
   redisEnv,
   requiredUrl,
+  requireInProduction,
   runtimeEnv,
+  secretsEnv,
   signingEnv,
   storageDirFrom,
   storageEnv,
@@ -18,6 +20,7 @@ import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import { VERSION } from '../lib/version.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
 import { onShutdown } from './shutdown.js';
@@ -34,8 +37,10 @@ const env = loadEnvOrExit(
     .extend(tenancyEnv.shape)
     // Jobs call other subgraphs too (a data import creates tenants, whose admin identity makes).
     .extend({ INTERNAL_SIGNING_SECRET: signingEnv.shape.INTERNAL_SIGNING_SECRET.unwrap() })
-    .extend(subgraphUrlsEnv.shape),
+    .extend(subgraphUrlsEnv.shape)
+    .extend(secretsEnv.shape),
 );
+requireInProduction(env, ['SECRETS_ENCRYPTION_KEY']);
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'worker' });
 const db = await createDatabase({
   databaseUrl: env.DATABASE_URL,
@@ -47,7 +52,11 @@ const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 const subgraphUrls = subgraphUrlsFrom(env, defaultSubgraphUrl);
 const definitions = createJobDefinitions(() => deps);
 const jobs = createJobQueue({ kv, logger, definitions });
+const secretBox = createSecretBox(
+  await loadSecretsKey({ configured: env.SECRETS_ENCRYPTION_KEY, dataDir: env.DATA_DIR }),
+);
 const deps: SubgraphDeps = {
+  secretBox,
   db,
   kv,
   jobs,

@@ -37,6 +37,14 @@ export const signingEnv = z.object({
   INTERNAL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
+export const secretsEnv = z.object({
+  /** AES-256 key (64 hex) for secrets stored in the database; unset: generated in DATA_DIR. */
+  SECRETS_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes): openssl rand -hex 32')
+    .optional(),
+});
+
 export const httpEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),

@@ -14,6 +14,7 @@ import { createKv, type Kv } from './runtime/kv.js';
 import type { SubgraphDeps } from './subgraph/context.js';
 import { createHttpSubgraphClient, createInProcessSubgraphClient } from './subgraph/client.js';
 import { startSubgraphService, type SubgraphService } from './subgraph/service.js';
+import { createSecretBox, loadSecretsKey, type SecretBox } from './secret-box.js';
 import { VERSION } from './version.js';
 import { createJobDefinitions } from '../subgraphs/jobs.js';
 import { enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
@@ -26,6 +27,8 @@ export interface PlatformConfig {
   poolMax: number;
   redisUrl?: string;
   signingSecret?: string;
+  /** 64 hex; unset: generated once and kept in dataDir. */
+  secretsEncryptionKey?: string;
   adminApiKey?: string;
   port: number;
   host: string;
@@ -58,6 +61,7 @@ export interface Platform {
   subgraphs: Record<SubgraphName, SubgraphService>;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   signingSecret: string;
+  secretBox: SecretBox;
   close(): Promise<void>;
 }
 
@@ -100,7 +104,11 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       config.transport === 'http'
         ? createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret })
         : createInProcessSubgraphClient({ services: () => subgraphs, signingSecret });
+    const secretBox = createSecretBox(
+      await loadSecretsKey({ configured: config.secretsEncryptionKey, dataDir: config.dataDir }),
+    );
     const deps: SubgraphDeps = {
+      secretBox,
       db,
       kv,
       jobs,
@@ -157,7 +165,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       },
       'platform ready',
     );
-    return { url, gateway, db, kv, jobs, subgraphs, subgraphUrls, signingSecret, close };
+    return { url, gateway, db, kv, jobs, subgraphs, subgraphUrls, signingSecret, secretBox, close };
   } catch (error) {
     await close();
     throw error;

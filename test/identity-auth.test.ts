@@ -48,6 +48,7 @@ describe('identity auth core through the real gateway', () => {
       db: t.platform.db,
       kv: t.platform.kv,
       jobs: t.platform.jobs,
+      secretBox: t.platform.secretBox,
       startedAt: new Date(),
       version: 'test',
       environment: 'test',
@@ -358,7 +359,9 @@ describe('identity auth core through the real gateway', () => {
     const tenantId = await createTenant();
     const user = await registerUser(tenantId);
     const key = await t.platform.db.prisma.signingKey.findFirstOrThrow({ where: { retiredAt: null } });
-    const privateKey = await importJWK(key.privateJwk as JWK, 'ES256');
+    const stored = key.privateJwk as { sealed?: string };
+    const jwk = stored.sealed ? (JSON.parse(t.platform.secretBox.open(stored.sealed)) as JWK) : (stored as JWK);
+    const privateKey = await importJWK(jwk, 'ES256');
     const now = Math.floor(Date.now() / 1000);
     const expired = await new SignJWT({ tenant_id: tenantId, roles: ['user'], scope: 'read:tenants' })
       .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })

@@ -265,7 +265,7 @@ describe('email MFA through a real SMTP server', () => {
 
     // The same service on a deployment whose env has no SMTP_URL: no mailer in its deps.
     const { db, kv, jobs } = t.platform;
-    const noMailer: SubgraphDeps = { db, kv, jobs, startedAt: new Date(), version: 'test', environment: 'test' };
+    const noMailer: SubgraphDeps = { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
     const me = await db.prisma.user.findFirstOrThrow({ where: { email: user.email } });
     await expect(
       enableMfa({
@@ -288,6 +288,7 @@ describe('email MFA through a real SMTP server', () => {
       db,
       kv,
       jobs,
+      secretBox: t.platform.secretBox,
       startedAt: new Date(),
       version: 'test',
       environment: 'test',

@@ -43,7 +43,7 @@ beforeAll(async () => {
   // then come "from" any ip, as behind a real load balancer.
   t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
   const { db, kv, jobs } = t.platform;
-  deps = { db, kv, jobs, startedAt: new Date(), version: 'test', environment: 'test' };
+  deps = { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
 });
 
 afterAll(async () => {

@@ -1,5 +1,13 @@
 import type { ServerResponse } from 'node:http';
-import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { z } from 'zod';
 import {
   ACCESS_TOKEN_ALGORITHM,
@@ -28,9 +36,11 @@ import type { CredentialResolver } from './use-auth.js';
 const JWKS_TTL_MS = 10 * 60_000;
 /**
  * A token naming a kid we do not have refetches the set, but at most this often: otherwise a
- * caller making up kids could make every request cost a round trip to identity.
+ * caller making up kids could make every request cost a round trip to identity. A token issued
+ * after our set was fetched may name a key made since, so it waits only the short floor.
  */
 const UNKNOWN_KID_COOLDOWN_MS = 5_000;
+const UNKNOWN_KID_FLOOR_MS = 250;
 const CLOCK_TOLERANCE_SECONDS = 30;
 
 const JWKS_OPERATION = /* GraphQL */ `
@@ -78,7 +88,7 @@ export interface JwksSource {
   /** The current key set, fetched when missing or older than its TTL. */
   get(): Promise<JSONWebKeySet>;
   /** Fetches again unless a refetch happened within the cooldown; true if it did. */
-  refreshForUnknownKid(): Promise<boolean>;
+  refreshForUnknownKid(token: string): Promise<boolean>;
 }
 
 export interface JwtDeps {
@@ -130,16 +140,29 @@ export function createJwksSource({ execute, kv, logger }: JwtDeps): JwksSource {
       if (cached && Date.now() - cached.fetchedAt < JWKS_TTL_MS) return cached.set;
       return fetchSet();
     },
-    async refreshForUnknownKid() {
+    async refreshForUnknownKid(token) {
       if (inFlight) {
         await inFlight;
         return true;
       }
-      if (Date.now() - lastFetchStarted < UNKNOWN_KID_COOLDOWN_MS) return false;
+      const sinceFetch = Date.now() - lastFetchStarted;
+      // iat has whole seconds: a token of the same second as the fetch may be newer than it.
+      const issuedAfterFetch = issuedAtMs(token) + 999 >= lastFetchStarted;
+      if (sinceFetch < (issuedAfterFetch ? UNKNOWN_KID_FLOOR_MS : UNKNOWN_KID_COOLDOWN_MS)) return false;
       await fetchSet();
       return true;
     },
   };
+}
+
+/** The token's own (unverified) iat in ms; 0 when absent. Only used to decide whether to refetch keys. */
+function issuedAtMs(token: string): number {
+  try {
+    const iat = decodeJwt(token).iat;
+    return typeof iat === 'number' ? iat * 1000 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Three base64url parts whose first decodes to a JOSE header: anything else is not ours to judge. */
@@ -169,7 +192,8 @@ async function verify(token: string, source: JwksSource): Promise<JWTPayload> {
       return await attempt();
     } catch (error) {
       // A key rotated in after our fetch: look again (rate-limited) before refusing.
-      if (error instanceof errors.JWKSNoMatchingKey && (await source.refreshForUnknownKid())) return await attempt();
+      if (error instanceof errors.JWKSNoMatchingKey && (await source.refreshForUnknownKid(token)))
+        return await attempt();
       throw error;
     }
   } catch (error) {

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../secret-box.js';
 import type { Database } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { Mailer } from '../mailer.js';
@@ -8,6 +9,8 @@ import type { SubgraphClient } from './client.js';
 
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
+  /** Seals secrets the platform stores and must read back (lib/secret-box.ts). */
+  secretBox: SecretBox;
   db: Database;
   kv: Kv;
   jobs: JobQueue;

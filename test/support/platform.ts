@@ -41,6 +41,12 @@ export interface RestAnswer {
   body: Record<string, any>;
 }
 
+/**
+ * Every platform a test run boots shares one secrets key, as every process of a deployment must:
+ * suites share one database, and a signing key sealed by one must open in another. Test-only.
+ */
+const TEST_SECRETS_ENCRYPTION_KEY = 'a1'.repeat(32);
+
 export const usingRealServices = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
 
 export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Promise<TestPlatform> {
@@ -60,6 +66,7 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
       rateLimitEnabled: true,
       transport: 'in-process',
       pgliteFromTemplate: true,
+      secretsEncryptionKey: TEST_SECRETS_ENCRYPTION_KEY,
       keyPrefix: `test:${randomBytes(6).toString('hex')}:`,
       ...overrides,
     },

@@ -122,7 +122,7 @@ async function deliverEmailCode(
  */
 async function consumeFactorCode(deps: SubgraphDeps, factor: MfaFactor, code: string): Promise<boolean> {
   if (factor.method === 'totp' && factor.secret) {
-    const step = matchTotpStep(factor.secret, code);
+    const step = matchTotpStep(deps.secretBox.open(factor.secret), code);
     if (step === null) return false;
     const claimed = await deps.db.prisma.mfaFactor.updateMany({
       where: {
@@ -286,7 +286,8 @@ export async function enableMfa({
   const backup = await issueBackupCodes();
   await deps.db.prisma.$transaction(async (tx) => {
     const fields = {
-      secret,
+      // Sealed: the shared secret is needed in clear to check codes, but not readable from a dump.
+      secret: secret === null ? null : deps.secretBox.seal(secret),
       destination,
       codeHash: emailCode?.codeHash ?? null,
       codeExpiresAt: emailCode?.codeExpiresAt ?? null,

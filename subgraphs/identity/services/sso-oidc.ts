@@ -71,19 +71,24 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-function clientConfiguration(connection: SsoConnection, config: OidcConnectionConfig): oidc.Configuration {
+function clientConfiguration(
+  deps: SubgraphDeps,
+  connection: SsoConnection,
+  config: OidcConnectionConfig,
+): oidc.Configuration {
   if (!connection.clientSecret) throw new Error(`OIDC connection ${connection.id} has no client secret`);
+  const clientSecret = deps.secretBox.open(connection.clientSecret);
   const methods = (config.metadata.token_endpoint_auth_methods_supported as string[] | undefined) ?? [
     'client_secret_basic',
   ];
   // client_secret_basic is the registration default (OIDC Dynamic Registration 2); post when the IdP offers only that.
   const auth = methods.includes('client_secret_basic')
-    ? oidc.ClientSecretBasic(connection.clientSecret)
-    : oidc.ClientSecretPost(connection.clientSecret);
+    ? oidc.ClientSecretBasic(clientSecret)
+    : oidc.ClientSecretPost(clientSecret);
   const configuration = new oidc.Configuration(
     config.metadata as oidc.ServerMetadata,
     config.clientId,
-    { client_secret: connection.clientSecret },
+    { client_secret: clientSecret },
     auth,
   );
   applyOptions(configuration, config.issuer);
@@ -94,12 +99,12 @@ function clientConfiguration(connection: SsoConnection, config: OidcConnectionCo
 }
 
 export async function buildOidcAuthorizationUrl(
-  _deps: SubgraphDeps,
+  deps: SubgraphDeps,
   connection: SsoConnection,
   config: OidcConnectionConfig,
   state: string,
 ): Promise<{ url: string; nonce: string; codeVerifier: string }> {
-  const configuration = clientConfiguration(connection, config);
+  const configuration = clientConfiguration(deps, connection, config);
   const codeVerifier = oidc.randomPKCECodeVerifier();
   const nonce = oidc.randomNonce();
   const url = oidc.buildAuthorizationUrl(configuration, {
@@ -119,12 +124,12 @@ export async function buildOidcAuthorizationUrl(
  * IdP sends it), sends the PKCE verifier, and validates the ID token: signature, iss, aud, exp, nonce.
  */
 export async function exchangeOidcCode(
-  _deps: SubgraphDeps,
+  deps: SubgraphDeps,
   connection: SsoConnection,
   config: OidcConnectionConfig,
   checks: { params: URLSearchParams; state: string; nonce: string; codeVerifier: string },
 ): Promise<VerifiedIdentity> {
-  const configuration = clientConfiguration(connection, config);
+  const configuration = clientConfiguration(deps, connection, config);
   // The callback URL as registered, with the IdP's parameters: never the Host the request came in on.
   const currentUrl = new URL(config.redirectUri);
   currentUrl.search = checks.params.toString();

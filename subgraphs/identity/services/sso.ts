@@ -145,7 +145,8 @@ async function upsertConnection(
   }
   const fields = {
     config: data.config as unknown as Prisma.InputJsonValue,
-    clientSecret: data.clientSecret,
+    // Sealed: it must be sent to the IdP, so it is stored readable only with the secrets key.
+    clientSecret: data.clientSecret === null ? null : deps.secretBox.seal(data.clientSecret),
     jitProvisioning: data.jitProvisioning,
     defaultRoles: data.defaultRoles,
     enabled: data.enabled,

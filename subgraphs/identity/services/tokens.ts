@@ -12,6 +12,7 @@ import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { requireScope, type ClientInfo, type Principal } from '../../../lib/principal.js';
 import { randomSecret, sha256Hex } from '../../../lib/secrets.js';
+import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { Prisma, RefreshToken, SigningKey } from '../../../prisma/generated/client.js';
 
@@ -53,7 +54,7 @@ export interface PublicJwk {
   use: 'sig';
 }
 
-async function createKeyRow(tx: Tx, now: Date): Promise<SigningKey> {
+async function createKeyRow(tx: Tx, secretBox: SecretBox, now: Date): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair(ACCESS_TOKEN_ALGORITHM, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const privateJwk = await exportJWK(privateKey);
@@ -63,7 +64,8 @@ async function createKeyRow(tx: Tx, now: Date): Promise<SigningKey> {
       kid,
       algorithm: ACCESS_TOKEN_ALGORITHM,
       publicJwk: { ...publicJwk, kid, alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' } as Prisma.InputJsonValue,
-      privateJwk: privateJwk as Prisma.InputJsonValue,
+      // Sealed: a database dump must not be enough to mint tokens.
+      privateJwk: { sealed: secretBox.seal(JSON.stringify(privateJwk)) },
       createdAt: now,
     },
   });
@@ -97,7 +99,7 @@ async function replaceActiveKey(
     await tx.signingKey.deleteMany({
       where: { expiresAt: { lt: new Date(now.getTime() - EXPIRED_KEY_RETENTION_MS) } },
     });
-    return { key: await createKeyRow(tx, now), created: true };
+    return { key: await createKeyRow(tx, deps.secretBox, now), created: true };
   });
   if (result.created) {
     // Gateways drop their cached JWKS; one that misses the message still refetches on the unknown kid.
@@ -187,10 +189,14 @@ export async function listSigningKeys({ deps }: { deps: SubgraphDeps }): Promise
   return keys.map(toInfo);
 }
 
-async function privateKeyFor(key: SigningKey): Promise<CryptoKey> {
+async function privateKeyFor(key: SigningKey, secretBox: SecretBox): Promise<CryptoKey> {
   let imported = privateKeys.get(key.kid);
   if (!imported) {
-    imported = (await importJWK(key.privateJwk as unknown as JWK, key.algorithm)) as CryptoKey;
+    const stored = key.privateJwk as { sealed?: unknown };
+    // Keys made before sealing existed are stored as the bare JWK.
+    const jwk =
+      typeof stored.sealed === 'string' ? (JSON.parse(secretBox.open(stored.sealed)) as JWK) : (stored as JWK);
+    imported = (await importJWK(jwk, key.algorithm)) as CryptoKey;
     privateKeys.set(key.kid, imported);
   }
   return imported;
@@ -224,7 +230,7 @@ export async function signAccessToken({
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
     .setJti(randomUUID())
-    .sign(await privateKeyFor(key));
+    .sign(await privateKeyFor(key, deps.secretBox));
   return { token, expiresIn: ACCESS_TOKEN_TTL_SECONDS, kid: key.kid };
 }
 

@@ -3,6 +3,7 @@ import { parse } from 'libpg-query';
 import { getDriverHandle } from '../../../lib/db.js';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
+import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { BlueprintVersion, TenantDatabase } from '../../../prisma/generated/client.js';
 import { databaseUrl, dedicatedServerUrl, dropDatabase, withClient } from './tenant-databases.js';
@@ -138,6 +139,7 @@ export function assertPostgresBlueprint(blueprint: { name: string; databaseType:
  */
 export async function createBlueprintDatabase(
   tx: Tx,
+  secretBox: SecretBox,
   input: {
     tenantId: string;
     tenantSlug: string;
@@ -176,7 +178,8 @@ export async function createBlueprintDatabase(
       databaseName: blueprintDatabaseName(input.blueprint.name, input.tenantSlug),
       schemaName,
       loginRole: role,
-      loginPassword: password,
+      // Sealed: shown back in connection strings, so stored readable only with the secrets key.
+      loginPassword: secretBox.seal(password),
       version: input.version.version,
       status: 'ready',
     },
@@ -240,7 +243,7 @@ export async function createDedicatedBlueprintDatabase(
         databaseName: name,
         schemaName: 'public',
         loginRole: role,
-        loginPassword: password,
+        loginPassword: deps.secretBox.seal(password),
         version: input.version.version,
         status: 'ready',
       },
@@ -302,7 +305,7 @@ export function blueprintConnectionString(deps: SubgraphDeps, db: TenantDatabase
     url = new URL(handle.connectionString);
   }
   url.username = db.loginRole;
-  url.password = db.loginPassword;
+  url.password = deps.secretBox.open(db.loginPassword);
   url.search = '';
   return url.toString();
 }

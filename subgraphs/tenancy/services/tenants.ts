@@ -365,7 +365,7 @@ export async function createTenant({
         for (const requested of blueprints) {
           if (requested.isolationLevel !== 1) continue;
           databases.push(
-            await createBlueprintDatabase(tx, {
+            await createBlueprintDatabase(tx, deps.secretBox, {
               tenantId,
               tenantSlug: slug,
               blueprint: requested.blueprint,

@@ -163,7 +163,7 @@ export function connectionOf(
     port: Number(server.port || 5432),
     database: workspace.databaseName,
     user: workspace.loginRole,
-    password: workspace.loginPassword,
+    password: deps.secretBox.open(workspace.loginPassword),
   };
   const url = new URL(`postgresql://${server.host}/`);
   url.username = connection.user;
@@ -504,7 +504,7 @@ export async function createWorkspace({
           databaseName,
           schemaName: 'public',
           loginRole: role,
-          loginPassword: password,
+          loginPassword: deps.secretBox.seal(password),
           settings: { ...DEFAULT_SETTINGS, direct_capture: directCapture },
         },
       });
