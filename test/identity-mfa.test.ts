@@ -265,7 +265,15 @@ describe('email MFA through a real SMTP server', () => {
 
     // The same service on a deployment whose env has no SMTP_URL: no mailer in its deps.
     const { db, kv, jobs } = t.platform;
-    const noMailer: SubgraphDeps = { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
+    const noMailer: SubgraphDeps = {
+      db,
+      kv,
+      jobs,
+      secretBox: t.platform.secretBox,
+      startedAt: new Date(),
+      version: 'test',
+      environment: 'test',
+    };
     const me = await db.prisma.user.findFirstOrThrow({ where: { email: user.email } });
     await expect(
       enableMfa({

@@ -843,7 +843,15 @@ describe('POST /webhooks/vm-ready', () => {
   it('answers NOT_CONFIGURED when no signing secret is set', async () => {
     const { handleVmReadyWebhook } = await import('../subgraphs/tenancy/services/vm-webhook.js');
     const { db, kv, jobs } = t.platform;
-    const deps = { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
+    const deps = {
+      db,
+      kv,
+      jobs,
+      secretBox: t.platform.secretBox,
+      startedAt: new Date(),
+      version: 'test',
+      environment: 'test',
+    };
     await expect(
       handleVmReadyWebhook({
         deps,
