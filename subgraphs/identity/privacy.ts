@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { PrivacyHook, PrivacySubject } from '../../lib/subgraph/privacy.js';
 import type { Prisma } from '../../prisma/generated/client.js';
+import { releasedEmail } from './services/users.js';
 
 /** Each section is capped so one export stays a reasonable download; the cap is stated in the archive. */
 const SECTION_LIMIT = 10_000;
 
-/** The address an erased account keeps: unique per user (so the directory's unique index holds) and undeliverable (.invalid, RFC 2606). */
 export function erasedEmail(userId: string): string {
-  return `erased+${userId}@erased.invalid`;
+  return releasedEmail(userId, 'erased');
 }
 
 /** Removes every string equal to the user's email, at any depth, from an audit entry's details. */

@@ -8,6 +8,7 @@ import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type User } from '../../../prisma/generated/client.js';
 import type { Pagination } from './audit.js';
 import { revokeUserSessions } from './sessions.js';
+import { releasedEmail } from './users.js';
 
 /**
  * User administration inside a tenant (platform-forge's /admin/users): list, update, suspend,
@@ -225,11 +226,6 @@ export async function activateUser({
   });
 }
 
-/** The address a deleted user's email is replaced with: unique per user, and never deliverable (RFC 2606). */
-export function deletedEmailFor(userId: string): string {
-  return `deleted+${userId}@deleted.invalid`;
-}
-
 /**
  * Requires write:users. Soft delete: the row stays (audit entries and billing history still name
  * it) with status deleted, and every session ends at once. The email is released, so the person
@@ -250,7 +246,7 @@ export async function deleteUser({
   assertOutranks(principal, user);
   const deleted = await deps.db.prisma.user.update({
     where: { id: user.id },
-    data: { status: 'deleted', deletedAt: new Date(), email: deletedEmailFor(user.id) },
+    data: { status: 'deleted', deletedAt: new Date(), email: releasedEmail(user.id, 'deleted') },
   });
   await revokeUserSessions({ deps, userId: user.id });
   return deleted;

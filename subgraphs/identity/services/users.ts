@@ -8,6 +8,14 @@ import { Prisma, type User } from '../../../prisma/generated/client.js';
 
 export type { User };
 
+/**
+ * The address a deleted or erased account keeps, so the person's own email is free again: unique
+ * per user (the directory's unique index holds) and undeliverable (.invalid, RFC 2606).
+ */
+export function releasedEmail(userId: string, why: 'deleted' | 'erased'): string {
+  return `${why}+${userId}@${why}.invalid`;
+}
+
 const createUserInput = z.object({
   tenantId: z.string().min(1),
   email: z

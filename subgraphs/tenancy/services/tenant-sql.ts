@@ -10,6 +10,7 @@ import { parseInput } from '../../../lib/validate.js';
 import { parseSingleStatement, type ParsedStatement } from './sql-guard.js';
 import { databaseUrl, dedicatedServerUrl } from './tenant-databases.js';
 import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { findTenant } from './tenant-access.js';
 
 /**
  * Tenant SQL: one parsed statement, run in a transaction that is sandboxed by the database
@@ -77,9 +78,7 @@ export async function resolveSqlTenant({
       orderBy: { createdAt: 'asc' },
     });
   } else if (tenantId) {
-    tenant = await deps.db.prisma.tenant.findFirst({
-      where: { OR: [{ id: tenantId }, { slug: tenantId }], status: { not: 'deleted' } },
-    });
+    tenant = await findTenant(deps, tenantId);
   } else if (principal.tenantId !== null) {
     tenant = await deps.db.prisma.tenant.findUnique({ where: { id: principal.tenantId } });
   } else {

@@ -12,6 +12,7 @@ import {
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type Tenant } from '../../../prisma/generated/client.js';
+import { findTenant } from './tenant-access.js';
 import { dedicatedServerUrl, dropDatabase } from './tenant-databases.js';
 import { findBlueprint, pickVersion } from './blueprints.js';
 import { applyBaseline } from './tenant-migrations.js';
@@ -433,11 +434,6 @@ export async function createTenant({
     }
     throw error;
   }
-}
-
-/** A tenant by its id (`ten_…`) or its slug (tenantsdb's `tenant_id`): ids hold `_`, slugs cannot. */
-async function findTenant(deps: SubgraphDeps, ref: string): Promise<Tenant | null> {
-  return deps.db.prisma.tenant.findFirst({ where: { OR: [{ id: ref }, { slug: ref }] } });
 }
 
 export async function getTenant({

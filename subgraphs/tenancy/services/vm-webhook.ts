@@ -5,6 +5,7 @@ import type { Logger } from '../../../lib/logger.js';
 import { safeEqual, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
+import { findTenant } from './tenant-access.js';
 
 /**
  * POST /webhooks/vm-ready: the provisioner of a dedicated tenant database reports it ready (or
@@ -78,10 +79,9 @@ export async function handleVmReadyWebhook({
     throw new AppError('MALFORMED_JSON', 'Webhook body is not valid JSON');
   }
   const body = parseInput(bodySchema, parsedJson);
-  const tenant = await deps.db.prisma.tenant.findFirst({
-    where: { OR: [{ id: body.tenant_id }, { slug: body.tenant_id }], status: { not: 'deleted' } },
-  });
-  if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found', { tenant_id: body.tenant_id });
+  const tenant = await findTenant(deps, body.tenant_id);
+  if (!tenant || tenant.status === 'deleted')
+    throw new AppError('NOT_FOUND', 'Tenant not found', { tenant_id: body.tenant_id });
   if (!tenant.databaseName) {
     throw new AppError('CONFLICT', 'The tenant has no dedicated database being provisioned', {
       tenant_id: body.tenant_id,
