@@ -121,7 +121,7 @@ export async function hashPassword(password: string): Promise<string> {
 // A hash of a random password nobody knows, made with the same parameters: verifying against it
 // costs what a real verification costs, so "no such user" answers as slowly as "wrong password".
 let dummyHash: Promise<string> | undefined;
-function getDummyHash(): Promise<string> {
+export function getDummyHash(): Promise<string> {
   dummyHash ??= hash(randomBytes(32).toString('hex'), ARGON2_OPTIONS);
   return dummyHash;
 }
