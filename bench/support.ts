@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createLogger } from '../lib/logger.js';
-import { startPlatform, type Platform, type PlatformConfig } from '../lib/platform.js';
+import { startPlatform, type Platform, type PlatformConfig } from '../app/platform.js';
 
 /**
  * What every benchmark starts from: the whole platform in one process, on the embedded default,

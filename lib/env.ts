@@ -83,6 +83,19 @@ export const tenancyEnv = z.object({
     .optional(),
 });
 
+/**
+ * Everything a process needs to build the subgraphs' deps (app/deps.ts): the all-in-one process,
+ * each subgraph process and the worker parse this same group, so none of them lacks a setting the
+ * others have (a job sends mail and verifies webhooks like the subgraph that queued it).
+ */
+export const subgraphDepsEnv = runtimeEnv
+  .extend(databaseEnv.shape)
+  .extend(redisEnv.shape)
+  .extend(smtpEnv.shape)
+  .extend(storageEnv.shape)
+  .extend(tenancyEnv.shape)
+  .extend(secretsEnv.shape);
+
 /** STORAGE_DIR, or its default beside the embedded database. */
 export function storageDirFrom(env: { STORAGE_DIR?: string; DATA_DIR: string }): string {
   return env.STORAGE_DIR ?? `${env.DATA_DIR.replace(/\/+$/, '')}/storage`;

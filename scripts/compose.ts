@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { composeSupergraph, printSubgraphSdl } from '../gateway/supergraph.js';
-import { SUBGRAPHS } from '../subgraphs/index.js';
+import { SUBGRAPHS } from '../app/subgraphs.js';
 
 // `npm run compose`: writes each subgraph's SDL and the composed supergraph into schema/, the
 // checked-in contract that test/schema-drift.test.ts compares with the code.

@@ -8,7 +8,8 @@ import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { createRecordAuditJob, enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
-import { recordAuditEntries, type AuditEntry } from '../subgraphs/identity/services/audit.js';
+import type { AuditEntry } from '../subgraphs/identity/contract.js';
+import { recordAuditEntries } from '../subgraphs/identity/services/audit.js';
 import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
 
 // The audit trail end to end: mutations through /graphql and REST leave entries written by the

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
-import { startPlatform, type Platform } from '../lib/platform.js';
+import { startPlatform, type Platform } from '../app/platform.js';
 import { uniqueSlug } from './support/platform.js';
 
 // Data import end to end through the gateway (tenantsdb REST and GraphQL): a real source

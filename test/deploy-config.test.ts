@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_SUBGRAPH_PORTS } from '../gateway/supergraph.js';
+import { DEFAULT_SUBGRAPH_PORTS } from '../lib/subgraph/topology.js';
 import * as envModule from '../lib/env.js';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/env.js';
 

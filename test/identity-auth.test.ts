@@ -45,15 +45,7 @@ describe('identity auth core through the real gateway', () => {
   beforeAll(async () => {
     // The gateway believes X-Forwarded-For from the loopback proxy, so each test has its own address.
     t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
-    deps = {
-      db: t.platform.db,
-      kv: t.platform.kv,
-      jobs: t.platform.jobs,
-      secretBox: t.platform.secretBox,
-      startedAt: new Date(),
-      version: 'test',
-      environment: 'test',
-    };
+    deps = t.platform.deps;
   });
   afterAll(async () => {
     await t?.close();

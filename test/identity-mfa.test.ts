@@ -264,16 +264,8 @@ describe('email MFA through a real SMTP server', () => {
     expect(sms.body.error?.code).toBe('NOT_CONFIGURED');
 
     // The same service on a deployment whose env has no SMTP_URL: no mailer in its deps.
-    const { db, kv, jobs } = t.platform;
-    const noMailer: SubgraphDeps = {
-      db,
-      kv,
-      jobs,
-      secretBox: t.platform.secretBox,
-      startedAt: new Date(),
-      version: 'test',
-      environment: 'test',
-    };
+    const { db } = t.platform;
+    const noMailer: SubgraphDeps = { ...t.platform.deps, mailer: undefined };
     const me = await db.prisma.user.findFirstOrThrow({ where: { email: user.email } });
     await expect(
       enableMfa({
@@ -289,17 +281,11 @@ describe('email MFA through a real SMTP server', () => {
     const { token } = await login(user);
     const totp = await post('/api/v1/auth/mfa/enable', { method: 'totp' }, token!);
     expect(totp.status).toBe(200);
-    const { db, kv, jobs } = t.platform;
+    const { db } = t.platform;
     const me = await db.prisma.user.findFirstOrThrow({ where: { email: user.email } });
     const before = await db.prisma.mfaBackupCode.findMany({ where: { userId: me.id }, orderBy: { id: 'asc' } });
     const downDeps: SubgraphDeps = {
-      db,
-      kv,
-      jobs,
-      secretBox: t.platform.secretBox,
-      startedAt: new Date(),
-      version: 'test',
-      environment: 'test',
+      ...t.platform.deps,
       mailer: { send: () => Promise.reject(new Error('421 try later')), close: () => undefined },
     };
     await expect(

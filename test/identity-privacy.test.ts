@@ -118,8 +118,7 @@ async function waitForRequest(t: TestPlatform, id: string, token: string): Promi
 }
 
 function platformDeps(t: TestPlatform): SubgraphDeps {
-  const { db, kv, jobs } = t.platform;
-  return { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
+  return t.platform.deps;
 }
 
 async function isTokenAccepted(t: TestPlatform, token: string): Promise<boolean> {

@@ -42,8 +42,7 @@ beforeAll(async () => {
   // The gateway believes X-Forwarded-For from the test's own loopback address: each request can
   // then come "from" any ip, as behind a real load balancer.
   t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
-  const { db, kv, jobs } = t.platform;
-  deps = { db, kv, jobs, secretBox: t.platform.secretBox, startedAt: new Date(), version: 'test', environment: 'test' };
+  deps = t.platform.deps;
 });
 
 afterAll(async () => {

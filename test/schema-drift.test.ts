@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph, printSubgraphSdl } from '../gateway/supergraph.js';
-import { SUBGRAPHS } from '../subgraphs/index.js';
+import { SUBGRAPHS } from '../app/subgraphs.js';
 
 // schema/ is the checked-in contract: a change to a subgraph's types must come with `npm run compose`.
 describe('schema/ matches the code', () => {

@@ -842,16 +842,7 @@ describe('POST /webhooks/vm-ready', () => {
 
   it('answers NOT_CONFIGURED when no signing secret is set', async () => {
     const { handleVmReadyWebhook } = await import('../subgraphs/tenancy/services/vm-webhook.js');
-    const { db, kv, jobs } = t.platform;
-    const deps = {
-      db,
-      kv,
-      jobs,
-      secretBox: t.platform.secretBox,
-      startedAt: new Date(),
-      version: 'test',
-      environment: 'test',
-    };
+    const deps = { ...t.platform.deps, webhookSigningSecret: undefined };
     await expect(
       handleVmReadyWebhook({
         deps,

@@ -4,11 +4,7 @@ import type { Logger } from '../../lib/logger.js';
 import { GATEWAY_PRINCIPAL, type Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { sha256Hex } from '../../lib/secrets.js';
-import {
-  API_KEY_PATTERN,
-  API_KEY_PREFIX,
-  API_KEY_REVOKED_CHANNEL,
-} from '../../subgraphs/identity/services/api-keys.js';
+import { API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL } from '../../subgraphs/identity/contract.js';
 import type { Gateway } from '../server.js';
 import type { CredentialResolver } from './use-auth.js';
 

@@ -12,7 +12,7 @@ import {
 } from 'graphql';
 import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
-import type { AuditEntry } from '../../subgraphs/identity/services/audit.js';
+import type { AuditEntry } from '../../subgraphs/identity/contract.js';
 import type { GatewayContext } from '../context.js';
 
 /**

@@ -8,7 +8,7 @@ import {
   TENANT_STATUS_CHANNEL,
   tenantStatusKey,
   tenantStatusMessage,
-} from '../../subgraphs/tenancy/services/tenant-status.js';
+} from '../../subgraphs/tenancy/contract.js';
 import type { Gateway } from '../server.js';
 import type { Authenticate } from './use-auth.js';
 

@@ -6,6 +6,7 @@ import type { ClientInfo, Principal } from '../principal.js';
 import type { JobQueue } from '../runtime/jobs.js';
 import type { Kv } from '../runtime/kv.js';
 import type { SubgraphClient } from './client.js';
+import type { PrivacyHook } from './privacy.js';
 
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
@@ -30,6 +31,8 @@ export interface SubgraphDeps {
    * admin). Absent where no subgraph is reachable (the job worker).
    */
   subgraphs?: SubgraphClient;
+  /** Every subgraph's privacy hook, for identity's export and erasure jobs (from app/subgraphs.ts). */
+  privacyHooks: readonly PrivacyHook[];
 }
 
 export interface SubgraphContext {

@@ -21,7 +21,7 @@ export interface ErasureOutcome {
 /**
  * The one shape by which a subgraph takes part in data-subject requests (GDPR access and
  * erasure). Each subgraph that holds user data has a `subgraphs/<name>/privacy.ts` exporting one;
- * `subgraphs/privacy.ts` lists them. A hook touches only its own subgraph's schema, like the rest
+ * its `server.ts` declares it. A hook touches only its own subgraph's schema, like the rest
  * of that subgraph's code; the privacy jobs run every hook from the worker.
  *
  * Both functions must be idempotent: a job retried after a partial failure runs them again.

@@ -8,11 +8,24 @@ import { createApolloHandler } from '../http/apollo-handler.js';
 import type { Logger } from '../logger.js';
 import { PRINCIPAL_HEADER, verifyPrincipal } from '../principal.js';
 import { AppError } from '../errors.js';
+import type { JobDefinition } from '../runtime/jobs.js';
 import type { SubgraphContext, SubgraphDeps } from './context.js';
+import type { PrivacyHook } from './privacy.js';
 
+/**
+ * Everything a subgraph brings to a process, declared once in its `server.ts`: the composition
+ * root (app/) reads these from the one list in app/subgraphs.ts, so adding a subgraph, a job or
+ * a privacy hook touches that subgraph and that list, nothing else.
+ */
 export interface SubgraphModule {
   name: SubgraphName;
   schema: GraphQLSchema;
+  /** Its background jobs. Every process registers them (to enqueue); the worker runs them. */
+  jobs?: (deps: () => SubgraphDeps) => JobDefinition[];
+  /** Its part in data-subject export and erasure, when it holds data about a person. */
+  privacy?: PrivacyHook;
+  /** Work for the process that serves it, once at start-up (e.g. queueing a self-rescheduling job). */
+  start?: (deps: SubgraphDeps) => Promise<void>;
 }
 
 export interface SubgraphService {

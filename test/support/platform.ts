@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../lib/logger.js';
-import { startPlatform, type Platform, type PlatformConfig } from '../../lib/platform.js';
+import { startPlatform, type Platform, type PlatformConfig } from '../../app/platform.js';
 
 /**
  * Boots the whole platform the way `npm start` does, on an ephemeral port. With TEST_DATABASE_URL

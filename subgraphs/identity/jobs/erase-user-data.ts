@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineJob } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { PRIVACY_HOOKS } from '../../privacy.js';
 import { ERASE_USER_DATA_JOB, runUserDataErasure } from '../services/privacy.js';
 import { revokeUserSessions } from '../services/sessions.js';
 
@@ -23,7 +22,7 @@ export function createEraseUserDataJob(deps: () => SubgraphDeps) {
     handler: (payload, ctx) =>
       runUserDataErasure({
         deps: deps(),
-        hooks: PRIVACY_HOOKS,
+        hooks: deps().privacyHooks,
         requestId: payload.requestId,
         logger: ctx.logger,
         isFinalAttempt: ctx.attempt >= ATTEMPTS,

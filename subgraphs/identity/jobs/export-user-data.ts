@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineJob } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { PRIVACY_HOOKS } from '../../privacy.js';
 import { EXPORT_USER_DATA_JOB, runUserDataExport } from '../services/privacy.js';
 
 const payloadSchema = z.object({ requestId: z.string().min(1) });
@@ -21,7 +20,7 @@ export function createExportUserDataJob(deps: () => SubgraphDeps) {
     handler: (payload, ctx) =>
       runUserDataExport({
         deps: deps(),
-        hooks: PRIVACY_HOOKS,
+        hooks: deps().privacyHooks,
         requestId: payload.requestId,
         logger: ctx.logger,
         isFinalAttempt: ctx.attempt >= ATTEMPTS,

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { defineJob, type JobQueue } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { auditEntrySchema, recordAuditEntries, type AuditEntry } from '../services/audit.js';
-
-export const RECORD_AUDIT_JOB = 'identity.record-audit';
+import { auditEntrySchema, RECORD_AUDIT_JOB, type AuditEntry } from '../contract.js';
+import { recordAuditEntries } from '../services/audit.js';
 
 const payloadSchema = z.object({ entries: z.array(auditEntrySchema).min(1).max(100) });
 

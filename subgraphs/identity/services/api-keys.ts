@@ -7,23 +7,14 @@ import { randomSecret, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { ApiKey, Prisma } from '../../../prisma/generated/client.js';
+import { API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL } from '../contract.js';
 import { findOwnedProject, requireAccount, requireAccountAdmin } from './account-access.js';
 
 export type { ApiKey };
 
-/** Every tenantsdb key starts with this, so the gateway can tell a key from a JWT or the operator key without a lookup. */
-export const API_KEY_PREFIX = 'tenantsdb_sk_';
-/** 32 random bytes as 64 lowercase hex characters: 256 bits, so a plain SHA-256 of the key is a safe thing to store. */
-export const API_KEY_PATTERN = /^tenantsdb_sk_[0-9a-f]{64}$/;
 /** Hex characters kept in the clear at each end for display: 32 of 256 bits, too few to help a guesser. */
 const SHOWN_HEAD = 4;
 const SHOWN_TAIL = 4;
-
-/**
- * Identity publishes the SHA-256 of every revoked key here (after the revocation committed), and
- * every gateway drops it from its principal cache at once, whatever instance served the delete.
- */
-export const API_KEY_REVOKED_CHANNEL = 'identity:api-key-revoked';
 
 /** Name of the keys a tenantsdb login mints, one per project; they expire, keys made on purpose do not. */
 export const LOGIN_SESSION_KEY_NAME = 'login session';

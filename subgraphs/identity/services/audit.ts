@@ -5,33 +5,9 @@ import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { AuditLog, Prisma } from '../../../prisma/generated/client.js';
+import type { AuditEntry } from '../contract.js';
 
 export type { AuditLog };
-
-/**
- * One audit entry as the gateway hands it over (through the record-audit job). The id is made by
- * the producer, so a retried job writes the same rows again and the duplicates are skipped.
- * Only ids and codes travel here: never argument values, tokens or passwords.
- */
-export const auditEntrySchema = z.object({
-  id: z.string().min(1).max(64),
-  tenantId: z.string().max(100).nullable(),
-  projectId: z.string().max(100).nullable(),
-  actorId: z.string().max(200).nullable(),
-  actorKind: z.string().max(40).nullable(),
-  action: z.string().min(1).max(120),
-  resource: z.string().min(1).max(120),
-  resourceId: z.string().max(200).nullable(),
-  outcome: z.enum(['success', 'failure']),
-  errorCode: z.string().max(60).nullable(),
-  ip: z.string().max(100).nullable(),
-  userAgent: z.string().max(1000).nullable(),
-  requestId: z.string().max(128).nullable(),
-  details: z.record(z.string(), z.unknown()),
-  /** When the operation ran (not when the job got to it): ISO 8601, as job payloads are JSON. */
-  createdAt: z.iso.datetime(),
-});
-export type AuditEntry = z.output<typeof auditEntrySchema>;
 
 /** Idempotent: entries whose id is already stored (an earlier attempt of the same job) are skipped. */
 export async function recordAuditEntries({

@@ -24,7 +24,8 @@ import {
   type TenantDatabase,
 } from './tenant-databases-blueprint.js';
 import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
-import { announceTenantStatus, tenantStatusKey } from './tenant-status.js';
+import { tenantStatusKey } from '../contract.js';
+import { announceTenantStatus } from './tenant-status.js';
 
 export type { Tenant };
 

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { createDatabase } from '../lib/db.js';
+import { storageDirFrom, type subgraphDepsEnv } from '../lib/env.js';
+import type { Logger } from '../lib/logger.js';
+import { createSmtpMailer } from '../lib/mailer.js';
+import { applyMigrations } from '../lib/migrate.js';
+import { createJobQueue } from '../lib/runtime/jobs.js';
+import { createKv } from '../lib/runtime/kv.js';
+import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
+import type { SubgraphClient } from '../lib/subgraph/client.js';
+import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import { VERSION } from '../lib/version.js';
+import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
+
+/** What the subgraphs' deps are built from; `depsConfigFromEnv` reads it from the environment. */
+export interface DepsConfig {
+  environment: 'development' | 'test' | 'production';
+  /** Set: PostgreSQL. Unset: embedded PGlite in `<dataDir>/pglite`. */
+  databaseUrl?: string;
+  dataDir: string;
+  poolMax: number;
+  /** Set: Redis and BullMQ. Unset: the in-memory adapters. */
+  redisUrl?: string;
+  /** 64 hex; unset: generated once and kept in dataDir. */
+  secretsEncryptionKey?: string;
+  /** Outgoing mail (SMTP_URL, SMTP_FROM); unset: no mailer, email MFA answers NOT_CONFIGURED. */
+  smtp?: { url: string; from: string };
+  /** STORAGE_DIR: the platform's file storage (tenant backups). Default `<dataDir>/storage`. */
+  storageDir?: string;
+  /** TENANT_DATABASE_URL: where dedicated (level 2) tenant databases live; unset, the platform's own server. */
+  tenantDatabaseUrl?: string;
+  /** WEBHOOK_SIGNING_SECRET: verifies the vm-ready webhook; unset, it answers NOT_CONFIGURED. */
+  webhookSigningSecret?: string;
+  /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
+  keyPrefix?: string;
+  /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
+  pgliteFromTemplate?: boolean;
+}
+
+export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsConfig {
+  return {
+    environment: env.NODE_ENV,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    poolMax: env.DATABASE_POOL_MAX,
+    redisUrl: env.REDIS_URL,
+    secretsEncryptionKey: env.SECRETS_ENCRYPTION_KEY,
+    smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
+    storageDir: storageDirFrom(env),
+    tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+    webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
+  };
+}
+
+export interface Runtime {
+  deps: SubgraphDeps;
+  /** Closes the queue, Redis, the mailer and the database, last opened first. Idempotent enough to call once. */
+  close(): Promise<void>;
+}
+
+/**
+ * The one place the subgraphs' deps are built, for every process that runs subgraph code (the
+ * all-in-one process, each subgraph process, the worker): database, Redis or its in-memory
+ * stand-ins, the job queue with every subgraph's jobs, the secret box, the mailer.
+ * `migrate` applies pending migrations first (the all-in-one process; production runs them as a
+ * step of its own). The worker is not started here: only the process that runs jobs starts it.
+ */
+export async function createSubgraphDeps(
+  config: DepsConfig,
+  logger: Logger,
+  options: { subgraphs?: SubgraphClient; migrate?: boolean } = {},
+): Promise<Runtime> {
+  const db = await createDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.poolMax,
+    logger,
+    fromTemplate: config.pgliteFromTemplate,
+  });
+  const closers: Array<() => Promise<void>> = [() => db.close()];
+  const close = async () => {
+    for (const fn of closers.reverse())
+      await fn().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
+  };
+  try {
+    if (options.migrate) {
+      const { applied } = await applyMigrations({ db, logger });
+      if (applied.length > 0) logger.info({ applied }, 'applied migrations');
+    }
+    const kv = await createKv({ redisUrl: config.redisUrl, logger, keyPrefix: config.keyPrefix });
+    closers.push(() => kv.close());
+    // Handlers read deps only when a job runs, after it is built below.
+    const jobs = createJobQueue({ kv, logger, definitions: subgraphJobs(() => deps) });
+    closers.push(() => jobs.close());
+    const mailer = config.smtp ? createSmtpMailer({ ...config.smtp, logger }) : undefined;
+    if (mailer) closers.push(async () => mailer.close());
+    const secretBox = createSecretBox(
+      await loadSecretsKey({ configured: config.secretsEncryptionKey, dataDir: config.dataDir }),
+    );
+    const deps: SubgraphDeps = {
+      secretBox,
+      db,
+      kv,
+      jobs,
+      startedAt: new Date(),
+      version: VERSION,
+      environment: config.environment,
+      mailer,
+      subgraphs: options.subgraphs,
+      storageDir: config.storageDir ?? join(config.dataDir, 'storage'),
+      tenantDatabaseUrl: config.tenantDatabaseUrl,
+      webhookSigningSecret: config.webhookSigningSecret,
+      privacyHooks: PRIVACY_HOOKS,
+    };
+    return { deps, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

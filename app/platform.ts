@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Gateway, GatewayOptions } from '../gateway/server.js';
+import { composeSupergraph } from '../gateway/supergraph.js';
+import type { Database } from '../lib/db.js';
+import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/env.js';
+import type { Logger } from '../lib/logger.js';
+import type { JobQueue } from '../lib/runtime/jobs.js';
+import type { Kv } from '../lib/runtime/kv.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import { createHttpSubgraphClient, createInProcessSubgraphClient } from '../lib/subgraph/client.js';
+import { startSubgraphService, type SubgraphService } from '../lib/subgraph/service.js';
+import { SUBGRAPHS } from './subgraphs.js';
+import { createSubgraphDeps, type DepsConfig } from './deps.js';
+import { assembleGateway } from './gateway.js';
+
+export interface PlatformConfig extends DepsConfig {
+  signingSecret?: string;
+  adminApiKey?: string;
+  port: number;
+  host: string;
+  requestTimeoutMs: number;
+  rateLimitEnabled: boolean;
+  trustedProxies?: string[];
+  /** in-process: the embedded default. http: every subgraph on its own port, reached over the network. */
+  transport: 'in-process' | 'http';
+  rateLimitPolicies?: GatewayOptions['rateLimitPolicies'];
+}
+
+export interface Platform {
+  url: string;
+  gateway: Gateway;
+  /** The subgraphs' deps (tests call services with them, or with a variant: `{ ...deps, mailer: undefined }`). */
+  deps: SubgraphDeps;
+  db: Database;
+  kv: Kv;
+  jobs: JobQueue;
+  subgraphs: Record<SubgraphName, SubgraphService>;
+  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  signingSecret: string;
+  secretBox: SecretBox;
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start` (and the end-to-end tests): the subgraphs' deps, the job worker, six subgraphs and
+ * the gateway, in one process.
+ */
+export async function startPlatform(config: PlatformConfig, logger: Logger): Promise<Platform> {
+  const started = performance.now();
+  // In one process a fresh secret per start is enough: nothing outside it has to verify it.
+  const signingSecret = config.signingSecret ?? randomBytes(32).toString('hex');
+  const subgraphs = {} as Record<SubgraphName, SubgraphService>;
+  const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
+  // Read at call time: the subgraphs are started below, after the deps they are built from.
+  const subgraphClient =
+    config.transport === 'http'
+      ? createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret })
+      : createInProcessSubgraphClient({ services: () => subgraphs, signingSecret });
+  const runtime = await createSubgraphDeps(config, logger, { subgraphs: subgraphClient, migrate: true });
+  const { deps } = runtime;
+  const closers: Array<() => Promise<void>> = [() => runtime.close()];
+  const close = async () => {
+    for (const fn of closers.reverse())
+      await fn().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
+  };
+  try {
+    await deps.jobs.startWorker();
+    for (const name of SUBGRAPH_NAMES) {
+      const service = await startSubgraphService({ module: SUBGRAPHS[name], deps, signingSecret, logger });
+      closers.push(() => service.stop());
+      subgraphs[name] = service;
+      if (config.transport === 'http') subgraphUrls[name] = (await service.listen(0, '127.0.0.1')).url;
+    }
+    for (const module of Object.values(SUBGRAPHS)) await module.start?.(deps);
+
+    const gateway = await assembleGateway({
+      supergraphSdl: composeSupergraph(Object.values(SUBGRAPHS)),
+      inProcess: config.transport === 'in-process' ? subgraphs : {},
+      urls: subgraphUrls,
+      signingSecret,
+      kv: deps.kv,
+      jobs: deps.jobs,
+      logger,
+      adminApiKey: config.adminApiKey,
+      dataDir: config.dataDir,
+      requestTimeoutMs: config.requestTimeoutMs,
+      rateLimitEnabled: config.rateLimitEnabled,
+      trustedProxies: config.trustedProxies ?? [],
+      rateLimitPolicies: config.rateLimitPolicies,
+    });
+    closers.push(() => gateway.stop());
+    const { url } = await gateway.listen(config.port, config.host);
+    logger.info(
+      {
+        url,
+        transport: config.transport,
+        database: deps.db.kind,
+        redis: deps.kv.kind,
+        ms: Math.round(performance.now() - started),
+      },
+      'platform ready',
+    );
+    return {
+      url,
+      gateway,
+      deps,
+      db: deps.db,
+      kv: deps.kv,
+      jobs: deps.jobs,
+      subgraphs,
+      subgraphUrls,
+      signingSecret,
+      secretBox: deps.secretBox,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * Identity's public contract: what the gateway may rely on without importing identity's
+ * services — key formats, channel names, and the audit entries it records for every process. Data only; a change here is a change to the contract.
+ */
+
+/** Every tenantsdb key starts with this, so the gateway can tell a key from a JWT or the operator key without a lookup. */
+export const API_KEY_PREFIX = 'tenantsdb_sk_';
+/** 32 random bytes as 64 lowercase hex characters: 256 bits, so a plain SHA-256 of the key is a safe thing to store. */
+export const API_KEY_PATTERN = /^tenantsdb_sk_[0-9a-f]{64}$/;
+
+/**
+ * Identity publishes the SHA-256 of every revoked key here (after the revocation committed), and
+ * every gateway drops it from its principal cache at once, whatever instance served the delete.
+ */
+export const API_KEY_REVOKED_CHANNEL = 'identity:api-key-revoked';
+
+/**
+ * One audit entry as the gateway hands it over (through the record-audit job). The id is made by
+ * the producer, so a retried job writes the same rows again and the duplicates are skipped.
+ * Only ids and codes travel here: never argument values, tokens or passwords.
+ */
+export const auditEntrySchema = z.object({
+  id: z.string().min(1).max(64),
+  tenantId: z.string().max(100).nullable(),
+  projectId: z.string().max(100).nullable(),
+  actorId: z.string().max(200).nullable(),
+  actorKind: z.string().max(40).nullable(),
+  action: z.string().min(1).max(120),
+  resource: z.string().min(1).max(120),
+  resourceId: z.string().max(200).nullable(),
+  outcome: z.enum(['success', 'failure']),
+  errorCode: z.string().max(60).nullable(),
+  ip: z.string().max(100).nullable(),
+  userAgent: z.string().max(1000).nullable(),
+  requestId: z.string().max(128).nullable(),
+  details: z.record(z.string(), z.unknown()),
+  /** When the operation ran (not when the job got to it): ISO 8601, as job payloads are JSON. */
+  createdAt: z.iso.datetime(),
+});
+export type AuditEntry = z.output<typeof auditEntrySchema>;
+
+/** The job by which every process hands audit entries to identity (run by the worker). */
+export const RECORD_AUDIT_JOB = 'identity.record-audit';
