@@ -33,8 +33,12 @@ async function call(
 }
 
 function expectRateLimitHeaders(headers: Headers) {
+  // Matched as digits first: Number(null) is 0, so a missing header would pass a bare comparison.
+  expect(headers.get('x-ratelimit-limit')).toMatch(/^\d+$/);
+  expect(headers.get('x-ratelimit-remaining')).toMatch(/^\d+$/);
+  expect(headers.get('x-ratelimit-reset')).toMatch(/^\d+$/);
   expect(Number(headers.get('x-ratelimit-limit'))).toBeGreaterThan(0);
-  expect(Number(headers.get('x-ratelimit-remaining'))).toBeGreaterThanOrEqual(0);
+  expect(Number(headers.get('x-ratelimit-remaining'))).toBeLessThanOrEqual(Number(headers.get('x-ratelimit-limit')));
   expect(Number(headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 - 1);
   expect(headers.get('x-request-id')).toEqual(requestId);
 }

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,7 @@ export const usingRealServices = Boolean(process.env.TEST_DATABASE_URL && proces
 export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Promise<TestPlatform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'platform-test-'));
   const operatorKey = `op_test_${randomBytes(24).toString('hex')}`;
+  const keyPrefix = `test:${randomBytes(6).toString('hex')}:`;
   const platform = await startPlatform(
     {
       environment: 'test',
@@ -67,7 +69,7 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
       transport: 'in-process',
       pgliteFromTemplate: true,
       secretsEncryptionKey: TEST_SECRETS_ENCRYPTION_KEY,
-      keyPrefix: `test:${randomBytes(6).toString('hex')}:`,
+      keyPrefix,
       ...overrides,
     },
     createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
@@ -106,6 +108,10 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
     async close() {
       await platform.close();
       await rm(dataDir, { recursive: true, force: true });
+      // Everything this platform wrote to Redis (cache, rate limits, BullMQ) lives under its own
+      // prefix; a test that shares a prefix between platforms cleans up after the last of them.
+      const redisUrl = overrides.redisUrl ?? process.env.TEST_REDIS_URL;
+      if (platform.kv.kind === 'redis' && redisUrl && !overrides.keyPrefix) await deleteRedisKeys(redisUrl, keyPrefix);
     },
   };
 }
@@ -113,4 +119,17 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
 /** Unique per call: tests share one database and never truncate it. */
 export function uniqueSlug(prefix = 't'): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/** Deletes every key under a prefix (SCAN, never KEYS: the server may be shared). */
+export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
