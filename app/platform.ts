@@ -88,6 +88,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitEnabled: config.rateLimitEnabled,
       trustedProxies: config.trustedProxies ?? [],
       rateLimitPolicies: config.rateLimitPolicies,
+      checkResponses: config.environment === 'test',
     });
     closers.push(() => gateway.stop());
     const { url } = await gateway.listen(config.port, config.host);

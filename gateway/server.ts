@@ -45,6 +45,8 @@ export interface GatewayOptions {
   rateLimitPolicies?: Parameters<typeof createRestHandler>[0]['policies'];
   /** Where mutation audit entries go (identity's record-audit job); without it nothing is audited. */
   audit?: AuditSink;
+  /** Fail any REST answer that does not match its route's response schema (tests). */
+  checkResponses?: boolean;
 }
 
 export interface Gateway {
@@ -120,6 +122,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     rateLimitEnabled: options.rateLimitEnabled,
     policies: options.rateLimitPolicies,
     clientIp,
+    checkResponses: options.checkResponses,
   });
 
   // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.

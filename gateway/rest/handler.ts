@@ -41,6 +41,12 @@ export interface RestHandlerOptions {
   policies?: RateLimitOverrides;
   /** The caller's address for anonymous rate limits; default the socket's peer. */
   clientIp?: (req: IncomingMessage) => string;
+  /**
+   * Checks every answer against its route's documented `response` schema and fails the request
+   * when it does not match. On in tests, so every REST call the suite makes proves the route's
+   * shape; off in production, where it would only cost time.
+   */
+  checkResponses?: boolean;
 }
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -282,6 +288,14 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     if (errors.length > 0) logger.warn({ requestId, errors }, 'REST route answered from a partial result');
     if (!hasData) throw new Error(`Operation for ${route.method} ${route.path} returned no data and no errors`);
     const payload: unknown = route.respond(result.data, input);
+    if (options.checkResponses && route.response) {
+      const checked = route.response.safeParse(payload);
+      if (!checked.success) {
+        throw new Error(
+          `${route.method} ${route.path} answered outside its documented response schema: ${checked.error.message}`,
+        );
+      }
+    }
     return { status: route.statusFrom?.(payload) ?? route.status ?? 200, payload };
   }
 
