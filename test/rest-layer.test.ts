@@ -1195,3 +1195,25 @@ describe('route table, OpenAPI and catalog', () => {
     }
   });
 });
+
+describe('response schema check (on in tests)', () => {
+  const drifting = defineRoute({
+    dialect: 'core-platform',
+    method: 'GET',
+    path: '/api/test/drift',
+    summary: 'Answers outside its documented shape (test only)',
+    operation: 'query Echo { echo }',
+    respond: () => ({ id: 42 }) as unknown as { id: string },
+    response: z.object({ id: z.string() }),
+  });
+
+  it('fails an answer that does not match the route’s documented response schema', async () => {
+    const checked = await startHarness({ routes: [drifting], checkResponses: true });
+    const answer = await checked.request('/api/test/drift');
+    expect(answer.status).toBe(500);
+    expect(JSON.stringify(checked.logs)).toContain('answered outside its documented response schema');
+
+    const unchecked = await startHarness({ routes: [drifting] });
+    expect((await unchecked.request('/api/test/drift')).status).toBe(200);
+  });
+});
