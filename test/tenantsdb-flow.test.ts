@@ -190,7 +190,7 @@ describe('the tenantsdb flow over REST alone', () => {
     ]);
     const history = ok(await rest(`/tenants/${acme}/deployments`));
     expect(history.deployments.map((d: { version: string }) => d.version)).toEqual(['3.0', '3.0', '1.1']);
-  });
+  }, 120_000);
 
   it('a first deployment publishes 1.0 with no tenants yet; a refused tenant creation publishes nothing', async () => {
     const shop = uniqueSlug('shop');
@@ -229,7 +229,35 @@ describe('the tenantsdb flow over REST alone', () => {
     });
     expect(foreign.status).toBe(404);
     expect(await blueprintNamed(draft)).toBeUndefined();
-  });
+  }, 60_000);
+
+  // Level 2 needs a server that can hold another database: real PostgreSQL only (the embedded one
+  // refuses it, as test/deployments.test.ts checks).
+  it.runIf(usingRealServices)(
+    'the admin query reaches a dedicated (level 2) blueprint database too',
+    async () => {
+      const crm = uniqueSlug('crm');
+      ok(await post('/workspaces', { name: crm, database: 'PostgreSQL' }), 201);
+      await workspaceQuery(crm, 'CREATE TABLE contacts (id serial PRIMARY KEY, email text)');
+      const initech = uniqueSlug('initech');
+      const created = ok(
+        await post('/tenants', { tenant_id: initech, databases: [{ blueprint: crm, isolation_level: 2 }] }),
+        201,
+      );
+      expect(created.databases[0]).toMatchObject({ blueprint: crm, isolation_level: 2 });
+      const answer = await adminQuery({
+        tenant_id: initech,
+        blueprint: crm,
+        query: "INSERT INTO contacts (email) VALUES ('a@initech.example') RETURNING current_database()::text, email",
+      });
+      expect(answer.results[0]).toMatchObject({
+        status: 'success',
+        rows: [[created.databases[0].connection.database, 'a@initech.example']],
+      });
+      ok(await rest(`/tenants/${initech}?hard=true`, { method: 'DELETE' }));
+    },
+    120_000,
+  );
 
   it('health reports the database connections in the documented shapes', async () => {
     const detailed = ok(await rest('/api/health/detailed', { token: t.operatorKey }));
