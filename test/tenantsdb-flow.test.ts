@@ -231,6 +231,29 @@ describe('the tenantsdb flow over REST alone', () => {
     expect(await blueprintNamed(draft)).toBeUndefined();
   }, 60_000);
 
+  it('requests racing to publish the same workspace settle on one version', async () => {
+    const rush = uniqueSlug('rush');
+    ok(await post('/workspaces', { name: rush, database: 'PostgreSQL' }), 201);
+    await workspaceQuery(rush, 'CREATE TABLE items (id serial PRIMARY KEY)');
+    const [one, two] = [uniqueSlug('r1'), uniqueSlug('r2')];
+    const tenants = await Promise.all([
+      post('/tenants', { tenant_id: one, databases: [{ blueprint: rush }] }),
+      post('/tenants', { tenant_id: two, databases: [{ blueprint: rush }] }),
+    ]);
+    for (const answer of tenants) ok(answer, 201);
+    const versionsOf = async () =>
+      ok(await rest(`/blueprints/${rush}/versions`)).versions.map((v: { version: string }) => v.version);
+    expect(await versionsOf()).toEqual(['1.0']);
+
+    await workspaceQuery(rush, 'ALTER TABLE items ADD COLUMN label text');
+    const deployments = await Promise.all([
+      post('/deployments', { blueprint_name: rush, deploy_all: true }),
+      post('/deployments', { blueprint_name: rush, deploy_all: true }),
+    ]);
+    expect(deployments.map((d) => ok(d, 202).version)).toEqual(['1.1', '1.1']);
+    expect(await versionsOf()).toEqual(['1.1', '1.0']);
+  }, 120_000);
+
   // Level 2 needs a server that can hold another database: real PostgreSQL only (the embedded one
   // refuses it, as test/deployments.test.ts checks).
   it.runIf(usingRealServices)(

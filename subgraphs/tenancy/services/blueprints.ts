@@ -171,8 +171,15 @@ async function publishInTransaction(tx: Tx, capture: WorkspaceCapture, want: Pub
   if (want.version) {
     const found = existing.find((v) => compareVersions(v.version, want.version) === 0);
     if (found) return { blueprint, version: found, published: false };
-  } else if (latest && (want.reuse === 'latest' || (want.reuse === 'unchanged' && pending.length === 0))) {
+  } else if (latest && want.reuse === 'latest') {
     return { blueprint, version: latest, published: false };
+  } else if (latest && want.reuse === 'unchanged') {
+    // A publish that held the lock before us may have taken these changes: its version is then
+    // the workspace's current schema, and a second one would be empty.
+    const stillPending = await tx.workspaceChange.count({
+      where: { id: { in: pending.map((c) => c.id) }, status: 'pending' },
+    });
+    if (stillPending === 0) return { blueprint, version: latest, published: false };
   }
   const version = want.version ? normalizeVersion(want.version) : nextVersion(latest?.version);
   if (latest && compareVersions(version, latest.version) <= 0) {
