@@ -339,6 +339,7 @@ export async function blueprintSqlTarget(deps: SubgraphDeps, tenant: SqlTenant, 
     schemaName: db.schemaName,
     role: db.loginRole,
     databaseUrl: db.isolationLevel === 2 ? databaseUrl(dedicatedServerUrl(deps), db.databaseName) : null,
+    ...(db.loginPassword ? { sealedPassword: db.loginPassword } : {}),
   };
 }
 

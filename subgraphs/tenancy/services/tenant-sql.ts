@@ -40,6 +40,12 @@ export interface SqlTenant {
   role: string;
   /** Isolation level 2: the tenant's dedicated database. null: the platform's own database. */
   databaseUrl: string | null;
+  /**
+   * Set when `role` is a LOGIN role with a password of its own (a database from a blueprint,
+   * whose connection string the owner holds): sealed. A session logging in as the role must use
+   * this one and never set another.
+   */
+  sealedPassword?: string;
 }
 
 export interface TenantQueryResult {
