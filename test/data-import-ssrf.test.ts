@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
@@ -29,6 +30,9 @@ let garbagePort: number;
 /** Connections that reached the counting server: it is not allow-listed, so none may. */
 let countingPort: number;
 let countingHits = 0;
+/** Answers PostgreSQL's SSLRequest and records the TLS servername (SNI) the client sends. */
+let tlsPort: number;
+const servernames: string[] = [];
 const pgPort = SERVER_URL ? Number(new URL(SERVER_URL).port || 5432) : 5432;
 const sourceDatabases: string[] = [];
 
@@ -81,6 +85,22 @@ beforeAll(async () => {
       s.destroy();
     }),
   );
+  tlsPort = portOf(
+    await listen((socket) => {
+      socket.once('data', () => {
+        socket.write('S'); // "go ahead with TLS"
+        const secure = new TLSSocket(socket, {
+          isServer: true,
+          // No certificate: the handshake fails right after the client said which name it wants.
+          SNICallback: (name, done) => {
+            servernames.push(name);
+            done(new Error('no certificate here'));
+          },
+        });
+        secure.on('error', () => socket.destroy());
+      });
+    }),
+  );
   t = await bootPlatform({
     dataImport: {
       allowedHosts: [
@@ -88,6 +108,7 @@ beforeAll(async () => {
         `127.0.0.1:${silentPort}`,
         `127.0.0.1:${garbagePort}`,
         `localhost:${pgPort}`,
+        `localhost:${tlsPort}`,
       ],
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
     },
@@ -237,6 +258,14 @@ describe('data import sources: one answer for every failure to connect', () => {
       { token: apiKey },
     );
     expect(answer.body.errors?.[0]?.extensions?.code, JSON.stringify(answer.body)).toBe('SOURCE_UNREACHABLE');
+  });
+
+  it('connects to the address it checked, keeping the host name for TLS', async () => {
+    const [analyze] = sourceRoutes(connection('localhost', tlsPort, { ssl: true }));
+    const answer = await t.rest(analyze!.path, { method: 'POST', token: apiKey, body: analyze!.body });
+    expectError(answer, 502, 'SOURCE_UNREACHABLE');
+    // The server listens on 127.0.0.1 only: reached through the resolved address, SNI says localhost.
+    expect(servernames).toEqual(['localhost']);
   });
 
   it.skipIf(!SERVER_URL)(
