@@ -3,6 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATA_IMPORT_JOB } from '../subgraphs/tenancy/services/data-import.js';
+import { SOURCE_NOT_ALLOWED_MESSAGE } from '../subgraphs/tenancy/services/source-connection.js';
 import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
 
 // Data import must not let a caller reach the platform's own database or internal addresses, nor
@@ -226,6 +228,62 @@ describe('data import sources: refused addresses', () => {
       { token: apiKey },
     );
     expect(schema.body.errors?.[0]?.extensions?.code, JSON.stringify(schema.body)).toBe('SOURCE_NOT_ALLOWED');
+  });
+});
+
+describe('data import sources: the job checks again', () => {
+  it('a stored source the rules now refuse fails the job without connecting; status shows the same answer', async () => {
+    // As if the operator narrowed the allow-list between the start and the job: the row and the
+    // queued job are what startDataImport writes, with a source this platform refuses.
+    const { prisma } = t.platform.db;
+    const row = await prisma.workspace.findFirst({ where: { name: workspace } });
+    const id = `imp_${randomBytes(8).toString('hex')}`;
+    await prisma.dataImport.create({
+      data: {
+        id,
+        workspaceId: row!.id,
+        kind: 'data',
+        status: 'pending',
+        routingField: 'tenant_id',
+        options: { drop_routing_column: false, create_tenants: true },
+        source: {
+          type: 'postgresql',
+          host: '127.0.0.1',
+          port: countingPort,
+          database: 'postgres',
+          user: 'postgres',
+          ssl: false,
+        },
+      },
+    });
+    const secretKey = `data-import:source:${randomBytes(24).toString('hex')}`;
+    await t.platform.kv.cache.set(secretKey, PASSWORD, 60);
+    await t.platform.deps.jobs.enqueue(
+      DATA_IMPORT_JOB,
+      {
+        importId: id,
+        secretKey,
+        principal: {
+          kind: 'api_key',
+          id: 'ssrf',
+          projectId: row!.projectId,
+          tenantId: null,
+          roles: [],
+          scopes: ['write:tenants'],
+        },
+      },
+      { jobId: `data-import-${id}` },
+    );
+    let status: RestAnswer;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      status = await t.rest(`/workspaces/${workspace}/import-data/status?import_id=${id}`, { token: apiKey });
+      expect(status.status, JSON.stringify(status.body)).toBe(200);
+      if (status.body.status === 'failed' || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status.body).toMatchObject({ status: 'failed', error: SOURCE_NOT_ALLOWED_MESSAGE });
+    expect(countingHits).toBe(0);
   });
 });
 
