@@ -6,6 +6,7 @@ import { newId } from '../../../lib/ids.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { BlueprintVersion, TenantDatabase } from '../../../prisma/generated/client.js';
+import { MASKED_PASSWORD } from './connection-secrets.js';
 import { databaseUrl, dedicatedServerUrl, dropDatabase, withClient } from './tenant-databases.js';
 import type { SqlTenant } from './tenant-sql.js';
 import {
@@ -295,7 +296,11 @@ export async function dropBlueprintDatabases(deps: SubgraphDeps, tx: Tx, tenantI
  * uses (level 1 lives there), as the database's role. The embedded default (PGlite) takes no
  * connections: null, and the answer says so.
  */
-export function blueprintConnectionString(deps: SubgraphDeps, db: TenantDatabase): string | null {
+export function blueprintConnectionString(
+  deps: SubgraphDeps,
+  db: TenantDatabase,
+  revealPassword: boolean,
+): string | null {
   if (!db.loginRole || !db.loginPassword) return null;
   let url: URL;
   if (db.isolationLevel === 2) {
@@ -306,7 +311,8 @@ export function blueprintConnectionString(deps: SubgraphDeps, db: TenantDatabase
     url = new URL(handle.connectionString);
   }
   url.username = db.loginRole;
-  url.password = deps.secretBox.open(db.loginPassword);
+  // Decrypted only for a caller who may write the tenant (connection-secrets.ts).
+  url.password = revealPassword ? deps.secretBox.open(db.loginPassword) : MASKED_PASSWORD;
   url.search = '';
   return url.toString();
 }
