@@ -209,4 +209,60 @@ describe('graceful shutdown of npm start', () => {
     },
     BOOT_TIMEOUT_MS + 30_000,
   );
+
+  it(
+    'a production subgraph (bin/subgraph.ts) exits 0 at once on SIGTERM, not at its force timer',
+    async () => {
+      // On the servers CI gives it (where it used to sit out the 15 s force timer and exit 1), else embedded.
+      const real = process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL;
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
+        SUBGRAPH: 'edge',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        INTERNAL_SIGNING_SECRET: randomBytes(32).toString('hex'),
+        SECRETS_ENCRYPTION_KEY: 'b2'.repeat(32),
+        ...(real
+          ? { DATABASE_URL: process.env.TEST_DATABASE_URL!, REDIS_URL: process.env.TEST_REDIS_URL! }
+          : { DATA_DIR: join(dataDir, 'subgraph') }),
+      };
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bin/subgraph.ts'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+        child.once('exit', (code) => resolve({ code, at: Date.now() })),
+      );
+      child.stderr!.resume();
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let buffered = '';
+          child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+            buffered += chunk;
+            const match = /"url":"([^"]+)","msg":"subgraph ready"/.exec(buffered);
+            if (match) resolve(match[1]!);
+          });
+          void exited.then(({ code }) => reject(new Error(`bin/subgraph.ts exited (${code}) before it was ready`)));
+        });
+        // A request on a kept-alive socket (as the gateway's pool holds them); refused unsigned, which is fine.
+        const answer = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{ __typename }"}',
+        });
+        await answer.text();
+        const signalledAt = Date.now();
+        child.kill('SIGTERM');
+        const exit = await exited;
+        expect(exit.code).toBe(0);
+        expect(exit.at - signalledAt).toBeLessThan(5_000);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+    BOOT_TIMEOUT_MS + 30_000,
+  );
 });
