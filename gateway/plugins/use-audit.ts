@@ -244,8 +244,6 @@ export function createAuditPlugin(options: AuditPluginOptions): ApolloServerPlug
   const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const pending = new Set<Promise<void>>();
 
-  // Retries cover a blip in the queue's connection; after that the entries go to the error log,
-  // which is the last durable place left, so an outage leaves a trace rather than nothing.
   const deliverOne = async (entry: AuditEntry, batchError: unknown) => {
     try {
       await sink([entry]);
@@ -253,6 +251,8 @@ export function createAuditPlugin(options: AuditPluginOptions): ApolloServerPlug
       logger.error({ err: error, batchErr: batchError, auditEntries: [entry] }, 'audit entry could not be queued');
     }
   };
+  // Retries cover a blip in the queue's connection; after that the entries go to the error log,
+  // which is the last durable place left, so an outage leaves a trace rather than nothing.
   const deliver = async (entries: AuditEntry[]) => {
     for (let attempt = 0; ; attempt += 1) {
       try {
