@@ -196,7 +196,10 @@ describe('graceful shutdown of npm start', () => {
         const exit = await started.exited;
         expect(exit.code).toBe(0);
         expect(exit.at - signalledAt).toBeGreaterThanOrEqual(graceMs - 100);
-        expect(exit.at - signalledAt).toBeLessThan(graceMs + 5_000);
+        // Bounded by the grace period plus closing time; the force timer (grace + 5 s) would exit 1,
+        // so exit code 0 above already says it was not needed. The margin absorbs a loaded CI machine.
+        expect(exit.at - signalledAt).toBeLessThan(graceMs + 10_000);
+        expect(started.logs.some((l) => l.msg === 'shutdown took too long: forcing exit')).toBe(false);
         expect(await outcome).toBe('cut off');
         // node was npm's child: it is gone too, not left running as an orphan.
         await sleep(200);
