@@ -1,8 +1,10 @@
 # One image for every process (docker-compose.yml picks the command per service):
-#   gateway (default)   npx tsx bin/gateway.ts
-#   one subgraph        SUBGRAPH=<name> PORT=<port> npx tsx bin/subgraph.ts
-#   job worker          npx tsx bin/worker.ts
-#   migrations (once)   npx tsx scripts/db-migrate.ts
+#   gateway (default)   node --import tsx bin/gateway.ts
+#   one subgraph        SUBGRAPH=<name> PORT=<port> node --import tsx bin/subgraph.ts
+#   job worker          node --import tsx bin/worker.ts
+#   migrations (once)   node --import tsx scripts/db-migrate.ts
+# node itself is the process (tsx only as its loader, no npx or tsx CLI wrapper in between), so
+# SIGTERM reaches the graceful shutdown in bin/shutdown.ts directly.
 # The variables each one reads are listed in .env.example.
 FROM node:20-bookworm-slim
 
@@ -34,4 +36,4 @@ RUN mkdir -p .data && chown node:node .data
 USER node
 
 EXPOSE 4000
-CMD ["npx", "tsx", "bin/gateway.ts"]
+CMD ["node", "--import", "tsx", "bin/gateway.ts"]

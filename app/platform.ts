@@ -25,6 +25,8 @@ export interface PlatformConfig extends DepsConfig {
   /** in-process: the embedded default. http: every subgraph on its own port, reached over the network. */
   transport: 'in-process' | 'http';
   rateLimitPolicies?: GatewayOptions['rateLimitPolicies'];
+  /** How long close() lets in-flight requests finish before cutting them off (SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs?: number;
 }
 
 export interface Platform {
@@ -59,16 +61,28 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       : createInProcessSubgraphClient({ services: () => subgraphs, signingSecret });
   const runtime = await createSubgraphDeps(config, logger, { subgraphs: subgraphClient, migrate: true });
   const { deps } = runtime;
-  const closers: Array<() => Promise<void>> = [() => runtime.close()];
+  // Closed in reverse order of start: the gateway (draining its requests) first, then the
+  // subgraphs behind it, then the worker, queues and database they all used.
+  const closers: Array<{ step: string; close: () => Promise<void> }> = [
+    { step: 'job worker, queues, database', close: () => runtime.close() },
+  ];
+  const graceMs = config.shutdownGraceMs;
   const close = async () => {
-    for (const fn of closers.reverse())
-      await fn().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
+    for (const { step, close: fn } of [...closers].reverse()) {
+      const startedAt = Date.now();
+      try {
+        await fn();
+        logger.info({ step, ms: Date.now() - startedAt }, 'closed');
+      } catch (error) {
+        logger.error({ err: error, step }, 'close failed');
+      }
+    }
   };
   try {
     await deps.jobs.startWorker();
     for (const name of SUBGRAPH_NAMES) {
       const service = await startSubgraphService({ module: SUBGRAPHS[name], deps, signingSecret, logger });
-      closers.push(() => service.stop());
+      closers.push({ step: `subgraph ${name}`, close: () => service.stop({ graceMs }) });
       subgraphs[name] = service;
       if (config.transport === 'http') subgraphUrls[name] = (await service.listen(0, '127.0.0.1')).url;
     }
@@ -90,7 +104,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitPolicies: config.rateLimitPolicies,
       checkResponses: config.environment === 'test',
     });
-    closers.push(() => gateway.stop());
+    closers.push({ step: 'gateway', close: () => gateway.stop({ graceMs }) });
     const { url } = await gateway.listen(config.port, config.host);
     logger.info(
       {

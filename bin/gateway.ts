@@ -46,8 +46,13 @@ const gateway = await assembleGateway({
 });
 const { url } = await gateway.listen(env.PORT, env.HOST);
 logger.info({ url }, 'gateway ready');
-onShutdown(logger, async () => {
-  await gateway.stop();
-  await jobs.close();
-  await kv.close();
-});
+onShutdown(
+  logger,
+  async () => {
+    await gateway.stop({ graceMs: env.SHUTDOWN_GRACE_MS });
+    // Audit entries of the drained requests are queued before the queue closes.
+    await jobs.close();
+    await kv.close();
+  },
+  { graceMs: env.SHUTDOWN_GRACE_MS },
+);

@@ -20,7 +20,8 @@ const platform = await startPlatform(
     rateLimitEnabled: env.RATE_LIMIT_ENABLED,
     trustedProxies: env.TRUSTED_PROXIES,
     transport: 'in-process',
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
   },
   logger,
 );
-onShutdown(logger, () => platform.close());
+onShutdown(logger, () => platform.close(), { graceMs: env.SHUTDOWN_GRACE_MS });

@@ -45,7 +45,11 @@ const service = await startSubgraphService({
 await module.start?.(runtime.deps);
 const { url } = await service.listen(env.PORT, env.HOST);
 logger.info({ url }, 'subgraph ready');
-onShutdown(logger, async () => {
-  await service.stop();
-  await runtime.close();
-});
+onShutdown(
+  logger,
+  async () => {
+    await service.stop({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await runtime.close();
+  },
+  { graceMs: env.SHUTDOWN_GRACE_MS },
+);

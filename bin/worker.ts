@@ -30,4 +30,4 @@ const runtime = await createSubgraphDeps(depsConfigFromEnv(env), logger, {
 });
 await runtime.deps.jobs.startWorker();
 logger.info('worker ready');
-onShutdown(logger, () => runtime.close());
+onShutdown(logger, () => runtime.close(), { graceMs: env.SHUTDOWN_GRACE_MS });

@@ -5,6 +5,7 @@ import type { SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
 import { createApolloHandler } from '../lib/http/apollo-handler.js';
+import { closeServerGracefully, DEFAULT_SHUTDOWN_GRACE_MS } from '../lib/http/graceful-close.js';
 import type { Logger } from '../lib/logger.js';
 import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
 import type { Kv } from '../lib/runtime/kv.js';
@@ -65,7 +66,8 @@ export interface Gateway {
   }>;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
-  stop(): Promise<void>;
+  /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
@@ -88,6 +90,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger,
+    // Its own SIGTERM handler stops Apollo and re-raises the signal, killing the process with
+    // requests in flight; the entry points (bin/shutdown.ts) drain first, then stop it.
+    stopOnTerminationSignals: false,
     formatError: createErrorMasker(logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
@@ -205,13 +210,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const actualPort = typeof address === 'object' && address ? address.port : port;
       return { server, url: `http://127.0.0.1:${actualPort}` };
     },
-    async stop() {
-      if (server) {
-        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeIdleConnections();
-        await closed;
+    async stop({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
+      const deadline = Date.now() + graceMs;
+      if (server) await closeServerGracefully(server, { graceMs, logger, name: 'gateway' });
+      // Work whose client hung up is not tied to a socket: it gets what is left of the same bound.
+      if (inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...inFlight]),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+          }),
+        ]);
+        clearTimeout(timer);
+        if (inFlight.size > 0) logger.warn({ requests: inFlight.size }, 'stopping with requests still running');
       }
-      await Promise.allSettled([...inFlight]);
       await apollo.stop();
     },
   };

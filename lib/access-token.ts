@@ -25,6 +25,19 @@ export function userRevokedKey(userId: string): string {
   return `auth:user-revoked:${userId}`;
 }
 
+/** How long a user's revocation key is kept: as long as a token it refuses can live, plus a margin. */
+export const USER_REVOKED_TTL_SECONDS = ACCESS_TOKEN_TTL_SECONDS + 60;
+
+/**
+ * Shared-kv marker, with no expiry, saying the revocation keys above are complete. The database
+ * (`users.tokens_valid_after`) is the durable record; the kv is a cache of it, and a Redis that
+ * restarted or was flushed has lost both the keys and this marker. A gateway that finds the
+ * marker missing has identity write every live revocation back (and then the marker) before it
+ * trusts any missing revocation key: until then it fails closed, so no suspended or deleted user
+ * gets back in through a cache loss.
+ */
+export const REVOCATIONS_RESTORED_KEY = 'auth:revocations-restored';
+
 /** Pub/sub channel announcing a revoked user (message: the user id), for long-lived connections. */
 export const USER_REVOKED_CHANNEL = 'auth:user-revoked';
 

@@ -19,6 +19,12 @@ export const requiredUrl = z.string().trim().pipe(z.url());
 export const runtimeEnv = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * On SIGTERM/SIGINT, how long in-flight requests and jobs may run before they are cut off. Keep
+   * it under the orchestrator's kill timeout (docker-compose stop_grace_period: 20 s), less the
+   * few seconds closing pools takes.
+   */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 export const databaseEnv = z.object({

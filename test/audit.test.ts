@@ -307,6 +307,74 @@ describe('audit log through the real gateway', () => {
     expect(refused.body.error.code).toBe('FORBIDDEN');
   });
 
+  it('a NUL byte in one aliased mutation cannot erase the audit entry of the valid mutation beside it', async () => {
+    // The attack: PostgreSQL refuses NUL in text and jsonb, so an entry carrying one used to fail
+    // the whole batch, and the valid mutation ran unaudited.
+    const victim = await register(tenantA, `${uniqueSlug('nul')}@example.com`);
+    const requestId = `req-nul-${uniqueSlug('r')}`;
+    const { body } = await t.graphql(
+      `mutation Evade($id: ID!, $bad: ID!) {
+        real: suspendUser(id: $id) { id }
+        cover: suspendUser(id: $bad) { id }
+      }`,
+      { id: victim, bad: `usr_\u0000${'x'.repeat(300)}\ud800` },
+      { headers: { 'x-request-id': requestId } },
+    );
+    expect(body.errors?.length).toBeGreaterThan(0);
+    // The valid mutation took effect...
+    const user = await t.platform.db.prisma.user.findUniqueOrThrow({ where: { id: victim } });
+    expect(user.status).toBe('suspended');
+    // ...so its entry must be there.
+    const real = await waitForEntry(t, (row) => row.resourceId === victim && row.requestId === requestId, {
+      action: 'user.suspend',
+    });
+    expect(real).toMatchObject({ outcome: 'success', actorId: 'operator' });
+    // The sibling is kept too, its id cleaned and capped rather than dropped.
+    const cover = await waitForEntry(t, (row) => row.requestId === requestId && row.resourceId !== victim, {
+      action: 'user.suspend',
+    });
+    expect(cover.outcome).toBe('failure');
+    expect(cover.resourceId).toMatch(/^usr_x+/);
+    expect(cover.resourceId!.length).toBeLessThanOrEqual(200);
+    expect(cover.resourceId).not.toContain('\u0000');
+  });
+
+  it('a batch the database refuses falls back to one insert per entry: only the bad one is lost, and logged', async () => {
+    const base = (suffix: string): AuditEntry => ({
+      id: `aud_${uniqueSlug(suffix).replace(/-/g, '')}`,
+      tenantId: tenantA,
+      projectId: null,
+      actorId: 'operator',
+      actorKind: 'operator',
+      action: 'test.fallback',
+      resource: 'test',
+      resourceId: null,
+      outcome: 'success',
+      errorCode: null,
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      details: {},
+      createdAt: new Date().toISOString(),
+    });
+    const good = base('good');
+    // Sanitising cannot fix an entry whose timestamp PostgreSQL refuses (year 0 does not exist as
+    // a timestamp): the one kind of failure the per-entry fallback is for.
+    const bad = { ...base('bad'), createdAt: '0000-01-01T00:00:00.000Z' };
+    const nul = { ...base('nul'), resourceId: 'a\u0000b', details: { ids: { 'k\u0000': 'v\u0000' } } };
+    const errors: unknown[] = [];
+    const logger = createLogger({ level: 'silent' });
+    logger.error = ((obj: unknown) => {
+      errors.push(obj);
+    }) as typeof logger.error;
+    const deps = { db: t.platform.db };
+    expect(await recordAuditEntries({ deps, entries: [good, bad, nul], logger })).toEqual({ recorded: 2 });
+    const rows = await t.platform.db.prisma.auditLog.findMany({ where: { id: { in: [good.id, bad.id, nul.id] } } });
+    expect(rows.map((r) => r.id).sort()).toEqual([good.id, nul.id].sort());
+    expect(rows.find((r) => r.id === nul.id)).toMatchObject({ resourceId: 'ab', details: { ids: { k: 'v' } } });
+    expect(JSON.stringify(errors)).toContain(bad.id);
+  });
+
   it('recording is idempotent: a retried job does not duplicate its entries', async () => {
     const entry: AuditEntry = {
       id: `aud_${uniqueSlug('retry').replace('-', '')}`,
@@ -325,9 +393,10 @@ describe('audit log through the real gateway', () => {
       details: {},
       createdAt: new Date().toISOString(),
     };
-    const deps = { db: t.platform.db } as Parameters<typeof recordAuditEntries>[0]['deps'];
-    expect(await recordAuditEntries({ deps, entries: [entry] })).toEqual({ recorded: 1 });
-    expect(await recordAuditEntries({ deps, entries: [entry] })).toEqual({ recorded: 0 });
+    const deps = { db: t.platform.db };
+    const logger = createLogger({ level: 'silent' });
+    expect(await recordAuditEntries({ deps, entries: [entry], logger })).toEqual({ recorded: 1 });
+    expect(await recordAuditEntries({ deps, entries: [entry], logger })).toEqual({ recorded: 0 });
     expect(await t.platform.db.prisma.auditLog.count({ where: { id: entry.id } })).toBe(1);
   });
 });

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, userRevokedKey } from '../lib/access-token.js';
+import {
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  REVOCATIONS_RESTORED_KEY,
+  userRevokedKey,
+} from '../lib/access-token.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import {
   assertPasswordPolicy,
@@ -409,6 +414,47 @@ describe('identity auth core through the real gateway', () => {
     const again = await login({ email: user.email, password: PASSWORD });
     expect(again.status).toBe(200);
     expect((await me(again.body.data.access_token)).status).toBe(200);
+  });
+
+  it('suspended and deleted users stay refused after the shared kv loses its revocations (Redis flushed)', async () => {
+    const tenantId = await createTenant();
+    const suspended = await registerUser(tenantId);
+    const deleted = await registerUser(tenantId);
+    const active = await registerUser(tenantId);
+    for (const [mutation, user] of [
+      ['suspendUser', suspended],
+      ['deleteUser', deleted],
+    ] as const) {
+      const answer = await gql(`mutation ($id: ID!) { ${mutation}(id: $id) { id } }`, { id: user.user.id });
+      expect(answer.body.errors).toBeUndefined();
+      expect((await me(user.accessToken)).status).toBe(401);
+    }
+
+    // What a Redis restart or FLUSHALL does to this platform's keys (on the embedded default the
+    // same clear of the in-memory store): every revocation key and the restored marker are gone.
+    await t.platform.kv.cache.clear('*');
+    expect(await t.platform.kv.cache.get(userRevokedKey(suspended.user.id))).toBeNull();
+    expect(await t.platform.kv.cache.get(REVOCATIONS_RESTORED_KEY)).toBeNull();
+
+    for (const user of [suspended, deleted]) {
+      const answer = await me(user.accessToken);
+      expect(answer.status).toBe(401);
+      expect(answer.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
+    }
+    // Restored from users.tokens_valid_after, then marked complete.
+    expect(Number(await t.platform.kv.cache.get(userRevokedKey(suspended.user.id)))).toBeGreaterThan(0);
+    expect(await t.platform.kv.cache.get(REVOCATIONS_RESTORED_KEY)).not.toBeNull();
+
+    // Everyone else is unaffected: an earlier token and a fresh sign-in both work.
+    expect((await me(active.accessToken)).status).toBe(200);
+    const again = await login({ email: active.email, password: PASSWORD });
+    expect(again.status).toBe(200);
+    expect((await me(again.body.data.access_token)).status).toBe(200);
+  });
+
+  it('only the gateway may restore revocations', async () => {
+    const answer = await gql('mutation { restoreTokenRevocations }');
+    expect(answer.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('unknown email and wrong password get the same status, code and message', async () => {

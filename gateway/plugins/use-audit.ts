@@ -12,7 +12,7 @@ import {
 } from 'graphql';
 import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
-import type { AuditEntry } from '../../subgraphs/identity/contract.js';
+import { sanitizeAuditEntry, type AuditEntry } from '../../subgraphs/identity/contract.js';
 import type { GatewayContext } from '../context.js';
 
 /**
@@ -202,7 +202,9 @@ export function buildAuditEntries(
     const resourceId =
       stringField(args, 'id') ?? stringField(args.input, 'id') ?? stringField(result, 'id') ?? stringField(user, 'id');
     const ids = idArguments(args);
-    return {
+    // Ids come from the caller: a NUL byte or an overlong id must not make this entry (and the
+    // batch it travels in) unstorable, or one aliased field could erase its siblings' entries.
+    return sanitizeAuditEntry({
       id: newId('aud'),
       // Tenant and project come from the principal; from the answer only when the caller is not
       // bound to one (the operator, a sign-in), never from an id the caller typed.
@@ -225,7 +227,7 @@ export function buildAuditEntries(
         ...(Object.keys(ids).length > 0 ? { ids } : {}),
       },
       createdAt: now.toISOString(),
-    } satisfies AuditEntry;
+    });
   });
 }
 
@@ -242,6 +244,13 @@ export function createAuditPlugin(options: AuditPluginOptions): ApolloServerPlug
   const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const pending = new Set<Promise<void>>();
 
+  const deliverOne = async (entry: AuditEntry, batchError: unknown) => {
+    try {
+      await sink([entry]);
+    } catch (error) {
+      logger.error({ err: error, batchErr: batchError, auditEntries: [entry] }, 'audit entry could not be queued');
+    }
+  };
   // Retries cover a blip in the queue's connection; after that the entries go to the error log,
   // which is the last durable place left, so an outage leaves a trace rather than nothing.
   const deliver = async (entries: AuditEntry[]) => {
@@ -252,6 +261,12 @@ export function createAuditPlugin(options: AuditPluginOptions): ApolloServerPlug
       } catch (error) {
         const delay = retryDelays[attempt];
         if (delay === undefined) {
+          if (entries.length > 1) {
+            // Whatever made the batch fail must cost only the entry that caused it: each is
+            // handed over alone, and only those refused even then end in the error log.
+            for (const entry of entries) await deliverOne(entry, error);
+            return;
+          }
           logger.error({ err: error, auditEntries: entries }, 'audit entries could not be queued');
           return;
         }

@@ -14,6 +14,7 @@ import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
   JWKS_CHANGED_CHANNEL,
+  REVOCATIONS_RESTORED_KEY,
   userRevokedKey,
 } from '../../lib/access-token.js';
 import { AppError } from '../../lib/errors.js';
@@ -203,11 +204,67 @@ async function verify(token: string, source: JwksSource): Promise<JWTPayload> {
   }
 }
 
-async function assertNotRevoked(kv: Kv, userId: string, issuedAt: number, logger: Logger): Promise<void> {
+const RESTORE_REVOCATIONS_OPERATION = /* GraphQL */ `
+  mutation GatewayRestoreTokenRevocations {
+    restoreTokenRevocations
+  }
+`;
+
+/**
+ * Has identity write revocations back from the database when the shared kv lost them (the marker
+ * `REVOCATIONS_RESTORED_KEY` is gone: Redis restarted, was flushed, or the cache was cleared).
+ * One restore at a time per gateway; every request waiting on it shares its outcome.
+ */
+export function createRevocationRestorer({ execute, logger }: Pick<JwtDeps, 'execute' | 'logger'>) {
+  let inFlight: Promise<void> | undefined;
+  return (): Promise<void> => {
+    inFlight ??= (async () => {
+      try {
+        const startedAt = Date.now();
+        logger.warn('token revocations missing from the shared kv: restoring them from identity');
+        const result = await execute({
+          document: RESTORE_REVOCATIONS_OPERATION,
+          variables: {},
+          principal: GATEWAY_PRINCIPAL,
+          requestId: `gateway-revocations-${startedAt}`,
+        });
+        const restored = (result.data as { restoreTokenRevocations?: unknown } | null | undefined)
+          ?.restoreTokenRevocations;
+        if (result.errors?.length || typeof restored !== 'number') {
+          logger.error({ errors: result.errors }, 'could not restore token revocations');
+          throw new AppError('SERVICE_UNAVAILABLE', 'Access tokens cannot be verified right now');
+        }
+        logger.info({ restored, ms: Date.now() - startedAt }, 'token revocations restored');
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
+  };
+}
+
+async function assertNotRevoked(
+  kv: Kv,
+  userId: string,
+  issuedAt: number,
+  logger: Logger,
+  restore: () => Promise<void>,
+): Promise<void> {
   let revokedAt: string | null;
   try {
-    revokedAt = await kv.cache.get(userRevokedKey(userId));
+    let restored: string | null;
+    [revokedAt, restored] = await Promise.all([
+      kv.cache.get(userRevokedKey(userId)),
+      kv.cache.get(REVOCATIONS_RESTORED_KEY),
+    ]);
+    // A missing key proves nothing while the kv may have lost its revocations: fail closed until
+    // identity has written them back from the database.
+    if (restored === null) {
+      await restore();
+      revokedAt = await kv.cache.get(userRevokedKey(userId));
+    }
   } catch (error) {
+    if (error instanceof AppError) throw error;
     // Fail closed: without the shared store we cannot tell a suspended user's token from a good one.
     logger.error({ err: error }, 'revocation check unavailable');
     throw new AppError('SERVICE_UNAVAILABLE', 'Access tokens cannot be verified right now');
@@ -224,13 +281,14 @@ async function assertNotRevoked(kv: Kv, userId: string, issuedAt: number, logger
  */
 export function createJwtResolver(deps: JwtDeps & { jwks?: JwksSource }): CredentialResolver {
   const source = deps.jwks ?? createJwksSource(deps);
+  const restore = createRevocationRestorer(deps);
   return async (credential) => {
     if (!looksLikeJwt(credential)) return null;
     const payload = await verify(credential, source);
     const parsed = claimsSchema.safeParse(payload);
     if (!parsed.success) throw invalid();
     const claims = parsed.data;
-    await assertNotRevoked(deps.kv, claims.sub, claims.iat, deps.logger);
+    await assertNotRevoked(deps.kv, claims.sub, claims.iat, deps.logger, restore);
     // Roles decide; the token's own scope list can only narrow what the roles grant.
     const granted = scopesForRoles(claims.roles);
     const listed = claims.scope === undefined ? null : new Set(claims.scope.split(' '));

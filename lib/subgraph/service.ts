@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { SubgraphName } from '../env.js';
 import { createErrorMasker } from '../graphql-errors.js';
 import { createApolloHandler } from '../http/apollo-handler.js';
+import { closeServerGracefully } from '../http/graceful-close.js';
 import type { Logger } from '../logger.js';
 import { PRINCIPAL_HEADER, verifyPrincipal } from '../principal.js';
 import { AppError } from '../errors.js';
@@ -35,7 +36,8 @@ export interface SubgraphService {
   /** Builds the request context from the headers the gateway sent; refuses an unsigned or forged principal. */
   contextFromHeaders(headers: IncomingHttpHeaders | Record<string, string | undefined>): Promise<SubgraphContext>;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
-  stop(): Promise<void>;
+  /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -54,6 +56,9 @@ export async function startSubgraphService(options: {
   const apollo = new ApolloServer<SubgraphContext>({
     schema: module.schema,
     logger,
+    // The process drains its HTTP server first (bin/shutdown.ts); Apollo's own handler would
+    // re-raise SIGTERM and kill the process with requests in flight.
+    stopOnTerminationSignals: false,
     formatError: createErrorMasker(logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
@@ -104,8 +109,9 @@ export async function startSubgraphService(options: {
       const actualPort = typeof address === 'object' && address ? address.port : port;
       return { server, url: `http://127.0.0.1:${actualPort}/graphql` };
     },
-    async stop() {
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    async stop({ graceMs }: { graceMs?: number } = {}) {
+      // Idle keep-alive sockets from the gateway's pool are closed at once, or close() would wait for them.
+      if (server) await closeServerGracefully(server, { graceMs, logger, name: `subgraph-${module.name}` });
       await apollo.stop();
     },
   };

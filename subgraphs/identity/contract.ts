@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableJson, storableText } from '../../lib/storable-text.js';
 
 /**
  * Identity's public contract: what the gateway may rely on without importing identity's
@@ -40,6 +41,53 @@ export const auditEntrySchema = z.object({
   createdAt: z.iso.datetime(),
 });
 export type AuditEntry = z.output<typeof auditEntrySchema>;
+
+/** Lengths of the text fields above: sanitising caps to them, so a long value never fails the schema. */
+const AUDIT_TEXT_LIMITS = {
+  tenantId: 100,
+  projectId: 100,
+  actorId: 200,
+  actorKind: 40,
+  resourceId: 200,
+  errorCode: 60,
+  ip: 100,
+  userAgent: 1000,
+  requestId: 128,
+} as const satisfies Partial<Record<keyof AuditEntry, number>>;
+
+/**
+ * An entry made safe to queue and store, whatever a caller put into the ids it carries: NUL bytes
+ * and lone surrogates removed (PostgreSQL refuses them), every string capped to its column's limit,
+ * details bounded. Applied by the producer and again by identity before writing, because one bad
+ * entry must never cost its siblings their place in the trail.
+ */
+export function sanitizeAuditEntry(entry: AuditEntry): AuditEntry {
+  const text = <K extends keyof typeof AUDIT_TEXT_LIMITS>(key: K): string | null => {
+    const value = entry[key];
+    return value === null || value === undefined ? null : storableText(String(value), AUDIT_TEXT_LIMITS[key]);
+  };
+  const details = storableJson(entry.details, { maxString: 200, maxDepth: 4, maxEntries: 50 });
+  return {
+    id: storableText(entry.id, 64),
+    tenantId: text('tenantId'),
+    projectId: text('projectId'),
+    actorId: text('actorId'),
+    actorKind: text('actorKind'),
+    action: storableText(entry.action, 120) || 'unknown',
+    resource: storableText(entry.resource, 120) || 'unknown',
+    resourceId: text('resourceId'),
+    outcome: entry.outcome === 'success' ? 'success' : 'failure',
+    errorCode: text('errorCode'),
+    ip: text('ip'),
+    userAgent: text('userAgent'),
+    requestId: text('requestId'),
+    details:
+      details !== null && typeof details === 'object' && !Array.isArray(details)
+        ? (details as Record<string, unknown>)
+        : {},
+    createdAt: entry.createdAt,
+  };
+}
 
 /** The job by which every process hands audit entries to identity (run by the worker). */
 export const RECORD_AUDIT_JOB = 'identity.record-audit';

@@ -17,7 +17,7 @@ export function createRecordAuditJob(deps: () => SubgraphDeps) {
     schema: payloadSchema,
     attempts: 8,
     backoffMs: 1000,
-    handler: (payload) => recordAuditEntries({ deps: deps(), entries: payload.entries }),
+    handler: (payload, { logger }) => recordAuditEntries({ deps: deps(), entries: payload.entries, logger }),
   });
 }
 

@@ -9,7 +9,7 @@ import {
   type AuthResult,
   type TenantAuthSettings,
 } from '../services/auth.js';
-import { logout, refreshSession } from '../services/sessions.js';
+import { logout, refreshSession, restoreTokenRevocations } from '../services/sessions.js';
 import { getJwks, rotateSigningKey, type PublicJwk, type SigningKeyInfo } from '../services/tokens.js';
 import { UserRef } from './user.js';
 
@@ -180,6 +180,17 @@ builder.mutationField('logout', (t) =>
     description: "Ends the refresh token's sign-in; true even for an unknown token.",
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => logout({ deps: ctx.deps, refreshToken: args.refreshToken }),
+  }),
+);
+
+builder.mutationField('restoreTokenRevocations', (t) =>
+  t.int({
+    description:
+      "The gateway's recovery after the shared kv lost its revocation keys (Redis restarted or flushed): " +
+      'writes back every revocation that can still refuse a live access token, from the database. ' +
+      'Returns how many keys it wrote. Only the gateway may call it.',
+    resolve: async (_root, _args, ctx) =>
+      (await restoreTokenRevocations({ deps: ctx.deps, principal: ctx.principal })).restored,
   }),
 );
 

@@ -1,32 +1,64 @@
 import { z } from 'zod';
 import { pageInput, paginationOf, type Pagination } from '../../../lib/pagination.js';
 import { AppError } from '../../../lib/errors.js';
+import type { Logger } from '../../../lib/logger.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { AuditLog, Prisma } from '../../../prisma/generated/client.js';
-import type { AuditEntry } from '../contract.js';
+import { sanitizeAuditEntry, type AuditEntry } from '../contract.js';
 
 export type { AuditLog };
 
-/** Idempotent: entries whose id is already stored (an earlier attempt of the same job) are skipped. */
+const toRow = (entry: AuditEntry): Prisma.AuditLogCreateManyInput => ({
+  ...entry,
+  details: entry.details as Prisma.InputJsonValue,
+  createdAt: new Date(entry.createdAt),
+});
+
+/**
+ * Idempotent: entries whose id is already stored (an earlier attempt of the same job) are skipped.
+ *
+ * Every entry of a batch must land even if one cannot: entries are sanitised first (NUL bytes,
+ * lone surrogates, sizes), and a batch the database still refuses is written again one entry at a
+ * time, so only an entry that is itself unstorable is lost, and it is logged whole. When no entry
+ * at all could be written the cause is the database rather than the data: the error is thrown so
+ * the job retries later.
+ */
 export async function recordAuditEntries({
   deps,
   entries,
+  logger,
 }: {
-  deps: SubgraphDeps;
+  deps: Pick<SubgraphDeps, 'db'>;
   entries: AuditEntry[];
+  logger: Logger;
 }): Promise<{ recorded: number }> {
   if (entries.length === 0) return { recorded: 0 };
-  const { count } = await deps.db.prisma.auditLog.createMany({
-    data: entries.map((entry) => ({
-      ...entry,
-      details: entry.details as Prisma.InputJsonValue,
-      createdAt: new Date(entry.createdAt),
-    })),
-    skipDuplicates: true,
-  });
-  return { recorded: count };
+  const rows = entries.map((entry) => toRow(sanitizeAuditEntry(entry)));
+  try {
+    const { count } = await deps.db.prisma.auditLog.createMany({ data: rows, skipDuplicates: true });
+    return { recorded: count };
+  } catch (batchError) {
+    if (rows.length === 1) throw batchError;
+    let recorded = 0;
+    let written = 0;
+    const failures: Array<{ row: Prisma.AuditLogCreateManyInput; error: unknown }> = [];
+    for (const row of rows) {
+      try {
+        const { count } = await deps.db.prisma.auditLog.createMany({ data: [row], skipDuplicates: true });
+        recorded += count;
+        written += 1;
+      } catch (error) {
+        failures.push({ row, error });
+      }
+    }
+    if (written === 0) throw batchError;
+    for (const { row, error } of failures) {
+      logger.error({ err: error, auditEntry: row }, 'audit entry could not be stored; its siblings were');
+    }
+    return { recorded };
+  }
 }
 
 /** The documented page size limits: default 20, at most 100. */

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ACCESS_TOKEN_TTL_SECONDS, USER_REVOKED_CHANNEL, userRevokedKey } from '../../../lib/access-token.js';
+import {
+  REVOCATIONS_RESTORED_KEY,
+  USER_REVOKED_CHANNEL,
+  USER_REVOKED_TTL_SECONDS,
+  userRevokedKey,
+} from '../../../lib/access-token.js';
 import { AppError } from '../../../lib/errors.js';
-import type { ClientInfo } from '../../../lib/principal.js';
+import { AUTHENTICATE_SCOPE, type ClientInfo, type Principal } from '../../../lib/principal.js';
 import { scopesForRoles } from '../../../lib/scopes.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { User } from '../../../prisma/generated/client.js';
@@ -143,7 +148,53 @@ export async function revokeUserSessions({
   });
   const revokedSecond = Math.floor(now.getTime() / 1000);
   // Lives as long as the tokens it refuses can; a later revocation overwrites it with a later second.
-  await deps.kv.cache.set(userRevokedKey(userId), String(revokedSecond), ACCESS_TOKEN_TTL_SECONDS + 60);
+  await deps.kv.cache.set(userRevokedKey(userId), String(revokedSecond), USER_REVOKED_TTL_SECONDS);
   await deps.kv.pubsub.publish(USER_REVOKED_CHANNEL, userId);
   return { revokedRefreshTokens: count };
 }
+
+/**
+ * Writes every revocation that can still refuse a live token back into the shared kv from the
+ * durable record (`users.tokens_valid_after`), then the marker that says the keys are complete.
+ * The gateway calls it when it finds the marker gone (Redis restarted or flushed).
+ *
+ * A key already present is left alone: it can only come from a revocation made after this read,
+ * so it is at least as recent. Only the gateway may call it (the scope no caller can hold).
+ */
+export async function restoreTokenRevocations({
+  deps,
+  principal,
+  now = new Date(),
+}: {
+  deps: SubgraphDeps;
+  principal: Principal | null;
+  now?: Date;
+}): Promise<{ restored: number }> {
+  if (!principal) throw new AppError('UNAUTHORIZED', 'Authentication required');
+  if (principal.kind !== 'service' || !principal.scopes.includes(AUTHENTICATE_SCOPE)) {
+    throw new AppError('FORBIDDEN', 'Only the gateway restores token revocations');
+  }
+  const keepMs = USER_REVOKED_TTL_SECONDS * 1000;
+  // Served by the index on tokens_valid_after: only the last hour's revocations, however many users.
+  const users = await deps.db.prisma.user.findMany({
+    where: { tokensValidAfter: { gte: new Date(now.getTime() - keepMs) } },
+    select: { id: true, tokensValidAfter: true },
+  });
+  let restored = 0;
+  for (let i = 0; i < users.length; i += RESTORE_BATCH) {
+    const written = await Promise.all(
+      users.slice(i, i + RESTORE_BATCH).map(async ({ id, tokensValidAfter }) => {
+        const at = tokensValidAfter!.getTime();
+        const ttlSeconds = Math.ceil((at + keepMs - now.getTime()) / 1000);
+        if (ttlSeconds <= 0) return false;
+        return deps.kv.cache.setIfAbsent(userRevokedKey(id), String(Math.floor(at / 1000)), ttlSeconds);
+      }),
+    );
+    restored += written.filter(Boolean).length;
+  }
+  // Last, and without expiry: only once every key above is written may a missing key be trusted.
+  await deps.kv.cache.set(REVOCATIONS_RESTORED_KEY, now.toISOString());
+  return { restored };
+}
+
+const RESTORE_BATCH = 200;
