@@ -9,7 +9,7 @@ import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import type { SubgraphClient } from '../lib/subgraph/client.js';
-import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import type { StripeSettings, SubgraphDeps } from '../lib/subgraph/context.js';
 import { VERSION } from '../lib/version.js';
 import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
 
@@ -32,6 +32,8 @@ export interface DepsConfig {
   tenantDatabaseUrl?: string;
   /** WEBHOOK_SIGNING_SECRET: verifies the vm-ready webhook; unset, it answers NOT_CONFIGURED. */
   webhookSigningSecret?: string;
+  /** STRIPE_*: billing through Stripe; unset, the billing routes answer NOT_CONFIGURED. */
+  stripe?: StripeSettings;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -50,6 +52,14 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     storageDir: storageDirFrom(env),
     tenantDatabaseUrl: env.TENANT_DATABASE_URL,
     webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
+    stripe: env.STRIPE_SECRET_KEY
+      ? {
+          secretKey: env.STRIPE_SECRET_KEY,
+          webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+          apiUrl: env.STRIPE_API_URL,
+          usageMeterEvent: env.STRIPE_USAGE_METER_EVENT,
+        }
+      : undefined,
   };
 }
 
@@ -111,6 +121,7 @@ export async function createSubgraphDeps(
       storageDir: config.storageDir ?? join(config.dataDir, 'storage'),
       tenantDatabaseUrl: config.tenantDatabaseUrl,
       webhookSigningSecret: config.webhookSigningSecret,
+      stripe: config.stripe,
       privacyHooks: PRIVACY_HOOKS,
     };
     return { deps, close };

@@ -83,6 +83,31 @@ export const tenancyEnv = z.object({
     .optional(),
 });
 
+/** Stripe (billing). Unset STRIPE_SECRET_KEY: the billing routes answer NOT_CONFIGURED. */
+export const billingEnv = z.object({
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(
+      z
+        .string()
+        .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key')
+        .optional(),
+    )
+    .optional(),
+  /** The endpoint's signing secret (whsec_...) of POST /api/v1/billing/webhooks/stripe. Unset: the webhook answers NOT_CONFIGURED. */
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+  /** Another Stripe API base (a local Stripe-speaking server, stripe-mock); unset: api.stripe.com. */
+  STRIPE_API_URL: optionalUrl,
+  /** event_name of the Stripe billing meter that API calls are reported to. */
+  STRIPE_USAGE_METER_EVENT: z.string().trim().min(1).default('api_calls'),
+});
+
 /**
  * Everything a process needs to build the subgraphs' deps (app/deps.ts): the all-in-one process,
  * each subgraph process and the worker parse this same group, so none of them lacks a setting the
@@ -94,6 +119,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(smtpEnv.shape)
   .extend(storageEnv.shape)
   .extend(tenancyEnv.shape)
+  .extend(billingEnv.shape)
   .extend(secretsEnv.shape);
 
 /** STORAGE_DIR, or its default beside the embedded database. */
