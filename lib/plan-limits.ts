@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Kv } from './runtime/kv.js';
 import type { Cache } from './runtime/kv.js';
 
 /**
@@ -18,10 +19,14 @@ export type PlanLimits = z.infer<typeof planLimitsSchema>;
 
 const limitsKey = (tenantId: string) => `plan-limits:${tenantId}`;
 
+/** Carries the tenant id whose limits changed, so readers holding a copy drop it at once. */
+export const PLAN_LIMITS_CHANNEL = 'plan-limits:changed';
+
 /** Billing only: the limits of the tenant's current plan, or null when it has none. */
-export async function writePlanLimits(cache: Cache, tenantId: string, limits: PlanLimits | null): Promise<void> {
-  if (limits === null) await cache.del(limitsKey(tenantId));
-  else await cache.set(limitsKey(tenantId), JSON.stringify(limits));
+export async function writePlanLimits(kv: Kv, tenantId: string, limits: PlanLimits | null): Promise<void> {
+  if (limits === null) await kv.cache.del(limitsKey(tenantId));
+  else await kv.cache.set(limitsKey(tenantId), JSON.stringify(limits));
+  await kv.pubsub.publish(PLAN_LIMITS_CHANNEL, tenantId);
 }
 
 export async function readPlanLimits(cache: Cache, tenantId: string): Promise<PlanLimits | null> {

@@ -28,7 +28,7 @@ export async function tenantPlanLimits(
  */
 export async function publishTenantLimits(deps: SubgraphDeps, tenantId: string): Promise<PlanLimits | null> {
   const current = await tenantPlanLimits(deps, tenantId);
-  await writePlanLimits(deps.kv.cache, tenantId, current?.limits ?? null);
+  await writePlanLimits(deps.kv, tenantId, current?.limits ?? null);
   return current?.limits ?? null;
 }
 
