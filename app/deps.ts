@@ -10,7 +10,7 @@ import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import type { SubgraphClient } from '../lib/subgraph/client.js';
-import type { SubgraphDeps } from '../lib/subgraph/context.js';
+import type { StripeSettings, SubgraphDeps } from '../lib/subgraph/context.js';
 import { VERSION } from '../lib/version.js';
 import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
 
@@ -47,6 +47,8 @@ export interface DepsConfig {
    * entries that may reach internal addresses, and the connect timeout. Unset: no exceptions, 5 s.
    */
   dataImport?: DataImportConfig;
+  /** STRIPE_*: billing through Stripe; unset, the billing routes answer NOT_CONFIGURED. */
+  stripe?: StripeSettings;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -69,6 +71,14 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
       allowedHosts: env.DATA_IMPORT_ALLOWED_HOSTS,
       connectTimeoutMs: env.DATA_IMPORT_CONNECT_TIMEOUT_MS,
     },
+    stripe: env.STRIPE_SECRET_KEY
+      ? {
+          secretKey: env.STRIPE_SECRET_KEY,
+          webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+          apiUrl: env.STRIPE_API_URL,
+          usageMeterEvent: env.STRIPE_USAGE_METER_EVENT,
+        }
+      : undefined,
   };
 }
 
@@ -135,6 +145,7 @@ export async function createSubgraphDeps(
         allow: parseAllowList((config.dataImport?.allowedHosts ?? []).join(',')),
         connectTimeoutMs: config.dataImport?.connectTimeoutMs ?? DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS,
       },
+      stripe: config.stripe,
       privacyHooks: PRIVACY_HOOKS,
     };
     return { deps, close };

@@ -20,6 +20,7 @@ import { createJwksHandler } from './plugins/use-jwt.js';
 import { resolveRequestId } from './plugins/use-request-id.js';
 import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
 import { createRestHandler } from './rest/handler.js';
+import { createIdempotency } from './rest/idempotency.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
@@ -128,6 +129,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     policies: options.rateLimitPolicies,
     clientIp,
     checkResponses: options.checkResponses,
+    idempotency: createIdempotency({ cache: options.kv.cache, logger }),
   });
 
   // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.

@@ -90,6 +90,31 @@ export const tenancyEnv = z.object({
     .optional(),
 });
 
+/** Stripe (billing). Unset STRIPE_SECRET_KEY: the billing routes answer NOT_CONFIGURED. */
+export const billingEnv = z.object({
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(
+      z
+        .string()
+        .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key')
+        .optional(),
+    )
+    .optional(),
+  /** The endpoint's signing secret (whsec_...) of POST /api/v1/billing/webhooks/stripe. Unset: the webhook answers NOT_CONFIGURED. */
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+  /** Another Stripe API base (a local Stripe-speaking server, stripe-mock); unset: api.stripe.com. */
+  STRIPE_API_URL: optionalUrl,
+  /** event_name of the Stripe billing meter that API calls are reported to. */
+  STRIPE_USAGE_METER_EVENT: z.string().trim().min(1).default('api_calls'),
+});
+
 /**
  * Data import (tenantsdb import-data, import-full, schema from a live database) connects out to a
  * host the caller names. Only public addresses are reachable unless listed here.
@@ -127,6 +152,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(storageEnv.shape)
   .extend(tenancyEnv.shape)
   .extend(dataImportEnv.shape)
+  .extend(billingEnv.shape)
   .extend(secretsEnv.shape);
 
 /** STORAGE_DIR, or its default beside the embedded database. */

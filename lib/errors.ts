@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   /** A caller-named host the platform will not connect to (private, loopback, its own database…). */
   SOURCE_NOT_ALLOWED: 400,
   UNAUTHORIZED: 401,
+  /** A card or payment the payment provider refused (Stripe card_error). */
+  PAYMENT_FAILED: 402,
   /** Wrong email or password, or no such user: one answer, so accounts cannot be enumerated. */
   INVALID_CREDENTIALS: 401,
   TOKEN_EXPIRED: 401,
@@ -31,11 +33,17 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** Idempotency-Key: the first request with this key is still running. */
+  IDEMPOTENCY_KEY_IN_USE: 409,
   PAYLOAD_TOO_LARGE: 413,
   /** Too many failed sign-ins: the account is locked for a while. */
   ACCOUNT_LOCKED: 423,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Idempotency-Key: the key was first used with a different request. */
+  IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMIT_EXCEEDED: 429,
+  /** A plan limit (users, storage, API calls per day) is used up. */
+  LIMIT_EXCEEDED: 429,
   INTERNAL_ERROR: 500,
   NOT_IMPLEMENTED: 501,
   /** A capability whose provider (SMS, SMTP) this deployment has not configured. */

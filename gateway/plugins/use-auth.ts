@@ -11,6 +11,7 @@ import type { Gateway } from '../server.js';
 import { createApiKeyResolver } from './use-api-key.js';
 import { createJwtResolver } from './use-jwt.js';
 import { createTenantStatusGuard, withTenantStatus } from './use-tenant-status.js';
+import { createApiMeter, withApiMetering } from './use-api-metering.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
 
@@ -107,9 +108,13 @@ export function createGatewayAuthenticator(deps: GatewayAuthDeps): Authenticate 
     createJwtResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
     createApiKeyResolver({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
   ]);
-  // A principal bound to a suspended or deleted tenant goes no further (TENANT_SUSPENDED).
-  return withTenantStatus(
-    authenticate,
-    createTenantStatusGuard({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
+  // A principal bound to a suspended or deleted tenant goes no further (TENANT_SUSPENDED); one
+  // that may go on counts one API call for its tenant (LIMIT_EXCEEDED past the plan's day).
+  return withApiMetering(
+    withTenantStatus(
+      authenticate,
+      createTenantStatusGuard({ execute: deps.execute, kv: deps.kv, logger: deps.logger }),
+    ),
+    createApiMeter({ kv: deps.kv, logger: deps.logger }),
   );
 }

@@ -13,6 +13,7 @@ import {
   type RateLimitOverrides,
   type RateLimiterFactory,
 } from './rate-limit.js';
+import { REPLAYED_HEADER, type Idempotency, type IdempotencyOutcome } from './idempotency.js';
 import type { HttpMethod, RestRoute, RouteInput } from './route.js';
 
 export interface ExecuteArgs {
@@ -47,6 +48,8 @@ export interface RestHandlerOptions {
    * shape; off in production, where it would only cost time.
    */
   checkResponses?: boolean;
+  /** Idempotency-Key on POST (gateway/rest/idempotency.ts); absent, the header is ignored. */
+  idempotency?: Idempotency;
 }
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -265,9 +268,9 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     resolution: Extract<Resolution, { kind: 'route' }>,
     principal: Principal | null,
     requestId: string,
+    { parsed: body, raw: rawBody }: { parsed: unknown; raw?: string },
   ): Promise<{ status: number; payload: unknown }> {
     const { route } = resolution.entry;
-    const { parsed: body, raw: rawBody } = await readJsonBody(req, method);
     const input = parseRouteInput(route, { params: resolution.params, query: readQuery(url), body });
     input.rawBody = rawBody;
     input.headers = req.headers;
@@ -321,6 +324,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       authError = error;
     }
 
+    let claim: Extract<IdempotencyOutcome, { kind: 'claimed' }> | undefined;
     try {
       await applyRateLimit(req, res, resolution, principal, requestId);
       if (resolution.kind === 'not-found') {
@@ -333,14 +337,36 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         });
       }
       if (authError !== undefined) throw authError;
-      const { status, payload } = await runRoute(req, url, method, resolution, principal, requestId);
+      const body = await readJsonBody(req, method);
+      const target = `${url.pathname}${url.search}`;
+      const idempotent = await options.idempotency?.begin({
+        req,
+        method,
+        target,
+        principal,
+        clientIp: clientIp(req),
+        rawBody: body.raw,
+      });
+      if (idempotent?.kind === 'replay') {
+        res.setHeader(REPLAYED_HEADER, 'true');
+        return send(res, idempotent.status, idempotent.body);
+      }
+      claim = idempotent ?? undefined;
+      const { status, payload } = await runRoute(req, url, method, resolution, principal, requestId, body);
       const { route } = resolution.entry;
-      if (route.redirect && !wantsJson(req)) return redirect(res, route.redirect(payload));
-      send(res, status, route.envelope === false ? payload : dialect.success(payload, context));
+      if (route.redirect && !wantsJson(req)) {
+        await claim?.release();
+        return redirect(res, route.redirect(payload));
+      }
+      const answer = route.envelope === false ? payload : dialect.success(payload, context);
+      await claim?.complete(status, answer);
+      send(res, status, answer);
     } catch (error) {
       const appError = toAppError(error, logger, requestId);
       if (appError.code === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');
-      send(res, appError.status, dialect.error(appError, context));
+      const answer = dialect.error(appError, context);
+      await claim?.complete(appError.status, answer);
+      send(res, appError.status, answer);
     }
   };
 }

@@ -31,6 +31,11 @@ export interface Cache {
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   /** Sets the key only when it does not exist, atomically (SET NX); true when this call set it. */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Adds `by` to an integer counter atomically and returns the new value; a new counter starts at 0
+   * and expires `ttlSeconds` after its creation (later increments keep that expiry).
+   */
+  increment(key: string, ttlSeconds: number, by?: number): Promise<number>;
   del(...keys: string[]): Promise<number>;
   /** Deletes every key matching a Redis glob (`user:*`, `tenant:?:flags`, `[ab]*`); returns how many. */
   clear(pattern: string): Promise<number>;

@@ -9,6 +9,16 @@ import type { Kv } from '../runtime/kv.js';
 import type { SubgraphClient } from './client.js';
 import type { PrivacyHook } from './privacy.js';
 
+export interface StripeSettings {
+  secretKey: string;
+  /** Absent: the Stripe webhook answers NOT_CONFIGURED. */
+  webhookSecret?: string;
+  /** A Stripe-speaking server other than api.stripe.com (tests, stripe-mock). */
+  apiUrl?: string;
+  /** The billing meter's event_name that API calls are reported to. */
+  usageMeterEvent: string;
+}
+
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
   /** Seals secrets the platform stores and must read back (lib/secret-box.ts). */
@@ -29,6 +39,8 @@ export interface SubgraphDeps {
   webhookSigningSecret?: string;
   /** Data import sources: the operator's allow-list (DATA_IMPORT_ALLOWED_HOSTS) and connect timeout. */
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
+  /** Stripe (STRIPE_*); absent: billing answers NOT_CONFIGURED. */
+  stripe?: StripeSettings;
   /**
    * Operations on another subgraph as a service principal (tenancy → identity for a tenant's
    * admin). Absent where no subgraph is reachable (the job worker).

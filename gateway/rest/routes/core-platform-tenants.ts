@@ -177,8 +177,12 @@ interface TenantInfoData {
     features: Record<string, boolean> | null;
     storageBytes: number;
     userCount: number;
+    apiCallsToday: number;
+    plan: { code: string; limits: PlanLimitsData } | null;
   };
 }
+
+type PlanLimitsData = { users?: number; storage_gb?: number; api_calls_per_day?: number };
 
 function percent(current: number | null, limit: number | null | undefined): number | null {
   if (current === null || limit === null || limit === undefined || limit <= 0) return null;
@@ -207,12 +211,15 @@ const getTenant = defineRoute({
         features
         storageBytes
         userCount
+        apiCallsToday
+        plan
       }
     }
   `,
   variables: ({ params }) => ({ id: params.tenant_id }),
   respond: ({ tenant }: TenantInfoData) => {
-    const limits = tenant.limits ?? {};
+    // The plan's limits are the ones enforced; a tenant without a plan shows the limits it was created with.
+    const limits = tenant.plan ? tenant.plan.limits : (tenant.limits ?? {});
     const storageGb = tenant.storageBytes / BYTES_PER_GB;
     return {
       tenant: {
@@ -235,11 +242,10 @@ const getTenant = defineRoute({
           limit_gb: limits.storage_gb ?? null,
           usage_percent: percent(storageGb, limits.storage_gb),
         },
-        // No capability meters API calls per tenant yet: unknown, not zero.
         api_calls: {
-          current_daily: null,
+          current_daily: tenant.apiCallsToday,
           limit_daily: limits.api_calls_per_day ?? null,
-          usage_percent: null,
+          usage_percent: percent(tenant.apiCallsToday, limits.api_calls_per_day),
         },
       },
       features: { ...PLATFORM_FEATURES, ...(tenant.features ?? {}) } as Record<string, boolean>,
@@ -255,8 +261,8 @@ const getTenant = defineRoute({
         .object({ current_gb: z.number(), limit_gb: nullableNumber, usage_percent: nullableNumber })
         .describe("The tenant schema's tables with their indexes, from the catalog, in GiB (3 decimals)"),
       api_calls: z
-        .object({ current_daily: z.null(), limit_daily: nullableNumber, usage_percent: z.null() })
-        .describe('current_daily and usage_percent are null: no capability meters API calls per tenant yet'),
+        .object({ current_daily: z.number().int(), limit_daily: nullableNumber, usage_percent: nullableNumber })
+        .describe("Calls metered by the gateway today (UTC) for the tenant's users and keys; limit from its plan"),
     }),
     features: z.record(z.string(), z.boolean()),
   }),

@@ -6,6 +6,7 @@ import { corePlatformTenantRoutes } from './core-platform-tenants.js';
 import { nexusCoreRoutes } from './nexus-core.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
+import { platformForgeBillingRoutes } from './platform-forge-billing.js';
 import { platformForgePrivacyRoutes } from './platform-forge-privacy.js';
 import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
 import { platformForgeSecurityRoutes } from './platform-forge-security.js';
@@ -32,6 +33,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeSecurityRoutes,
   ...platformForgeAdminRoutes,
   ...platformForgeSsoRoutes,
+  ...platformForgeBillingRoutes,
   ...nexusCoreRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,

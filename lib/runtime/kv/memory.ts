@@ -48,6 +48,17 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
       entries.set(key, { value, expiresAt: Date.now() + ttlToMs(ttlSeconds) });
       return true;
     },
+    async increment(key, ttlSeconds, by = 1) {
+      const now = Date.now();
+      const current = entries.get(key);
+      if (current && isLive(current, now)) {
+        const value = Number(current.value) + by;
+        current.value = String(value);
+        return value;
+      }
+      entries.set(key, { value: String(by), expiresAt: now + ttlToMs(ttlSeconds) });
+      return by;
+    },
     async del(...keys) {
       const now = Date.now();
       let deleted = 0;

@@ -60,6 +60,17 @@ export async function createRedisKv(
     async setIfAbsent(key, value, ttlSeconds) {
       return (await client.set(cacheNs + key, value, 'PX', ttlToMs(ttlSeconds), 'NX')) === 'OK';
     },
+    async increment(key, ttlSeconds, by = 1) {
+      // One round trip: INCRBY, and PEXPIRE NX only sets the expiry when the counter has none yet.
+      const [[incrError, value], [expireError]] = (await client
+        .multi()
+        .incrby(cacheNs + key, by)
+        .pexpire(cacheNs + key, ttlToMs(ttlSeconds), 'NX')
+        .exec())! as [[Error | null, number], [Error | null, unknown]];
+      if (incrError) throw incrError;
+      if (expireError) throw expireError;
+      return value;
+    },
     async del(...keys) {
       if (keys.length === 0) return 0;
       return client.del(...keys.map((k) => cacheNs + k));

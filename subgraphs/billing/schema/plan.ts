@@ -10,7 +10,12 @@ const PlanRef = builder.objectRef<Plan>('Plan').implement({
     priceCents: t.exposeInt('priceCents'),
     currency: t.exposeString('currency'),
     interval: t.exposeString('interval'),
-    limits: t.field({ type: 'JSON', resolve: (p) => p.limits }),
+    limits: t.field({
+      type: 'JSON',
+      description: 'users, storage_gb, api_calls_per_day: enforced for tenants on this plan',
+      resolve: (p) => p.limits,
+    }),
+    stripePriceId: t.exposeString('stripePriceId', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
   }),
 });
@@ -30,7 +35,8 @@ const CreatePlanInput = builder.inputType('CreatePlanInput', {
     priceCents: t.int({ required: true }),
     currency: t.string(),
     interval: t.string(),
-    limits: t.field({ type: 'JSON' }),
+    limits: t.field({ type: 'JSON', description: 'users, storage_gb, api_calls_per_day (each optional)' }),
+    stripePriceId: t.string({ description: 'The Stripe price (price_...) subscriptions to this plan use' }),
   }),
 });
 
@@ -50,6 +56,7 @@ builder.mutationField('createPlan', (t) =>
           currency: input.currency ?? undefined,
           interval: (input.interval ?? undefined) as 'month' | 'year' | undefined,
           limits: (input.limits ?? undefined) as Record<string, number> | undefined,
+          stripePriceId: input.stripePriceId,
         },
       }),
   }),

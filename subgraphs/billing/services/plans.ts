@@ -3,6 +3,7 @@ import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { planLimitsSchema } from '../../../lib/plan-limits.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type Plan } from '../../../prisma/generated/client.js';
 
@@ -17,7 +18,12 @@ const createPlanInput = z.object({
     .regex(/^[a-z]{3}$/)
     .default('usd'),
   interval: z.enum(['month', 'year']).default('month'),
-  limits: z.record(z.string(), z.number().int().min(0)).default({}),
+  limits: planLimitsSchema.default({}),
+  /** The Stripe price subscriptions to this plan are billed with. */
+  stripePriceId: z
+    .string()
+    .regex(/^(price|plan)_\w{1,200}$/)
+    .nullish(),
 });
 
 /** Plans are the platform's catalog, not a tenant's data: only callers bound to no tenant may define them. */
@@ -37,7 +43,7 @@ export async function createPlan({
     return await deps.db.prisma.plan.create({ data: { id: newId('plan'), ...data } });
   } catch (error) {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-      throw new AppError('CONFLICT', 'A plan with this code already exists', { code: data.code });
+      throw new AppError('CONFLICT', 'A plan with this code or Stripe price already exists', { code: data.code });
     }
     throw error;
   }

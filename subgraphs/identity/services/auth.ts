@@ -11,6 +11,7 @@ import {
   type Principal,
 } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { assertUserLimit } from './user-limit.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type TenantAuthSettings, type User } from '../../../prisma/generated/client.js';
 import { verifyLoginMfa } from './mfa.js';
@@ -82,6 +83,7 @@ export async function register({
   }
   // After the permission check: a closed tenant tells an outsider nothing about its password rules.
   assertPasswordPolicy(data.password, { email: data.email });
+  await assertUserLimit(deps, data.tenantId);
   const passwordHash = await hashPassword(data.password);
   let user: User;
   try {

@@ -4,6 +4,7 @@ import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { requireScope, tenantScopeFor, type ClientInfo, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { assertUserLimit } from './user-limit.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type SsoConnection, type User } from '../../../prisma/generated/client.js';
 import { issueSession } from './sessions.js';
@@ -412,6 +413,7 @@ async function resolveSsoUser(
       `No account for ${email} in this tenant, and connection "${connection.name}" does not create accounts`,
     );
   }
+  await assertUserLimit(deps, connection.tenantId);
   try {
     const user = await prisma.$transaction(async (tx) => {
       const created = await tx.user.create({

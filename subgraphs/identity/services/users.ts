@@ -3,6 +3,7 @@ import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { assertTenantAccess, requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { assertUserLimit } from './user-limit.js';
 import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type User } from '../../../prisma/generated/client.js';
 
@@ -41,6 +42,7 @@ export async function createUser({
   requireScope(principal, 'write:users');
   const data = parseInput(createUserInput, input);
   const tenantId = tenantScopeFor(principal, data.tenantId);
+  await assertUserLimit(deps, tenantId);
   try {
     return await deps.db.prisma.user.create({
       data: {
