@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../prisma/generated/client.js';
 import { AppError } from './errors.js';
+import { PgliteWorkerClient } from './pglite-worker-client.js';
 import type { Logger } from './logger.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -49,7 +50,8 @@ export interface CreateDatabaseOptions {
  * (a data folder can only be opened once per process) or the connection string (the runner
  * wants its own single-connection pool so its advisory lock and scripts share one session).
  */
-export type DriverHandle = { kind: 'pglite'; pglite: PGlite } | { kind: 'postgres'; connectionString: string };
+export type DriverHandle =
+  { kind: 'pglite'; pglite: PgliteWorkerClient } | { kind: 'postgres'; connectionString: string };
 
 const driverHandles = new WeakMap<Database, DriverHandle>();
 
@@ -113,7 +115,11 @@ export async function createPostgresDatabase(options: {
 }
 
 export interface CreatePgliteDatabaseOptions {
-  /** The PGlite data folder itself (created when missing). Unset: in memory, gone on close. */
+  /**
+   * The PGlite data folder itself (created when missing). Unset: a private folder in the OS temp
+   * folder, removed on close. Not PGlite's in-memory mode: the database runs in a worker thread
+   * that is restarted when a statement passes its deadline, and a restart must find the data.
+   */
   dataDir?: string;
   logger: Logger;
   /**
@@ -123,13 +129,22 @@ export interface CreatePgliteDatabaseOptions {
   fromTemplate?: boolean;
 }
 
-/** Embedded PostgreSQL. Also the quick way for tests to get a fresh database (`fromTemplate`). */
+/**
+ * Embedded PostgreSQL, in a worker thread (lib/pglite-worker-client.ts) so that a long statement
+ * blocks neither the event loop nor, past its deadline, the database. Also the quick way for
+ * tests to get a fresh database (`fromTemplate`).
+ */
 export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions): Promise<Database> {
   const logger = options.logger.child({ component: 'db', driver: 'pglite' });
   const started = performance.now();
-  const pglite = await openPglite({ dataDir: options.dataDir, fromTemplate: options.fromTemplate });
-  logger.debug({ dataDir: options.dataDir ?? 'memory', ms: Math.round(performance.now() - started) }, 'pglite open');
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const scratch = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'pglite-'));
+  const dataDir = options.dataDir ?? scratch!;
+  await mkdir(dataDir, { recursive: true });
+  const isNew = !existsSync(join(dataDir, 'PG_VERSION'));
+  const loadDataDir = isNew && options.fromTemplate ? await loadEmptyClusterTemplate() : undefined;
+  const pglite = await PgliteWorkerClient.create({ dataDir, ...(loadDataDir ? { loadDataDir } : {}) });
+  logger.debug({ dataDir: options.dataDir ?? 'temporary', ms: Math.round(performance.now() - started) }, 'pglite open');
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite.asPglite()) });
   let closing: Promise<void> | undefined;
   const db: Database = {
     kind: 'pglite',
@@ -140,6 +155,7 @@ export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions)
       (closing ??= (async () => {
         await prisma.$disconnect();
         await pglite.close();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
       })()),
   };
   driverHandles.set(db, { kind: 'pglite', pglite });
