@@ -149,7 +149,10 @@ export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions)
   const db: Database = {
     kind: 'pglite',
     prisma,
-    ping: () => pingDatabase(prisma, 'pglite'),
+    // A held session (a tenant statement runs, bounded by its deadline) means up but busy: a
+    // ping queued behind it would report a live instance dead to its load balancer. Idle or
+    // restarting, the ping goes through (and a restart past PING_TIMEOUT_MS is unhealthy).
+    ping: async () => (pglite.state === 'busy' ? 0 : pingDatabase(prisma, 'pglite')),
     poolStats: () => null,
     close: () =>
       (closing ??= (async () => {

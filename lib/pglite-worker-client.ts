@@ -124,6 +124,8 @@ export class PgliteWorkerClient {
   #slot: WorkerSlot;
   #nextId = 1;
   #lock: Promise<void> = Promise.resolve();
+  /** Callers holding the session now (0 or 1). */
+  #holders = 0;
   #closed = false;
   #stats: PgliteWorkerStats = { restarts: 0, lastRestartMs: null };
 
@@ -142,6 +144,15 @@ export class PgliteWorkerClient {
     const client = new PgliteWorkerClient(options.dataDir, tarball, await loadAssets());
     await client.#slot.ready;
     return client;
+  }
+
+  /**
+   * `restarting`: a new worker is opening the folder. `busy`: the one session is held (a
+   * statement or a transaction; a tenant statement is bounded by its deadline). `idle`: free.
+   */
+  get state(): 'idle' | 'busy' | 'restarting' {
+    if (!this.#slot.opened) return 'restarting';
+    return this.#holders > 0 ? 'busy' : 'idle';
   }
 
   get stats(): PgliteWorkerStats {
@@ -204,6 +215,19 @@ export class PgliteWorkerClient {
   #restart(): void {
     const old = this.#slot;
     old.dead = true;
+    // Under the session lock only the timed-out caller is in flight; anything else still
+    // pending on the old worker fails the way a dropped connection would.
+    for (const pending of old.pending.values()) {
+      pending.reject(
+        databaseError({
+          message: 'the embedded database was restarted',
+          code: '57P01',
+          severity: 'FATAL',
+          database: true,
+        }),
+      );
+    }
+    old.pending.clear();
     const started = performance.now();
     const slot = this.#spawn(old.generation + 1);
     this.#slot = slot;
@@ -270,9 +294,11 @@ export class PgliteWorkerClient {
       release = resolve;
     });
     await previous;
+    this.#holders += 1;
     try {
       return await fn();
     } finally {
+      this.#holders -= 1;
       release();
     }
   }

@@ -271,7 +271,8 @@ const ALLOWED_FUNCTIONS = new Set(
   json_to_tsvector jsonb_to_tsvector
   gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v4 uuid_nil uuidv4 uuidv7
   uuid_extract_timestamp uuid_extract_version crypt digest gen_random_bytes gen_salt hmac
-  nextval currval setval num_nonnulls num_nulls pg_typeof
+  nextval currval setval num_nonnulls num_nulls pg_typeof current_schema current_database
+  current_user current_role session_user
   abbrev broadcast family host hostmask inet_merge inet_same_family masklen netmask network
   set_masklen
   bool bytea date float4 float8 int2 int4 int8 interval json jsonb numeric text time timestamp
