@@ -145,7 +145,9 @@ describe('a long tenant query does not stall the platform', () => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(504);
     expect(answer.body.error).toMatchObject({ code: 'timeout', details: { sqlstate: '57014' } });
     expect(probes.length).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...probes)).toBeLessThan(200);
+    // The claim is about PGlite (its statement no longer runs on the event loop). On PostgreSQL
+    // /health pings a pooled connection: fast, but a loaded CI machine adds its own latency.
+    expect(Math.max(...probes)).toBeLessThan(usingRealServices ? 2000 : 200);
     // Cut at the deadline, not after the statement's 120 s: the query log holds the time until
     // the cut (on PGlite the answer itself also waits for that log, written after the restart).
     const [log] = await t.platform.db.prisma.$queryRawUnsafe<{ duration_ms: number }[]>(
