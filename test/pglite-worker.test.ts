@@ -147,7 +147,12 @@ describe('a long tenant query does not stall the platform', () => {
     expect(probes.length).toBeGreaterThanOrEqual(3);
     // The claim is about PGlite (its statement no longer runs on the event loop). On PostgreSQL
     // /health pings a pooled connection: fast, but a loaded CI machine adds its own latency.
-    expect(Math.max(...probes)).toBeLessThan(usingRealServices ? 2000 : 200);
+    const sorted = [...probes].sort((x, y) => x - y);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    // Before the worker, every probe waited for the whole statement (PGlite ran it on the event
+    // loop). Median under 200 ms; the worst probe gets slack for a loaded CI machine.
+    expect(median).toBeLessThan(200);
+    expect(Math.max(...probes)).toBeLessThan(2000);
     // Cut at the deadline, not after the statement's 120 s: the query log holds the time until
     // the cut (on PGlite the answer itself also waits for that log, written after the restart).
     const [log] = await t.platform.db.prisma.$queryRawUnsafe<{ duration_ms: number }[]>(
@@ -157,7 +162,7 @@ describe('a long tenant query does not stall the platform', () => {
     expect(log!.duration_ms).toBeLessThan(timeoutMs + 1500);
     expect(elapsed).toBeLessThan(60_000);
     console.log(
-      `[pglite-worker] cut after ${log!.duration_ms} ms (timeout_ms ${timeoutMs}); ${usingRealServices ? 'postgres' : 'pglite'}: /health max ${Math.round(Math.max(...probes))} ms ` +
+      `[pglite-worker] cut after ${log!.duration_ms} ms (timeout_ms ${timeoutMs}); ${usingRealServices ? 'postgres' : 'pglite'}: /health median ${Math.round(median)} ms, max ${Math.round(Math.max(...probes))} ms ` +
         `over ${probes.length} probes during the query; query answered 504 after ${Math.round(elapsed)} ms`,
     );
     // And the platform serves tenant SQL again.
