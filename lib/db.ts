@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../prisma/generated/client.js';
 import { AppError } from './errors.js';
+import { PgliteWorkerClient } from './pglite-worker-client.js';
 import type { Logger } from './logger.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -53,7 +54,8 @@ export interface CreateDatabaseOptions {
  * (a data folder can only be opened once per process) or the connection string (the runner
  * wants its own single-connection pool so its advisory lock and scripts share one session).
  */
-export type DriverHandle = { kind: 'pglite'; pglite: PGlite } | { kind: 'postgres'; connectionString: string };
+export type DriverHandle =
+  { kind: 'pglite'; pglite: PgliteWorkerClient } | { kind: 'postgres'; connectionString: string };
 
 const driverHandles = new WeakMap<Database, DriverHandle>();
 
@@ -117,7 +119,11 @@ export async function createPostgresDatabase(options: {
 }
 
 export interface CreatePgliteDatabaseOptions {
-  /** The PGlite data folder itself (created when missing). Unset: in memory, gone on close. */
+  /**
+   * The PGlite data folder itself (created when missing). Unset: a private folder in the OS temp
+   * folder, removed on close. Not PGlite's in-memory mode: the database runs in a worker thread
+   * that is restarted when a statement passes its deadline, and a restart must find the data.
+   */
   dataDir?: string;
   logger: Logger;
   /**
@@ -127,70 +133,41 @@ export interface CreatePgliteDatabaseOptions {
   fromTemplate?: boolean;
 }
 
-/** Embedded PostgreSQL. Also the quick way for tests to get a fresh database (`fromTemplate`). */
+/**
+ * Embedded PostgreSQL, in a worker thread (lib/pglite-worker-client.ts) so that a long statement
+ * blocks neither the event loop nor, past its deadline, the database. Also the quick way for
+ * tests to get a fresh database (`fromTemplate`).
+ */
 export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions): Promise<Database> {
   const logger = options.logger.child({ component: 'db', driver: 'pglite' });
   const started = performance.now();
-  const pglite = await openPglite({ dataDir: options.dataDir, fromTemplate: options.fromTemplate });
-  logger.debug({ dataDir: options.dataDir ?? 'memory', ms: Math.round(performance.now() - started) }, 'pglite open');
-  const sessionStats = trackPgliteSession(pglite);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const scratch = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'pglite-'));
+  const dataDir = options.dataDir ?? scratch!;
+  await mkdir(dataDir, { recursive: true });
+  const isNew = !existsSync(join(dataDir, 'PG_VERSION'));
+  const loadDataDir = isNew && options.fromTemplate ? await loadEmptyClusterTemplate() : undefined;
+  const pglite = await PgliteWorkerClient.create({ dataDir, ...(loadDataDir ? { loadDataDir } : {}) });
+  logger.debug({ dataDir: options.dataDir ?? 'temporary', ms: Math.round(performance.now() - started) }, 'pglite open');
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite.asPglite()) });
   let closing: Promise<void> | undefined;
   const db: Database = {
     kind: 'pglite',
     prisma,
-    ping: () => pingDatabase(prisma, 'pglite'),
-    poolStats: sessionStats,
+    // A held session (a tenant statement runs, bounded by its deadline) means up but busy: a
+    // ping queued behind it would report a live instance dead to its load balancer. Idle or
+    // restarting, the ping goes through (and a restart past PING_TIMEOUT_MS is unhealthy).
+    ping: async () => (pglite.state === 'busy' ? 0 : pingDatabase(prisma, 'pglite')),
+    poolStats: () => pglite.poolStats(),
     close: () =>
       (closing ??= (async () => {
         await prisma.$disconnect();
         await pglite.close();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
       })()),
   };
   driverHandles.set(db, { kind: 'pglite', pglite });
   return db;
 }
-
-/**
- * PGlite is one session, so its "pool" is one connection. Every `query`, `exec` and `transaction`
- * (Prisma's adapter and the tenant-SQL executor alike) takes the instance's one lock through
- * `_runExclusiveTransaction`; counting around that lock gives what a pool would report: 1 active
- * while someone holds the session, the rest waiting. Should a PGlite release drop that method,
- * the figures fall back to whether the session is inside a transaction (waiting then unknown: 0).
- */
-function trackPgliteSession(pglite: PGlite): () => PoolStats {
-  let active = 0;
-  let waiting = 0;
-  const exclusive = (pglite as unknown as Partial<Record<'_runExclusiveTransaction', ExclusiveRunner>>)
-    ._runExclusiveTransaction;
-  if (typeof exclusive !== 'function') {
-    return () => {
-      const busy = pglite.isInTransaction() ? 1 : 0;
-      return { active: busy, idle: 1 - busy, waiting: 0, max: 1 };
-    };
-  }
-  const run = exclusive.bind(pglite);
-  (pglite as unknown as Record<'_runExclusiveTransaction', ExclusiveRunner>)._runExclusiveTransaction = (fn) => {
-    waiting += 1;
-    let started = false;
-    return run(async () => {
-      started = true;
-      waiting -= 1;
-      active += 1;
-      try {
-        return await fn();
-      } finally {
-        active -= 1;
-      }
-    }).finally(() => {
-      // The lock refused the caller (the instance closed) before running it: no longer waiting.
-      if (!started) waiting -= 1;
-    });
-  };
-  return () => ({ active, idle: 1 - active, waiting, max: 1 });
-}
-
-type ExclusiveRunner = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /** Opens (or initialises) a PGlite cluster with the extensions migrations may ask for. */
 export async function openPglite(options: { dataDir?: string; fromTemplate?: boolean } = {}): Promise<PGlite> {

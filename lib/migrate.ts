@@ -60,7 +60,7 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
   if (target?.kind === 'postgres') {
     applied = await applyOnPostgres(target.connectionString, migrationsList, logger);
   } else if (target?.kind === 'pglite') {
-    applied = await applyOnPglite(target.pglite, migrationsList, logger);
+    applied = await applyOnPglite(target.pglite.asPglite(), migrationsList, logger);
   } else {
     if (!options.dataDir) throw new Error('applyMigrations needs db, databaseUrl or dataDir');
     const pglite = await openPglite({ dataDir: join(options.dataDir, 'pglite') });

@@ -73,7 +73,7 @@ const query = defineRoute({
     truncated: z.boolean().describe('More than 1000 rows: only the first 1000 are returned'),
     timeout_enforced: z
       .boolean()
-      .describe('false on the embedded PGlite database, where statement_timeout cannot interrupt a statement'),
+      .describe('true on both backends: statement_timeout on PostgreSQL, a stopped worker thread on embedded PGlite'),
   }),
 });
 

@@ -31,7 +31,7 @@ const TenantQueryResultRef = builder.objectRef<TenantQueryResult>('TenantQueryRe
     tenantId: t.exposeID('tenant_id'),
     truncated: t.exposeBoolean('truncated', { description: `More than ${MAX_ROWS} rows: only the first are returned.` }),
     timeoutEnforced: t.exposeBoolean('timeout_enforced', {
-      description: 'false on the embedded PGlite, where statement_timeout cannot interrupt a statement.',
+      description: 'true on both backends: statement_timeout on PostgreSQL, a stopped worker thread on the embedded PGlite.',
     }),
   }),
 });

@@ -1,7 +1,7 @@
-import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import { z } from 'zod';
 import { getDriverHandle, type Database } from '../../../lib/db.js';
+import type { PgliteWorkerClient, PgliteWorkerTransaction } from '../../../lib/pglite-worker-client.js';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { assertTenantAccess, requireScope, type Principal } from '../../../lib/principal.js';
@@ -57,7 +57,10 @@ export interface TenantQueryResult {
   schema: string;
   /** More rows than MAX_ROWS existed; only the first MAX_ROWS are returned. */
   truncated: boolean;
-  /** false on the embedded PGlite, where statement_timeout cannot interrupt a statement. */
+  /**
+   * true on both backends: PostgreSQL's statement_timeout, or on the embedded PGlite the worker
+   * thread that runs it being stopped at the deadline (lib/pglite-worker-client.ts).
+   */
   timeout_enforced: boolean;
   tenant_id: string;
 }
@@ -208,11 +211,14 @@ const PG_TYPES = {
 /**
  * One transaction on the tenant's database: its dedicated one (level 2) when `url` is set, else
  * the platform's own (a pool of our own on PostgreSQL, the one instance on PGlite).
+ * `timeoutMs` is for PGlite, which ignores statement_timeout: past it the transaction is cut
+ * (PostgreSQL callers set statement_timeout in the transaction, as the server enforces it).
  */
 export async function withSession<T>(
   db: Database,
   url: string | null,
   fn: (session: Session) => Promise<T>,
+  options: { timeoutMs?: number } = {},
 ): Promise<T> {
   const handle = getDriverHandle(db);
   const connectionString = url ?? (handle.kind === 'postgres' ? handle.connectionString : null);
@@ -244,17 +250,25 @@ export async function withSession<T>(
     }
   }
   if (handle.kind !== 'pglite') throw new Error('unreachable: a postgres handle always has a connection string');
-  return pgliteTransaction(handle.pglite, fn);
+  return pgliteTransaction(handle.pglite, fn, options.timeoutMs);
 }
 
-function pgliteTransaction<T>(pglite: PGlite, fn: (session: Session) => Promise<T>): Promise<T> {
-  // PGlite.transaction takes the instance's lock, so Prisma's queries wait instead of interleaving.
-  return pglite.transaction(async (tx: PgliteTransaction) => {
+function pgliteTransaction<T>(
+  pglite: PgliteWorkerClient,
+  fn: (session: Session) => Promise<T>,
+  timeoutMs: number | undefined,
+): Promise<T> {
+  // transaction() takes the instance's lock, so Prisma's queries wait instead of interleaving.
+  return pglite.transaction(async (tx: PgliteWorkerTransaction) => {
+    // One deadline for the whole transaction (the tenant's statement and its cursor fetches): a
+    // statement still running then is cut by stopping the worker, which answers SQLSTATE 57014.
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     const session: Session = {
       query: async (sql, params = []) => {
         const result = await tx.query<unknown[]>(sql, params, {
           rowMode: 'array',
           parsers: { 20: (value: string) => parseInt8(value) },
+          ...(deadline === undefined ? {} : { timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())) }),
         });
         return {
           columns: result.fields.map((f) => f.name),
@@ -277,36 +291,41 @@ async function runSandboxed(
 ): Promise<RawResult> {
   const role = assertRoleName(options.role);
   const schema = assertSchemaName(options.schemaName);
-  return withSession(db, url, async (session) => {
-    // Must be the transaction's first statement: PostgreSQL refuses to change read-only mode
-    // after any query, which is also what stops `SET TRANSACTION READ WRITE` later on.
-    if (options.readOnly) await session.query('SET TRANSACTION READ ONLY');
-    await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
-    await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
-    await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-    const started = performance.now();
-    let result: RawResult;
-    if (statement.cursorable) {
-      // A cursor fetches at most MAX_ROWS + 1 rows: a huge table never lands in memory.
-      await session.query(`DECLARE tenant_query NO SCROLL CURSOR FOR ${sql}`, params);
-      const fetched = await session.query(`FETCH FORWARD ${MAX_ROWS + 1} FROM tenant_query`);
-      await session.query('CLOSE tenant_query');
-      result = capRows(fetched.columns, fetched.rows, fetched.rows.length, performance.now() - started);
-    } else {
-      const out = await session.query(sql, params);
-      result = capRows(out.columns, out.rows, out.rowCount, performance.now() - started);
-    }
-    // Belt and braces: had anything slipped past the parser and changed the role or lifted
-    // read-only mode, the whole transaction is rolled back instead of committed.
-    const check = await session.query(`SELECT current_user::text, current_setting('transaction_read_only')`);
-    const [user, readOnly] = (check.rows[0] ?? []) as string[];
-    if (user !== role || (options.readOnly && readOnly !== 'on')) {
-      throw new AppError('FORBIDDEN', 'invalid_query: the statement tried to leave its tenant sandbox', {
-        reason: 'sandbox_escape',
-      });
-    }
-    return result;
-  });
+  return withSession(
+    db,
+    url,
+    async (session) => {
+      // Must be the transaction's first statement: PostgreSQL refuses to change read-only mode
+      // after any query, which is also what stops `SET TRANSACTION READ WRITE` later on.
+      if (options.readOnly) await session.query('SET TRANSACTION READ ONLY');
+      await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
+      await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
+      await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
+      const started = performance.now();
+      let result: RawResult;
+      if (statement.cursorable) {
+        // A cursor fetches at most MAX_ROWS + 1 rows: a huge table never lands in memory.
+        await session.query(`DECLARE tenant_query NO SCROLL CURSOR FOR ${sql}`, params);
+        const fetched = await session.query(`FETCH FORWARD ${MAX_ROWS + 1} FROM tenant_query`);
+        await session.query('CLOSE tenant_query');
+        result = capRows(fetched.columns, fetched.rows, fetched.rows.length, performance.now() - started);
+      } else {
+        const out = await session.query(sql, params);
+        result = capRows(out.columns, out.rows, out.rowCount, performance.now() - started);
+      }
+      // Belt and braces: had anything slipped past the parser and changed the role or lifted
+      // read-only mode, the whole transaction is rolled back instead of committed.
+      const check = await session.query(`SELECT current_user::text, current_setting('transaction_read_only')`);
+      const [user, readOnly] = (check.rows[0] ?? []) as string[];
+      if (user !== role || (options.readOnly && readOnly !== 'on')) {
+        throw new AppError('FORBIDDEN', 'invalid_query: the statement tried to leave its tenant sandbox', {
+          reason: 'sandbox_escape',
+        });
+      }
+      return result;
+    },
+    { timeoutMs: options.timeoutMs },
+  );
 }
 
 function capRows(columns: string[], rows: unknown[][], rowCount: number, durationMs: number): RawResult {
@@ -442,7 +461,7 @@ async function runForTenant(
   let statement: ParsedStatement | null = null;
   const started = performance.now();
   try {
-    statement = await parseSingleStatement(input.query);
+    statement = await parseSingleStatement(input.query, { door: input.readOnly ? 'read' : 'write' });
     const raw = await runSandboxed(
       deps.db,
       tenant.databaseUrl,
@@ -472,7 +491,7 @@ async function runForTenant(
       columns: raw.columns,
       schema: tenant.schemaName,
       truncated: raw.truncated,
-      timeout_enforced: deps.db.kind === 'postgres',
+      timeout_enforced: true,
       tenant_id: tenant.id,
     };
   } catch (error) {
@@ -599,7 +618,7 @@ export async function executeAdminQuery({
     throw new AppError('FORBIDDEN', 'all_tenants needs an operator or project scope, not a tenant-bound caller');
   }
   // Parse once before fanning out: an invalid query fails the request, not each tenant.
-  await parseSingleStatement(data.query);
+  await parseSingleStatement(data.query, { door: data.readOnly ? 'read' : 'write' });
   const deadline = performance.now() + ALL_TENANTS_BUDGET_MS;
   const tenants = await deps.db.prisma.tenant.findMany({
     where: {

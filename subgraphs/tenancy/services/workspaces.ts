@@ -656,29 +656,34 @@ async function runInWorkspace<T>(
 ): Promise<T> {
   const role = assertRoleName(workspace.loginRole ?? '');
   const schema = assertSchemaName(workspace.schemaName);
-  return withSession(deps.db, platformUrlOf(deps, workspace), async (session) => {
-    if (options.readOnly) await session.query('SET TRANSACTION READ ONLY');
-    await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
-    if (workspace.databaseName) await session.query(`SELECT set_config('workspace.capture_via', 'api', true)`);
-    await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
-    await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-    const result = await fn(session);
-    // Belt and braces, as for tenant SQL: a statement that left the sandbox is rolled back.
-    const check = await session.query(`SELECT current_user::text`);
-    if (check.rows[0]?.[0] !== role) {
-      throw new AppError('FORBIDDEN', 'invalid_query: the statement tried to leave its workspace sandbox', {
-        reason: 'sandbox_escape',
-      });
-    }
-    if (options.platform && workspace.databaseName) {
-      await session.query('SET LOCAL ROLE NONE');
-      const installed = await session.query(`SELECT to_regclass('${CAPTURE_SCHEMA}.ddl_log') IS NOT NULL`);
-      if (installed.rows[0]?.[0]) {
-        await session.query(`DELETE FROM ${CAPTURE_SCHEMA}.ddl_log WHERE xid = txid_current()`);
+  return withSession(
+    deps.db,
+    platformUrlOf(deps, workspace),
+    async (session) => {
+      if (options.readOnly) await session.query('SET TRANSACTION READ ONLY');
+      await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
+      if (workspace.databaseName) await session.query(`SELECT set_config('workspace.capture_via', 'api', true)`);
+      await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
+      await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
+      const result = await fn(session);
+      // Belt and braces, as for tenant SQL: a statement that left the sandbox is rolled back.
+      const check = await session.query(`SELECT current_user::text`);
+      if (check.rows[0]?.[0] !== role) {
+        throw new AppError('FORBIDDEN', 'invalid_query: the statement tried to leave its workspace sandbox', {
+          reason: 'sandbox_escape',
+        });
       }
-    }
-    return result;
-  });
+      if (options.platform && workspace.databaseName) {
+        await session.query('SET LOCAL ROLE NONE');
+        const installed = await session.query(`SELECT to_regclass('${CAPTURE_SCHEMA}.ddl_log') IS NOT NULL`);
+        if (installed.rows[0]?.[0]) {
+          await session.query(`DELETE FROM ${CAPTURE_SCHEMA}.ddl_log WHERE xid = txid_current()`);
+        }
+      }
+      return result;
+    },
+    { timeoutMs: options.timeoutMs },
+  );
 }
 
 function sqlTarget(workspace: Workspace) {
@@ -707,8 +712,9 @@ export async function runWorkspaceQuery({
 }) {
   const workspace = await loadWorkspace(deps, principal, id, 'write:tenants');
   const data = parseInput(queryInput, input);
-  const statement = await parseSingleStatement(data.query);
   const settings = settingsOf(workspace);
+  // Without allow_api_ddl the query runs read-only, and the guard takes reads only.
+  const statement = await parseSingleStatement(data.query, { door: settings.allow_api_ddl ? 'write' : 'read' });
   // Earlier direct-connection DDL goes first in the queue.
   await ingestCapturedDdl(deps, workspace);
   const started = performance.now();
