@@ -18,6 +18,7 @@ import { findBlueprint, pickVersion } from './blueprints.js';
 import { applyBaseline } from './tenant-migrations.js';
 import {
   assertPostgresBlueprint,
+  applyDeferredBlueprint,
   createBlueprintDatabase,
   createDedicatedBlueprintDatabase,
   dropBlueprintDatabases,
@@ -26,6 +27,7 @@ import {
 import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
 import { tenantStatusKey } from '../contract.js';
 import { announceTenantStatus } from './tenant-status.js';
+import { usesTenantSessions } from './tenant-session.js';
 
 export type { Tenant };
 
@@ -367,12 +369,12 @@ export async function createTenant({
         for (const requested of blueprints) {
           if (requested.isolationLevel !== 1) continue;
           databases.push(
-            await createBlueprintDatabase(tx, deps.secretBox, {
-              tenantId,
-              tenantSlug: slug,
-              blueprint: requested.blueprint,
-              version: requested.version,
-            }),
+            await createBlueprintDatabase(
+              tx,
+              deps.secretBox,
+              { tenantId, tenantSlug: slug, blueprint: requested.blueprint, version: requested.version },
+              { deferDdl: usesTenantSessions(deps) },
+            ),
           );
         }
         const tenant = await tx.tenant.update({
@@ -404,7 +406,13 @@ export async function createTenant({
   let adminUser: TenantAdminUser | null = null;
   try {
     // Level 2 databases are saga steps too: CREATE DATABASE cannot join the transaction above.
-    const databases = [...created.databases];
+    // So is level 1's DDL on real PostgreSQL: it runs logged in as the database's own role,
+    // which can log in only once the transaction that made it has committed.
+    const databases: TenantDatabase[] = [];
+    for (const db of created.databases) {
+      const requested = blueprints.find((b) => b.blueprint.id === db.blueprintId);
+      databases.push(db.version === null && requested ? await applyDeferredBlueprint(deps, db, requested.version) : db);
+    }
     for (const requested of blueprints) {
       if (requested.isolationLevel !== 2) continue;
       databases.push(
