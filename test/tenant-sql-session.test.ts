@@ -382,3 +382,116 @@ describe.skipIf(!usingRealServices)('tenant SQL runs as the tenant’s own login
     expect(report.gateway_warm_median_ms).toBeLessThan(1000);
   });
 });
+
+describe.skipIf(!usingRealServices)('workspace, blueprint and deployment SQL run as their own login roles', () => {
+  let t: TestPlatform;
+  let key: string;
+
+  const rest = (path: string, init: { method?: string; body?: unknown } = {}) =>
+    t.rest(path, { ...init, token: key, headers: FORWARDED });
+  const ok = (answer: RestAnswer, status = 200) => {
+    expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+    return answer.body;
+  };
+  const platformSql = <T = Record<string, unknown>>(sql: string, ...params: unknown[]) =>
+    t.platform.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
+  const publish = async (workspace: string) => {
+    const { body } = await t.graphql<{ publishBlueprint: { version: { version: string } } }>(
+      `mutation ($id: ID!) { publishBlueprint(workspaceId: $id) { version { version } } }`,
+      { id: workspace },
+      { token: key, headers: FORWARDED },
+    );
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    return body.data!.publishBlueprint.version.version;
+  };
+
+  beforeAll(async () => {
+    t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
+    const signup = await t.rest('/signup', {
+      method: 'POST',
+      token: null,
+      headers: FORWARDED,
+      body: {
+        email: `${uniqueSlug('sessown')}@example.com`,
+        password: 'Session-Owner-Passphrase-7',
+        project_name: 'S',
+      },
+    });
+    key = ok(signup, 201).api_key as string;
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('workspace queries, blueprint DDL at tenant creation and deployments never run as the platform user', async () => {
+    const name = uniqueSlug('sessws');
+    ok(await rest('/workspaces', { method: 'POST', body: { name, database: 'PostgreSQL' } }), 201);
+    const [workspace] = await platformSql<{ login_role: string }>(
+      `SELECT login_role FROM tenancy.workspaces WHERE name = $1 AND deleted_at IS NULL`,
+      name,
+    );
+    const wsRole = workspace!.login_role;
+    const who = ok(
+      await rest(`/workspaces/${name}/queries`, {
+        method: 'POST',
+        body: { query: 'SELECT session_user::text, current_user::text' },
+      }),
+    );
+    expect(who.rows).toEqual([[wsRole, wsRole]]);
+    const xml = await rest(`/workspaces/${name}/queries`, {
+      method: 'POST',
+      body: { query: `SELECT query_to_xml('select set_config(''role'', ''postgres'', false)', true, false, '')` },
+    });
+    expect(xml.status, JSON.stringify(xml.body)).toBeGreaterThanOrEqual(400);
+    expect(xml.status).toBeLessThan(500);
+
+    // A version's DDL is a schema dump of the workspace (no data); one statement that records
+    // who ran it is added to it, as a stand-in for tenant-written DDL that evaluates something.
+    ok(await rest(`/workspaces/${name}/queries`, { method: 'POST', body: { query: 'CREATE TABLE notes (id int)' } }));
+    expect(await publish(name)).toBe('1.0');
+    await platformSql(
+      `UPDATE tenancy.blueprint_versions v SET ddl = ddl || E'\nCREATE TABLE who AS SELECT session_user::text AS s, current_user::text AS c;\n'
+         FROM tenancy.blueprints b WHERE b.id = v.blueprint_id AND b.name = $1 AND v.version = '1.0'`,
+      name,
+    );
+    const slug = uniqueSlug('sessbp');
+    ok(
+      await rest('/tenants', {
+        method: 'POST',
+        body: { tenant_id: slug, databases: [{ blueprint: name, isolation_level: 1 }] },
+      }),
+      201,
+    );
+    const [db] = await platformSql<{ schema_name: string; login_role: string; version: string }>(
+      `SELECT d.schema_name, d.login_role, d.version FROM tenancy.tenant_databases d
+         JOIN tenancy.tenants t ON t.id = d.tenant_id WHERE t.slug = $1`,
+      slug,
+    );
+    expect(db!.version).toBe('1.0');
+    expect(await platformSql(`SELECT s, c FROM "${db!.schema_name}".who`)).toEqual([
+      { s: db!.login_role, c: db!.login_role },
+    ]);
+
+    // A deployment replays the captured statements themselves.
+    ok(
+      await rest(`/workspaces/${name}/queries`, {
+        method: 'POST',
+        body: { query: 'CREATE TABLE who2 AS SELECT session_user::text AS s' },
+      }),
+    );
+    expect(await publish(name)).toBe('1.1');
+    const queued = ok(
+      await rest('/deployments', { method: 'POST', body: { blueprint_name: name, version: '1.1', deploy_all: true } }),
+      202,
+    );
+    const deadline = Date.now() + 30_000;
+    let status = 'pending';
+    while (['pending', 'running'].includes(status) && Date.now() < deadline) {
+      status = ok(await rest(`/deployments/${queued.job_id}`)).status;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('completed');
+    expect(await platformSql(`SELECT s FROM "${db!.schema_name}".who2`)).toEqual([{ s: db!.login_role }]);
+  }, 90_000);
+});
