@@ -354,6 +354,9 @@ async function prepareLogin(
           member_of: left,
         });
       }
+      // Grants on one database from two sessions at once fail ("tuple concurrently updated"):
+      // serialised with the hardening under the database's lock.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tenant-harden:${databaseOf(target.url)}`]);
       await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(databaseOf(target.url))} TO ${r}`);
       await client.query('COMMIT');
     } catch (error) {
@@ -385,6 +388,8 @@ async function hardenNow(deps: SubgraphDeps, target: TenantSessionTarget): Promi
       const d = quoteIdent(database);
       // Revoking what PUBLIC holds needs the database's owner (or a superuser); without it the
       // statements are no-ops with a warning, and the login role remains the wall.
+      // The platform's own user first, in case it connected through PUBLIC's grant.
+      await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${d} TO CURRENT_USER`);
       await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${d} FROM PUBLIC`);
       if (isPlatformDatabase) {
         // Level-1 blueprint databases are schemas here, reached by clients as their own roles.
