@@ -5,6 +5,7 @@ import { storageDirFrom, type subgraphDepsEnv } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import { createSmtpMailer } from '../lib/mailer.js';
 import { applyMigrations } from '../lib/migrate.js';
+import { parseAllowList } from '../lib/outbound-address.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
@@ -12,6 +13,15 @@ import type { SubgraphClient } from '../lib/subgraph/client.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { VERSION } from '../lib/version.js';
 import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
+
+const DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** How data import is configured: allow-list entries as the operator wrote them. */
+export interface DataImportConfig {
+  /** `host`, `host:port`, `[v6]:port`, an IP, or a CIDR (lib/outbound-address.ts parseAllowEntry). */
+  allowedHosts: string[];
+  connectTimeoutMs: number;
+}
 
 /** What the subgraphs' deps are built from; `depsConfigFromEnv` reads it from the environment. */
 export interface DepsConfig {
@@ -32,6 +42,11 @@ export interface DepsConfig {
   tenantDatabaseUrl?: string;
   /** WEBHOOK_SIGNING_SECRET: verifies the vm-ready webhook; unset, it answers NOT_CONFIGURED. */
   webhookSigningSecret?: string;
+  /**
+   * Data import sources (DATA_IMPORT_ALLOWED_HOSTS, DATA_IMPORT_CONNECT_TIMEOUT_MS): the allow-list
+   * entries that may reach internal addresses, and the connect timeout. Unset: no exceptions, 5 s.
+   */
+  dataImport?: DataImportConfig;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -50,6 +65,10 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     storageDir: storageDirFrom(env),
     tenantDatabaseUrl: env.TENANT_DATABASE_URL,
     webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
+    dataImport: {
+      allowedHosts: env.DATA_IMPORT_ALLOWED_HOSTS,
+      connectTimeoutMs: env.DATA_IMPORT_CONNECT_TIMEOUT_MS,
+    },
   };
 }
 
@@ -111,6 +130,11 @@ export async function createSubgraphDeps(
       storageDir: config.storageDir ?? join(config.dataDir, 'storage'),
       tenantDatabaseUrl: config.tenantDatabaseUrl,
       webhookSigningSecret: config.webhookSigningSecret,
+      dataImport: {
+        // Parsed again here (env already validated it) so a config built in code is checked too.
+        allow: parseAllowList((config.dataImport?.allowedHosts ?? []).join(',')),
+        connectTimeoutMs: config.dataImport?.connectTimeoutMs ?? DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS,
+      },
       privacyHooks: PRIVACY_HOOKS,
     };
     return { deps, close };

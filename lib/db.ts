@@ -28,7 +28,11 @@ export interface Database {
   prisma: PrismaClient;
   /** Runs `SELECT 1` and returns how long it took in ms; throws AppError SERVICE_UNAVAILABLE. */
   ping(): Promise<number>;
-  /** Live figures from the pg Pool; null on PGlite, which is one in-process session. */
+  /**
+   * Live figures: from the pg Pool on PostgreSQL; on PGlite, its one in-process session (`max` 1,
+   * `active` 1 while a query or transaction holds it, `waiting` the callers queued behind it).
+   * null only when the figures cannot be read.
+   */
   poolStats(): PoolStats | null;
   /** Idempotent. Without it an open pool or PGlite instance keeps the process alive. */
   close(): Promise<void>;
@@ -129,13 +133,14 @@ export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions)
   const started = performance.now();
   const pglite = await openPglite({ dataDir: options.dataDir, fromTemplate: options.fromTemplate });
   logger.debug({ dataDir: options.dataDir ?? 'memory', ms: Math.round(performance.now() - started) }, 'pglite open');
+  const sessionStats = trackPgliteSession(pglite);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   let closing: Promise<void> | undefined;
   const db: Database = {
     kind: 'pglite',
     prisma,
     ping: () => pingDatabase(prisma, 'pglite'),
-    poolStats: () => null,
+    poolStats: sessionStats,
     close: () =>
       (closing ??= (async () => {
         await prisma.$disconnect();
@@ -145,6 +150,47 @@ export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions)
   driverHandles.set(db, { kind: 'pglite', pglite });
   return db;
 }
+
+/**
+ * PGlite is one session, so its "pool" is one connection. Every `query`, `exec` and `transaction`
+ * (Prisma's adapter and the tenant-SQL executor alike) takes the instance's one lock through
+ * `_runExclusiveTransaction`; counting around that lock gives what a pool would report: 1 active
+ * while someone holds the session, the rest waiting. Should a PGlite release drop that method,
+ * the figures fall back to whether the session is inside a transaction (waiting then unknown: 0).
+ */
+function trackPgliteSession(pglite: PGlite): () => PoolStats {
+  let active = 0;
+  let waiting = 0;
+  const exclusive = (pglite as unknown as Partial<Record<'_runExclusiveTransaction', ExclusiveRunner>>)
+    ._runExclusiveTransaction;
+  if (typeof exclusive !== 'function') {
+    return () => {
+      const busy = pglite.isInTransaction() ? 1 : 0;
+      return { active: busy, idle: 1 - busy, waiting: 0, max: 1 };
+    };
+  }
+  const run = exclusive.bind(pglite);
+  (pglite as unknown as Record<'_runExclusiveTransaction', ExclusiveRunner>)._runExclusiveTransaction = (fn) => {
+    waiting += 1;
+    let started = false;
+    return run(async () => {
+      started = true;
+      waiting -= 1;
+      active += 1;
+      try {
+        return await fn();
+      } finally {
+        active -= 1;
+      }
+    }).finally(() => {
+      // The lock refused the caller (the instance closed) before running it: no longer waiting.
+      if (!started) waiting -= 1;
+    });
+  };
+  return () => ({ active, idle: 1 - active, waiting, max: 1 });
+}
+
+type ExclusiveRunner = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /** Opens (or initialises) a PGlite cluster with the extensions migrations may ask for. */
 export async function openPglite(options: { dataDir?: string; fromTemplate?: boolean } = {}): Promise<PGlite> {

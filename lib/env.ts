@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowList } from './outbound-address.js';
 
 /**
  * Env schemas grouped by concern. Each deployable (gateway, subgraph, worker, all-in-one)
@@ -84,6 +85,31 @@ export const tenancyEnv = z.object({
 });
 
 /**
+ * Data import (tenantsdb import-data, import-full, schema from a live database) connects out to a
+ * host the caller names. Only public addresses are reachable unless listed here.
+ */
+export const dataImportEnv = z.object({
+  /**
+   * Comma-separated exceptions the operator trusts: `host`, `host:port`, `[v6]:port`, an IP in any
+   * spelling, or a CIDR (`10.0.0.0/8`). They let a source on a private, loopback or the platform's
+   * own database address through. Unset: none.
+   */
+  DATA_IMPORT_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseAllowList(value).map((entry) => entry.text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** How long connecting to a source (DNS, TCP, TLS, authentication) may take. */
+  DATA_IMPORT_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+});
+
+/**
  * Everything a process needs to build the subgraphs' deps (app/deps.ts): the all-in-one process,
  * each subgraph process and the worker parse this same group, so none of them lacks a setting the
  * others have (a job sends mail and verifies webhooks like the subgraph that queued it).
@@ -94,6 +120,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(smtpEnv.shape)
   .extend(storageEnv.shape)
   .extend(tenancyEnv.shape)
+  .extend(dataImportEnv.shape)
   .extend(secretsEnv.shape);
 
 /** STORAGE_DIR, or its default beside the embedded database. */

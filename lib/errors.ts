@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   MALFORMED_JSON: 400,
   /** A database type (workspaces) this deployment has no server for. */
   UNSUPPORTED_DATABASE: 400,
+  /** A caller-named host the platform will not connect to (private, loopback, its own database…). */
+  SOURCE_NOT_ALLOWED: 400,
   UNAUTHORIZED: 401,
   /** Wrong email or password, or no such user: one answer, so accounts cannot be enumerated. */
   INVALID_CREDENTIALS: 401,
@@ -38,6 +40,8 @@ export const ERROR_STATUS = {
   NOT_IMPLEMENTED: 501,
   /** A capability whose provider (SMS, SMTP) this deployment has not configured. */
   NOT_CONFIGURED: 501,
+  /** A caller-named source could not be connected to: one answer for every cause, so it cannot probe ports. */
+  SOURCE_UNREACHABLE: 502,
   SERVICE_UNAVAILABLE: 503,
   TIMEOUT: 504,
 } as const;

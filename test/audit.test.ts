@@ -11,6 +11,7 @@ import { createRecordAuditJob, enqueueAuditEntries } from '../subgraphs/identity
 import type { AuditEntry } from '../subgraphs/identity/contract.js';
 import { recordAuditEntries } from '../subgraphs/identity/services/audit.js';
 import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
+import { uniqueClientIp, waitFor } from './support/rest.js';
 
 // The audit trail end to end: mutations through /graphql and REST leave entries written by the
 // gateway plugin through identity's record-audit job; the audit log reads them back, scoped and
@@ -23,7 +24,7 @@ const PASSWORD = 'Audit-Trail-Passphrase-42';
  * suites' failures on 127.0.0.1 cannot block it (and the entries must carry that address).
  */
 const LOOPBACK = ['127.0.0.1', '::1'];
-const CLIENT_IP = `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+const CLIENT_IP = uniqueClientIp();
 const FORWARDED = { 'x-forwarded-for': CLIENT_IP };
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
@@ -62,19 +63,19 @@ async function waitForEntry(
   variables: Record<string, unknown> = {},
   token?: string,
 ): Promise<AuditRow> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { body } = await t.graphql<{ auditLogs: { logs: AuditRow[] } }>(
-      AUDIT_QUERY,
-      { limit: 100, ...variables },
-      { token },
-    );
-    expect(body.errors).toBeUndefined();
-    const found = body.data!.auditLogs.logs.find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching audit entry among ${JSON.stringify(body.data)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitFor(
+    async () => {
+      const { body } = await t.graphql<{ auditLogs: { logs: AuditRow[] } }>(
+        AUDIT_QUERY,
+        { limit: 100, ...variables },
+        { token },
+      );
+      expect(body.errors).toBeUndefined();
+      return body.data!.auditLogs.logs.find(match);
+    },
+    'a matching audit entry',
+    { timeoutMs: 10_000 },
+  );
 }
 
 const CREATE_TENANT = `mutation CreateTenant($input: CreateTenantInput!) { createTenant(input: $input) { id slug } }`;

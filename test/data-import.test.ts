@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { startPlatform, type Platform } from '../app/platform.js';
-import { uniqueSlug } from './support/platform.js';
+import { testDataImportConfig, uniqueSlug } from './support/platform.js';
 
 // Data import end to end through the gateway (tenantsdb REST and GraphQL): a real source
 // PostgreSQL database is created on TEST_DATABASE_URL's server, analyzed, and imported into one
@@ -213,6 +213,8 @@ beforeAll(async () => {
       transport: 'in-process',
       pgliteFromTemplate: true,
       keyPrefix: `test:${randomBytes(6).toString('hex')}:`,
+      // 127.0.0.1 for the unreachable cases below even on the embedded default (no server there).
+      dataImport: { ...testDataImportConfig(), allowedHosts: [...testDataImportConfig().allowedHosts, '127.0.0.1'] },
     },
     // debug: everything the import could log is captured and searched for the password.
     createLogger({ level: 'debug', destination }),
@@ -265,8 +267,7 @@ describe('data import: errors that need no source database', () => {
       key: apiKey,
       body: unreachable,
     });
-    expectError(refused, 503, 'SERVICE_UNAVAILABLE');
-    expect(refused.body.error.message).toMatch(/not reachable/);
+    expectError(refused, 502, 'SOURCE_UNREACHABLE');
     expect(JSON.stringify(refused.body)).not.toContain('pw-unreachable');
     expect(logLines.join('')).not.toContain('pw-unreachable');
 
@@ -275,7 +276,7 @@ describe('data import: errors that need no source database', () => {
       key: apiKey,
       body: unreachable,
     });
-    expectError(started, 503, 'SERVICE_UNAVAILABLE');
+    expectError(started, 502, 'SOURCE_UNREACHABLE');
     expect(await platform.db.prisma.dataImport.count({ where: { workspaceId } })).toBe(0);
 
     expectError(
@@ -354,8 +355,9 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
       key: apiKey,
       body: { connection: connectionFor(`${source}_missing`, 'pw-analyze'), routing_field: 'tenant_id' },
     });
-    expectError(wrongDb, 400, 'VALIDATION_ERROR');
-    expect(wrongDb.body.error.message).toMatch(/does not exist/);
+    // A missing database is answered like a closed port: the same code and message.
+    expectError(wrongDb, 502, 'SOURCE_UNREACHABLE');
+    expect(wrongDb.body.error.message).not.toMatch(/does not exist/);
   });
 
   it('imports one tenant per value, row by row, drops the routing column, fails a bad value alone, stores no secret', async () => {

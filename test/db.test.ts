@@ -133,11 +133,30 @@ describe('PGlite (embedded default)', () => {
     expect(await applyMigrations({ db, logger })).toEqual({ applied: [] });
   });
 
-  it('answers ping with a duration and has no pool', async () => {
+  it('answers ping with a duration and reports its one in-process connection', async () => {
     const ms = await db.ping();
     expect(typeof ms).toBe('number');
     expect(ms).toBeGreaterThanOrEqual(0);
-    expect(db.poolStats()).toBeNull();
+    expect(db.poolStats()).toEqual({ active: 0, idle: 1, waiting: 0, max: 1 });
+
+    // A transaction holds the one session; two queries queue behind it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const transaction = db.prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe('SELECT 1');
+      entered();
+      await held;
+    });
+    await inside;
+    const queued = Promise.all([db.prisma.$queryRawUnsafe('SELECT 2'), db.prisma.$queryRawUnsafe('SELECT 3')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(db.poolStats()).toEqual({ active: 1, idle: 0, waiting: 2, max: 1 });
+    release();
+    await transaction;
+    await queued;
+    expect(db.poolStats()).toEqual({ active: 0, idle: 1, waiting: 0, max: 1 });
   });
 
   it('writes and reads a tenant through Prisma, and keeps it across close and reopen', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
+import { expectRestError, waitFor } from './support/rest.js';
 
 // platform-forge's /admin/users end to end: a tenant admin (a real user, signed in with a
 // password) manages its tenant's users through REST in the documented envelope; suspension and
@@ -21,14 +22,8 @@ function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestA
   return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
 }
 
-function expectError(answer: RestAnswer, status: number, code: string) {
-  expect(answer.status).toBe(status);
-  expect(answer.body).toEqual({
-    status: 'error',
-    error: { code, message: expect.any(String), details: expect.any(Object) },
-    meta: { timestamp: iso, request_id: expect.any(String) },
-  });
-}
+const expectError = (answer: RestAnswer, status: number, code: string) =>
+  expectRestError('platform-forge', answer, status, code);
 
 describe('platform-forge admin users through the real gateway', () => {
   let t: TestPlatform;
@@ -317,24 +312,16 @@ describe('platform-forge admin users through the real gateway', () => {
   it('admin actions land in the audit log with the admin as actor', async () => {
     const user = await register(tenantA);
     await rest(t, `/api/v1/admin/users/${user.id}/suspend`, { method: 'POST', token: admin.token });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    const entry = await waitFor(async () => {
       const logs = await rest(t, `/api/v1/admin/audit-logs?action=user.suspend&user_id=${admin.id}`, {
         token: admin.token,
       });
-      const entry = logs.body.data.logs.find(
-        (l: { details: { resource_id: string } }) => l.details.resource_id === user.id,
-      );
-      if (entry) {
-        expect(entry).toMatchObject({
-          user_id: admin.id,
-          resource: 'user',
-          details: { outcome: 'success', tenant_id: tenantA },
-        });
-        break;
-      }
-      if (Date.now() > deadline) throw new Error('no user.suspend entry');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return logs.body.data.logs.find((l: { details: { resource_id: string } }) => l.details.resource_id === user.id);
+    }, 'the user.suspend audit entry');
+    expect(entry).toMatchObject({
+      user_id: admin.id,
+      resource: 'user',
+      details: { outcome: 'success', tenant_id: tenantA },
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, userRevokedKey } from '../lib/access-token.js';
@@ -12,6 +12,7 @@ import {
 } from '../subgraphs/identity/services/passwords.js';
 import { revokeUserSessions } from '../subgraphs/identity/services/sessions.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { uniqueClientIp } from './support/rest.js';
 
 // Password sign-in end to end through the real gateway: REST in platform-forge's and
 // cloudpioneer's documented shapes, GraphQL, JWT verification at the gateway, key rotation,
@@ -25,13 +26,6 @@ interface Answer {
   headers: Headers;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: Record<string, any>;
-}
-
-/** A fresh client address per request: login failures feed threat detection, which blocks by address. */
-let ipCounter = 0;
-function nextIp(): string {
-  ipCounter += 1;
-  return `10.${randomInt(0, 255)}.${Math.floor(ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 }
 
 function uniqueEmail(): string {
@@ -59,7 +53,7 @@ describe('identity auth core through the real gateway', () => {
       method: init.method ?? 'POST',
       headers: {
         'content-type': 'application/json',
-        'x-forwarded-for': init.ip ?? nextIp(),
+        'x-forwarded-for': init.ip ?? uniqueClientIp(),
         ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
       },
       body: init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
@@ -72,7 +66,11 @@ describe('identity auth core through the real gateway', () => {
     query: string,
     variables: Record<string, unknown> = {},
     options: { token?: string | null; ip?: string } = {},
-  ) => t.graphql<T>(query, variables, { token: options.token, headers: { 'x-forwarded-for': options.ip ?? nextIp() } });
+  ) =>
+    t.graphql<T>(query, variables, {
+      token: options.token,
+      headers: { 'x-forwarded-for': options.ip ?? uniqueClientIp() },
+    });
 
   async function createTenant(): Promise<string> {
     const slug = uniqueSlug('auth');
@@ -416,7 +414,7 @@ describe('identity auth core through the real gateway', () => {
   it('unknown email and wrong password get the same status, code and message', async () => {
     const tenantId = await createTenant();
     const user = await registerUser(tenantId);
-    const ip = nextIp();
+    const ip = uniqueClientIp();
     const unknown = await login({ email: uniqueEmail(), password: PASSWORD }, ip);
     const wrong = await login({ email: user.email, password: 'wrong password here' }, ip);
     expect(unknown.status).toBe(401);
@@ -577,7 +575,7 @@ describe('identity auth core through the real gateway', () => {
   });
 
   it('the 21st auth request in a minute from one caller is 429', async () => {
-    const ip = nextIp();
+    const ip = uniqueClientIp();
     const statuses: number[] = [];
     for (let i = 0; i < 21; i++) {
       statuses.push((await rest('/api/v1/auth/refresh', { body: { refresh_token: `rt_${i}` }, ip })).status);

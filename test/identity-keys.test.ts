@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKeyResolver } from '../gateway/plugins/use-api-key.js';
 import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
@@ -15,6 +14,7 @@ import { listProjects } from '../subgraphs/identity/services/projects.js';
 import type { Principal } from '../lib/principal.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
+import { expectRestError, uniqueClientIp } from './support/rest.js';
 
 // tenantsdb accounts, projects and API keys end to end: REST in the documented shape through the
 // real gateway, identity's own checks (ownership, scopes), and the gateway's key cache with its
@@ -36,7 +36,7 @@ interface Answer {
 }
 
 /** One address per run: login failures from other suites on a shared database cannot block this one. */
-const clientIp = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+const clientIp = uniqueClientIp();
 
 async function call(
   url: string,
@@ -58,13 +58,8 @@ async function call(
   return { status: response.status, body: text ? JSON.parse(text) : {}, text };
 }
 
-function expectTenantsdbError(answer: Answer, status: number, code: string) {
-  expect(answer.status).toBe(status);
-  expect(answer.body).toEqual({
-    success: false,
-    error: { code, message: expect.any(String), details: expect.any(Object) },
-  });
-}
+const expectTenantsdbError = (answer: Answer, status: number, code: string) =>
+  expectRestError('tenantsdb', answer, status, code);
 
 describe('tenantsdb accounts, projects and API keys', () => {
   let t: TestPlatform;
@@ -744,15 +739,26 @@ describe('the gateway API key resolver (unit, stubbed identity)', () => {
     const { key, keyHash } = generateApiKey();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let lookupStarted!: () => void;
+    const started = new Promise<void>((r) => (lookupStarted = r));
     const execute = vi.fn(async () => {
+      lookupStarted();
       await gate;
       return { data: { resolveApiKey: { keyId: '9', projectId: 'tdb_0000abcd', scopes: [], expiresAt: null } } };
     });
     const resolve = createApiKeyResolver({ execute: execute as never, kv, logger });
     const pending = resolve(key);
-    await new Promise((r) => setTimeout(r, 10));
+    await started;
+    // Handlers of a channel run in the order they subscribed: once this one has the message, the
+    // resolver's (subscribed when it was created) has handled it too.
+    let revocationHandled!: () => void;
+    const handled = new Promise<void>((r) => (revocationHandled = r));
+    const unsubscribe = await kv.pubsub.subscribe(API_KEY_REVOKED_CHANNEL, (message) => {
+      if (message === keyHash) revocationHandled();
+    });
     await kv.pubsub.publish(API_KEY_REVOKED_CHANNEL, keyHash);
-    await new Promise((r) => setTimeout(r, 10));
+    await handled;
+    await unsubscribe();
     release();
     await expect(pending).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
     await expect(resolve(key)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });

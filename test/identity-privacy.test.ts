@@ -6,6 +6,7 @@ import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { erasedEmail } from '../subgraphs/identity/privacy.js';
 import { issueSession } from '../subgraphs/identity/services/sessions.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // The platform-forge Privacy Module end to end: real gateway, identity and telemetry subgraphs,
 // real job queue (in-process on the embedded default, BullMQ with TEST_REDIS_URL).
@@ -105,16 +106,17 @@ interface DataRequestView {
 
 /** Polls through GraphQL until the job has finished, as a client would. */
 async function waitForRequest(t: TestPlatform, id: string, token: string): Promise<DataRequestView> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const answer = await t.graphql<{ dataRequest: DataRequestView | null }>(DATA_REQUEST, { id }, { token });
-    expect(answer.body.errors).toBeUndefined();
-    const request = answer.body.data!.dataRequest;
-    expect(request).not.toBeNull();
-    if (request!.status !== 'processing') return request!;
-    if (Date.now() > deadline) throw new Error(`data request ${id} still processing`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitFor(
+    async () => {
+      const answer = await t.graphql<{ dataRequest: DataRequestView | null }>(DATA_REQUEST, { id }, { token });
+      expect(answer.body.errors).toBeUndefined();
+      const request = answer.body.data!.dataRequest;
+      expect(request).not.toBeNull();
+      return request!.status === 'processing' ? undefined : request!;
+    },
+    `data request ${id} to finish`,
+    { timeoutMs: 20_000 },
+  );
 }
 
 function platformDeps(t: TestPlatform): SubgraphDeps {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../lib/errors.js';
 import { createLogger } from '../lib/logger.js';
@@ -12,22 +11,12 @@ import {
   type LoginAttemptInput,
 } from '../subgraphs/identity/services/threats.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { uniqueClientIp } from './support/rest.js';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
 
 let t: TestPlatform;
 let deps: SubgraphDeps;
-let ipCounter = 0;
-
-/**
- * A fresh documentation-range address (RFC 3849) per call. Random, not counted: the database is
- * shared with earlier runs, whose failures from a reused address would still be in the window.
- */
-function uniqueIp(): string {
-  ipCounter += 1;
-  const hex = randomBytes(6).toString('hex');
-  return `2001:db8:${hex.slice(0, 4)}:${hex.slice(4, 8)}:${hex.slice(8, 12)}::${ipCounter.toString(16)}`;
-}
 
 const operator: Principal = {
   kind: 'operator',
@@ -116,7 +105,7 @@ describe('login threat detection, end to end', () => {
   it('turns one ip failing against 5 accounts into credential stuffing and blocks that ip, right password or not', async () => {
     const tenantId = uniqueSlug('ten');
     const victim = await registerUser(tenantId);
-    const attacker = uniqueIp();
+    const attacker = uniqueClientIp();
     for (let i = 0; i < 5; i++) {
       const code = await login({
         email: `${uniqueSlug('x')}@example.com`,
@@ -129,7 +118,7 @@ describe('login threat detection, end to end', () => {
     // The attacker now holds a valid password: still refused, before the password is checked.
     expect(await login({ email: victim.email, password: PASSWORD, tenantId, ip: attacker })).toBe('ACCESS_BLOCKED');
     // The block is on the ip, not on the account.
-    expect(await login({ email: victim.email, password: PASSWORD, tenantId, ip: uniqueIp() })).toBe('OK');
+    expect(await login({ email: victim.email, password: PASSWORD, tenantId, ip: uniqueClientIp() })).toBe('OK');
 
     const threats = (await threatList({ status: 'active' })).filter((th) => th.ip === attacker);
     expect(threats).toHaveLength(1);
@@ -168,12 +157,12 @@ describe('login threat detection, end to end', () => {
     const unknownEmail = `${uniqueSlug('ghost')}@example.com`;
     const ghostCodes: string[] = [];
     for (let i = 0; i < 5; i++) {
-      ghostCodes.push(await login({ email: unknownEmail, password: 'nope-nope-1', tenantId, ip: uniqueIp() }));
+      ghostCodes.push(await login({ email: unknownEmail, password: 'nope-nope-1', tenantId, ip: uniqueClientIp() }));
     }
     // Exactly what a real account answers (below): no way to tell which emails exist.
     expect(ghostCodes).toEqual([...Array(4).fill('INVALID_CREDENTIALS'), 'ACCOUNT_LOCKED']);
     // Any ip: the block is on the account.
-    expect(await login({ email: unknownEmail, password: 'nope-nope-1', tenantId, ip: uniqueIp() })).toBe(
+    expect(await login({ email: unknownEmail, password: 'nope-nope-1', tenantId, ip: uniqueClientIp() })).toBe(
       'ACCOUNT_LOCKED',
     );
     const [ghost] = (await threatList({})).filter((th) => th.email === unknownEmail);
@@ -190,7 +179,7 @@ describe('login threat detection, end to end', () => {
     const user = await registerUser(tenantId);
     const codes: string[] = [];
     for (let i = 0; i < 5; i++)
-      codes.push(await login({ email: user.email, password: 'bad-pass-1', tenantId, ip: uniqueIp() }));
+      codes.push(await login({ email: user.email, password: 'bad-pass-1', tenantId, ip: uniqueClientIp() }));
     expect(codes.slice(0, 4)).toEqual(Array(4).fill('INVALID_CREDENTIALS'));
     expect(codes[4]).toBe('ACCOUNT_LOCKED');
     const [burst] = (await threatList({})).filter((th) => th.email === user.email);
@@ -199,7 +188,7 @@ describe('login threat detection, end to end', () => {
 
   it('filters GET /api/v1/security/threats by severity, status and start_date, and pages', async () => {
     const tenantId = uniqueSlug('ten');
-    const ip = uniqueIp();
+    const ip = uniqueClientIp();
     const directory = `tenant:${tenantId}`;
     // Seeded through the service (no argon2): a stuffing (high) and an account burst (medium).
     for (let i = 0; i < 5; i++) {
@@ -212,7 +201,7 @@ describe('login threat detection, end to end', () => {
     for (let i = 0; i < 5; i++) {
       await recordLoginAttempt({
         deps,
-        attempt: { directory, email, ip: uniqueIp(), success: false, reason: 'bad_password' },
+        attempt: { directory, email, ip: uniqueClientIp(), success: false, reason: 'bad_password' },
       });
     }
     const mine = (list: RestThreat[]) => list.filter((th) => th.tenant_id === tenantId);
@@ -250,7 +239,7 @@ describe('login threat detection, end to end', () => {
     const user = await registerUser(tenantId);
     const res = await fetch(`${t.url}/api/v1/auth/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueIp() },
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueClientIp() },
       body: JSON.stringify({ email: user.email, password: PASSWORD, tenant_id: tenantId }),
     });
     const token = ((await res.json()) as { data: { access_token: string } }).data.access_token;
@@ -263,7 +252,7 @@ describe('login threat detection, end to end', () => {
 
   it("shows a tenant admin only the tenant's own threats, and lets them clear only those", async () => {
     const seedStuffing = async (tenantId: string): Promise<string> => {
-      const ip = uniqueIp();
+      const ip = uniqueClientIp();
       for (let i = 0; i < 5; i++) {
         await recordLoginAttempt({
           deps,
@@ -291,7 +280,7 @@ describe('login threat detection, end to end', () => {
     expect(promoted.body.errors, JSON.stringify(promoted.body.errors)).toBeUndefined();
     const signIn = await fetch(`${t.url}/api/v1/auth/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueIp() },
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueClientIp() },
       body: JSON.stringify({ email: admin.email, password: PASSWORD, tenant_id: tenantA }),
     });
     const token = ((await signIn.json()) as { data: { access_token: string } }).data.access_token;
@@ -316,7 +305,7 @@ describe('login threat detection, end to end', () => {
   it('lifts the block when an admin marks the threat a false positive', async () => {
     const tenantId = uniqueSlug('ten');
     const user = await registerUser(tenantId);
-    const ip = uniqueIp();
+    const ip = uniqueClientIp();
     for (let i = 0; i < 5; i++) {
       await recordLoginAttempt({
         deps,
@@ -370,7 +359,7 @@ describe('detection rules (services on the real database)', () => {
   });
 
   it('opens one ip burst at 10 failures from one ip over few accounts, and updates it afterwards', async () => {
-    const ip = uniqueIp();
+    const ip = uniqueClientIp();
     const directory = `tenant:${uniqueSlug('ten')}`;
     const emails = Array.from({ length: 4 }, () => `${uniqueSlug('e')}@example.com`);
     // 3+3+2+2: no account reaches 5 and only 4 accounts: neither account burst nor stuffing.
@@ -399,7 +388,7 @@ describe('detection rules (services on the real database)', () => {
     const email = `${uniqueSlug('m')}@example.com`;
     const reasons = ['blocked', 'locked', 'mfa_required', 'blocked', 'locked', 'mfa_required', 'bad_password'];
     for (const reason of [...reasons, 'bad_password']) {
-      await recordLoginAttempt({ deps, attempt: { directory, email, ip: uniqueIp(), success: false, reason } });
+      await recordLoginAttempt({ deps, attempt: { directory, email, ip: uniqueClientIp(), success: false, reason } });
     }
     expect(await deps.db.prisma.loginAttempt.count({ where: { directory, email } })).toBe(8);
     expect(await deps.db.prisma.threat.count({ where: { email } })).toBe(0);
@@ -412,7 +401,7 @@ describe('detection rules (services on the real database)', () => {
     for (let i = 0; i < 5; i++) {
       await recordLoginAttempt({
         deps,
-        attempt: { directory, email, ip: uniqueIp(), success: false, reason: 'bad_password' },
+        attempt: { directory, email, ip: uniqueClientIp(), success: false, reason: 'bad_password' },
       });
     }
     await expect(assertNotBlocked({ deps, directory, email })).rejects.toBeInstanceOf(AppError);
@@ -447,7 +436,7 @@ describe('detection rules (services on the real database)', () => {
       },
     } as unknown as SubgraphDeps;
     await expect(
-      recordLoginAttempt({ deps: broken, logger, attempt: attemptFor({ ip: uniqueIp() }) }),
+      recordLoginAttempt({ deps: broken, logger, attempt: attemptFor({ ip: uniqueClientIp() }) }),
     ).resolves.toBeUndefined();
     expect(errors).toHaveLength(1);
   });

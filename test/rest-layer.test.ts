@@ -22,6 +22,7 @@ import { buildOpenApi, renderOpenApiHtml } from '../gateway/rest/openapi.js';
 import type { RateLimitPolicy, RateLimiter } from '../gateway/rest/rate-limit.js';
 import { defineRoute, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
+import { expectDialectError, ISO_TIMESTAMP } from './support/rest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: canned GraphQL results, shaped exactly as the supergraph answers.
@@ -286,32 +287,6 @@ function expectCommonHeaders(headers: Headers): void {
   // Unix seconds, in the future.
   expect(Number(headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
   expect(Number(headers.get('x-ratelimit-reset'))).toBeLessThan(Date.now() / 1000 + 7200);
-}
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-
-/** The error shape each dialect documents (or, where undocumented, the one chosen in dialects.ts). */
-function expectDialectError(dialect: DialectName, body: Json, code: string): void {
-  const error = { code, message: expect.any(String), details: expect.any(Object) };
-  switch (dialect) {
-    case 'core-platform':
-      expect(body).toEqual({ status: 'error', error, request_id: expect.stringMatching(/^req_/) });
-      break;
-    case 'platform-forge':
-      expect(body).toEqual({
-        status: 'error',
-        error,
-        meta: { timestamp: expect.stringMatching(ISO), request_id: expect.stringMatching(/^req_/) },
-      });
-      break;
-    case 'nexus-core':
-    case 'tenantsdb':
-      expect(body).toEqual({ success: false, error });
-      break;
-    case 'cloudpioneer':
-      expect(body).toEqual({ error, request_id: expect.stringMatching(/^req_/) });
-      break;
-  }
 }
 
 /** Our code as each dialect spells it. */
@@ -911,7 +886,7 @@ describe('request bodies and validation', () => {
     expect(body).toEqual({
       status: 'success',
       data: { deviceId: 'dev_1', capabilities: ['compute'] },
-      meta: { timestamp: expect.stringMatching(ISO), version: '1.0' },
+      meta: { timestamp: expect.stringMatching(ISO_TIMESTAMP), version: '1.0' },
     });
   });
 

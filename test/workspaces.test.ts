@@ -554,8 +554,8 @@ describe('tenantsdb workspaces through the real gateway', () => {
               connection: { type: 'postgresql', host: '127.0.0.1', port: 1, database: 'x', user: 'x', password: 'x' },
             },
           }),
-          400,
-          'BAD_REQUEST',
+          502,
+          'SOURCE_UNREACHABLE',
         );
         ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
       } finally {

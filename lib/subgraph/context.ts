@@ -1,3 +1,4 @@
+import type { AllowEntry } from '../outbound-address.js';
 import type { SecretBox } from '../secret-box.js';
 import type { Database } from '../db.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +27,8 @@ export interface SubgraphDeps {
   tenantDatabaseUrl?: string;
   /** Shared secret of the vm-ready webhook (WEBHOOK_SIGNING_SECRET); absent: the webhook answers NOT_CONFIGURED. */
   webhookSigningSecret?: string;
+  /** Data import sources: the operator's allow-list (DATA_IMPORT_ALLOWED_HOSTS) and connect timeout. */
+  dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
   /**
    * Operations on another subgraph as a service principal (tenancy → identity for a tenant's
    * admin). Absent where no subgraph is reachable (the job worker).

@@ -50,6 +50,17 @@ const TEST_SECRETS_ENCRYPTION_KEY = 'a1'.repeat(32);
 
 export const usingRealServices = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
 
+/**
+ * Suites import from source databases made on the test PostgreSQL server, which is also the
+ * platform's own server on 127.0.0.1: refused by default, so the operator allow-list names it,
+ * as an operator would for an internal source. A short connect timeout keeps failing cases quick
+ * (every connect failure answers only after it).
+ */
+export function testDataImportConfig(): { allowedHosts: string[]; connectTimeoutMs: number } {
+  const server = process.env.TEST_DATABASE_URL;
+  return { allowedHosts: server ? [new URL(server).hostname] : [], connectTimeoutMs: 1_500 };
+}
+
 export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Promise<TestPlatform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'platform-test-'));
   const operatorKey = `op_test_${randomBytes(24).toString('hex')}`;
@@ -70,6 +81,7 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
       pgliteFromTemplate: true,
       secretsEncryptionKey: TEST_SECRETS_ENCRYPTION_KEY,
       keyPrefix,
+      dataImport: testDataImportConfig(),
       ...overrides,
     },
     createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

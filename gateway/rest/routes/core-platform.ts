@@ -124,7 +124,7 @@ const detailedHealth = defineRoute({
         connections: z
           .object({ active: z.number().int(), idle: z.number().int(), max: z.number().int() })
           .nullable()
-          .describe('Null on the embedded database, which has no connection pool'),
+          .describe('The driver pool; on the embedded database its one in-process connection (max 1)'),
         ...componentError,
       }),
       cache: z.object({

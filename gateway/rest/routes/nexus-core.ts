@@ -92,7 +92,7 @@ const status = defineRoute({
         connection_pool: z
           .object({ active: z.number().int(), idle: z.number().int(), total: z.number().int() })
           .nullable()
-          .describe('Null on the embedded database, which has no connection pool'),
+          .describe('The driver pool; on the embedded database its one in-process connection (total 1)'),
       }),
       event_bus: z.object({
         status: healthLevelSchema,

@@ -217,7 +217,8 @@ const createDeployment = defineRoute({
   dialect: 'tenantsdb',
   method: 'POST',
   path: '/deployments',
-  summary: 'Roll a blueprint version out to tenant databases (a job)',
+  summary:
+    "Roll a blueprint version out to tenant databases (a job); a version not published yet is published from the workspace's current schema",
   status: 202,
   input: {
     body: z.object({

@@ -12,6 +12,8 @@ import { isoTimestamp } from '../schemas.js';
 
 const TENANT_FIELDS = 'id slug status createdAt';
 const DATABASE_FIELDS = 'databases { blueprint databaseType isolationLevel databaseName connectionString }';
+// The list shows no connection (as documented), so it does not ask tenancy for the secret at all.
+const LIST_DATABASE_FIELDS = 'databases { blueprint databaseType }';
 
 interface TenantData {
   id: string;
@@ -78,7 +80,7 @@ const listTenants = defineRoute({
   method: 'GET',
   path: '/tenants',
   summary: 'List the project’s tenants',
-  operation: `query TenantsdbTenants { tenants(limit: 100) { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }`,
+  operation: `query TenantsdbTenants { tenants(limit: 100) { ${TENANT_FIELDS} ${LIST_DATABASE_FIELDS} } }`,
   respond: ({ tenants }: { tenants: TenantData[] }) => ({
     count: tenants.length,
     tenants: tenants.map((t) => ({

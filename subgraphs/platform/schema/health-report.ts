@@ -33,7 +33,8 @@ const DatabaseHealthRef = builder.objectRef<DatabaseHealth>('DatabaseHealth').im
     connections: t.field({
       type: PoolStatsRef,
       nullable: true,
-      description: 'Pool figures from the driver; null on the embedded PGlite, which has one in-process session and no pool.',
+      description:
+        'Pool figures from the driver; on the embedded PGlite its one in-process session (max 1). Null when unreadable.',
       resolve: (c) => c.connections,
     }),
   }),

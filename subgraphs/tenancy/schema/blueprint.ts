@@ -9,6 +9,7 @@ import {
   type BlueprintSummary,
   type BlueprintVersionView,
 } from '../services/blueprints.js';
+import { maySeeConnectionSecrets } from '../services/connection-secrets.js';
 import { blueprintConnectionString, type TenantDatabase } from '../services/tenant-databases-blueprint.js';
 import { TenantRef } from './tenant.js';
 
@@ -79,9 +80,11 @@ const TenantDatabaseRef = builder.objectRef<TenantDatabase & { blueprintName?: s
     connectionString: t.string({
       nullable: true,
       description:
-        'For a plain PostgreSQL client, as the database’s own role. Null on the embedded database (no direct connections) and for tenant-bound callers.',
+        'For a plain PostgreSQL client, as the database’s own role. The password only for callers with write:tenants, masked (********) for others. Null on the embedded database (no direct connections) and for tenant-bound callers.',
       resolve: (d, _args, ctx) =>
-        ctx.principal && ctx.principal.tenantId === null ? blueprintConnectionString(ctx.deps, d) : null,
+        ctx.principal && ctx.principal.tenantId === null
+          ? blueprintConnectionString(ctx.deps, d, maySeeConnectionSecrets(ctx.principal))
+          : null,
     }),
   }),
 });

@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
   analyzeDataImport: t.field({
     type: DataImportAnalysisRef,
     description:
-      'Requires write:tenants. Connects to the source (PostgreSQL) and reports its tables, row counts and the distinct routing values.',
+      'Requires write:tenants. Connects to the source (PostgreSQL) and reports its tables, row counts and the distinct routing values. The source must be a public address unless the operator allows it (SOURCE_NOT_ALLOWED); any failure to connect is SOURCE_UNREACHABLE.',
     args: {
       workspaceId: t.arg.id({ required: true }),
       connection: t.arg({ type: DataImportConnectionInput, required: true }),
@@ -136,6 +136,7 @@ builder.mutationFields((t) => ({
       analyzeDataImport({
         deps: ctx.deps,
         principal: ctx.principal,
+        logger: ctx.logger,
         workspaceId: String(args.workspaceId),
         input: { connection: connectionOf(args.connection), routingField: args.routingField },
       }),
@@ -155,6 +156,7 @@ builder.mutationFields((t) => ({
       startDataImport({
         deps: ctx.deps,
         principal: ctx.principal,
+        logger: ctx.logger,
         workspaceId: String(args.workspaceId),
         kind: args.full ? 'full' : 'data',
         input: {

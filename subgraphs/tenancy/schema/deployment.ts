@@ -64,7 +64,10 @@ const TenantDeploymentRef = builder.objectRef<TenantDeployment>('TenantDeploymen
 const CreateDeploymentInput = builder.inputType('CreateDeploymentInput', {
   fields: (t) => ({
     blueprintName: t.string({ required: true }),
-    version: t.string({ description: '1.1, v1.1, v3 (= 3.0) or latest (default)' }),
+    version: t.string({
+      description:
+        "1.1, v1.1, v3 (= 3.0) or latest. A version that does not exist yet is published from the workspace's current schema; unset: the workspace's current schema (the latest version, or the next one when changes are pending).",
+    }),
     deployAll: t.boolean({ description: 'Every tenant with a database from the blueprint' }),
     tenantIds: t.stringList({ description: 'Or these tenants (ids or tenant_ids)' }),
     canaryTenantIds: t.stringList({ description: 'Deployed first, one by one' }),

@@ -103,7 +103,10 @@ const AdminQueryInputRef = builder.inputType('AdminQueryInput', {
     query: t.string({ required: true }),
     parameters: t.field({ type: ['JSON'], required: false }),
     databaseType: t.string({ required: false, description: 'Only PostgreSQL.' }),
-    blueprint: t.string({ required: false }),
+    blueprint: t.string({
+      required: false,
+      description: "Run on the tenant's database from this blueprint (<blueprint>__<tenant>) instead of its own schema.",
+    }),
     allTenants: t.boolean({ required: false, description: 'Every tenant the caller may see; operator or project scope.' }),
     readOnly: t.boolean({ required: false, description: 'Default false.' }),
     timeoutMs: t.int({ required: false }),

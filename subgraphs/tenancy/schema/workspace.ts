@@ -32,7 +32,7 @@ builder.queryField('workspace', (t) =>
   t.field({
     type: 'JSON',
     description:
-      'Requires read:tenants. Details, current schema, undeployed change count and connection (null on the embedded database).',
+      'Requires read:tenants. Details, current schema, undeployed change count and connection (null on the embedded database; the password masked unless the caller has write:tenants).',
     args: { id: t.arg.string({ required: true, description: ID_DESCRIPTION }) },
     resolve: (_root, args, ctx) => getWorkspace({ deps: ctx.deps, principal: ctx.principal, id: args.id }),
   }),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
@@ -9,6 +9,7 @@ import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { DataImport, Tenant, Workspace } from '../../../prisma/generated/client.js';
 import { describeError } from './backups.js';
+import { connectSourceDatabase } from './source-connection.js';
 import { databaseUrl, dedicatedServerUrl, inTenantDatabase } from './tenant-databases.js';
 import { pgSession, quoteLiteral, type SqlSession } from './tenant-dump.js';
 import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
@@ -32,9 +33,11 @@ export type { DataImport };
  * TTL the password sits in Redis (or process memory) in clear text, readable by anyone who can read
  * that Redis.
  *
- * The source host is whatever the caller gives: the platform connects out to it. A caller holding
- * write:tenants can therefore make the platform open TCP connections (SSRF-style probing of hosts
- * the platform can reach); errors are reduced to the PostgreSQL message to limit what leaks.
+ * The source host is whatever the caller gives, so the platform connects out only through
+ * connectSourceDatabase (source-connection.ts): public addresses only unless the operator allows a
+ * host, the resolved address pinned, and one answer (SOURCE_UNREACHABLE) for every failure to
+ * connect, so the import cannot reach the platform's own database or serve as a port scanner.
+ * The check runs again when the job connects, under the allow-list in force then.
  */
 
 export const DATA_IMPORT_JOB = 'tenancy.import-data';
@@ -44,7 +47,6 @@ const IMPORT_STATEMENT_TIMEOUT_MS = 5 * 60_000;
 export const SECRET_TTL_SECONDS = 15 * 60;
 /** Routing values listed by analyze, and tenants one import may create. */
 export const MAX_ROUTING_VALUES = 1000;
-const CONNECT_TIMEOUT_MS = 5_000;
 /** Analyze runs inside the request: each source statement is cut off after this. */
 const ANALYZE_STATEMENT_TIMEOUT_MS = 30_000;
 /** In the job: one FETCH or count may take this long before a hung source fails the import. */
@@ -144,44 +146,34 @@ function sourceMessage(error: unknown, password: string): string {
   return message.slice(0, 500);
 }
 
-/** Authentication, a missing database, a refused SSL: the caller's input is wrong. Anything else: the source is unreachable. */
+/**
+ * A failure after the connection is made (the caller already proved they can sign in there):
+ * the PostgreSQL message helps and reveals nothing about other hosts. Failures to connect never
+ * get here: connectSourceDatabase answers those with one uniform error.
+ */
 function sourceError(error: unknown, conn: SourceConnection): AppError {
   const code = (error as { code?: string }).code;
   const message = sourceMessage(error, conn.password);
   const where = { host: conn.host, port: conn.port, database: conn.database };
   if (code && /^(28|3D|42|08P01)/.test(code)) {
-    return new AppError('VALIDATION_ERROR', `Source database refused the connection: ${message}`, {
+    return new AppError('VALIDATION_ERROR', `Source database refused the request: ${message}`, {
       ...where,
       pg_code: code,
     });
   }
-  return new AppError('SERVICE_UNAVAILABLE', `Source database is not reachable: ${message}`, {
+  return new AppError('SERVICE_UNAVAILABLE', `Source database failed: ${message}`, {
     ...where,
     ...(code ? { pg_code: code } : {}),
   });
 }
 
-async function connectSource(conn: SourceConnection, statementTimeoutMs?: number): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: conn.host,
-    port: conn.port,
-    database: conn.database,
-    user: conn.user,
-    password: conn.password,
-    ssl: conn.ssl ? { rejectUnauthorized: false } : false,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    application_name: 'platform-data-import',
-    ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
-  });
-  // An error event on an idle client would otherwise crash the process.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw sourceError(error, conn);
-  }
-  return client;
+function connectSource(
+  deps: SubgraphDeps,
+  conn: SourceConnection,
+  statementTimeoutMs: number,
+  logger?: Logger,
+): Promise<pg.Client> {
+  return connectSourceDatabase(deps, conn, { statementTimeoutMs, logger });
 }
 
 interface SourceColumn {
@@ -352,15 +344,17 @@ export async function analyzeDataImport({
   principal,
   workspaceId,
   input,
+  logger,
 }: {
   deps: SubgraphDeps;
   principal: Principal | null;
+  logger?: Logger;
   workspaceId: string;
   input: z.input<typeof analyzeInput>;
 }): Promise<DataImportAnalysis> {
   await loadWorkspaceFor(deps, principal, workspaceId, 'write:tenants');
   const data = parseInput(analyzeInput, input);
-  const client = await connectSource(data.connection, ANALYZE_STATEMENT_TIMEOUT_MS);
+  const client = await connectSource(deps, data.connection, ANALYZE_STATEMENT_TIMEOUT_MS, logger);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const tables = await introspectSource(client);
@@ -462,9 +456,11 @@ export async function startDataImport({
   workspaceId,
   kind,
   input,
+  logger,
 }: {
   deps: SubgraphDeps;
   principal: Principal | null;
+  logger?: Logger;
   workspaceId: string;
   kind: 'data' | 'full';
   input: StartDataImportInput;
@@ -472,7 +468,7 @@ export async function startDataImport({
   const workspace = await loadWorkspaceFor(deps, principal, workspaceId, 'write:tenants');
   const caller = principal!; // loadWorkspaceFor required it
   const data = parseInput(startInput, input);
-  const probe = await connectSource(data.connection, ANALYZE_STATEMENT_TIMEOUT_MS);
+  const probe = await connectSource(deps, data.connection, ANALYZE_STATEMENT_TIMEOUT_MS, logger);
   let routedInPublic: string[];
   try {
     routedInPublic = (await introspectSource(probe))
@@ -755,7 +751,7 @@ export async function runDataImport({
 
   let source: pg.Client;
   try {
-    source = await connectSource(conn, JOB_STATEMENT_TIMEOUT_MS);
+    source = await connectSource(deps, conn, JOB_STATEMENT_TIMEOUT_MS, logger);
   } catch (error) {
     return fail(describeError(error));
   }

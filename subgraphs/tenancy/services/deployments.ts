@@ -11,7 +11,7 @@ import type {
   DeploymentTarget,
   TenantDatabase,
 } from '../../../prisma/generated/client.js';
-import { findBlueprint, pickVersion } from './blueprints.js';
+import { PUBLISH_TRANSACTION, planBlueprintVersion, settleBlueprintVersion } from './blueprints.js';
 import { loadTenantFor } from './tenant-access.js';
 import { usesTenantSessions } from './tenant-session.js';
 import {
@@ -54,7 +54,12 @@ const createDeploymentInput = z
     path: ['deployAll'],
   });
 
-/** Requires write:tenants. Records the deployment and its targets, then queues the job. */
+/**
+ * Requires write:tenants. Settles the version (publishing the workspace's current schema when the
+ * version does not exist yet, or when none is given and changes are pending: see
+ * planBlueprintVersion), records the deployment and its targets in the same transaction, then
+ * queues the job. A request that fails (an unknown tenant) publishes nothing.
+ */
 export async function createDeployment({
   deps,
   principal,
@@ -67,31 +72,39 @@ export async function createDeployment({
   requireScope(principal, 'write:tenants');
   if (principal.tenantId !== null) throw new AppError('FORBIDDEN', 'A tenant-bound caller cannot deploy blueprints');
   const data = parseInput(createDeploymentInput, input);
-  const blueprint = await findBlueprint(deps, principal, data.blueprintName);
-  const version = pickVersion(blueprint.versions, data.version);
-
-  const databases = await deps.db.prisma.tenantDatabase.findMany({ where: { blueprintId: blueprint.id } });
-  const tenants = await deps.db.prisma.tenant.findMany({
-    where: { id: { in: databases.map((d) => d.tenantId) }, status: { in: ['active', 'suspended'] } },
-    select: { id: true, slug: true },
+  const plan = await planBlueprintVersion({
+    deps,
+    principal,
+    name: data.blueprintName,
+    requested: data.version ?? null,
   });
-  const bySlug = new Map(tenants.map((t) => [t.slug, t.id]));
-  const resolve = (ref: string): string => {
-    const id = bySlug.get(ref) ?? tenants.find((t) => t.id === ref)?.id;
-    if (!id) {
-      throw new AppError('NOT_FOUND', `Tenant "${ref}" has no database from blueprint "${blueprint.name}"`, {
-        tenant_id: ref,
-        blueprint: blueprint.name,
-      });
-    }
-    return id;
-  };
-  const canary = [...new Set((data.canaryTenantIds ?? []).map(resolve))];
-  const targets = data.deployAll ? tenants.map((t) => t.id) : [...new Set((data.tenantIds ?? []).map(resolve))];
-  for (const id of canary) if (!targets.includes(id)) targets.push(id);
 
   const id = newId('dep', 8);
-  await deps.db.prisma.$transaction(async (tx) => {
+  const { blueprint } = await deps.db.prisma.$transaction(async (tx) => {
+    const settled = await settleBlueprintVersion(tx, plan);
+    const { blueprint, version } = settled;
+    // Read after the version is settled, in the same transaction: a blueprint made just now has
+    // no databases, and the targets are the tenants on the blueprint at this moment.
+    const databases = await tx.tenantDatabase.findMany({ where: { blueprintId: blueprint.id } });
+    const tenants = await tx.tenant.findMany({
+      where: { id: { in: databases.map((d) => d.tenantId) }, status: { in: ['active', 'suspended'] } },
+      select: { id: true, slug: true },
+    });
+    const bySlug = new Map(tenants.map((t) => [t.slug, t.id]));
+    const resolve = (ref: string): string => {
+      const id = bySlug.get(ref) ?? tenants.find((t) => t.id === ref)?.id;
+      if (!id) {
+        throw new AppError('NOT_FOUND', `Tenant "${ref}" has no database from blueprint "${blueprint.name}"`, {
+          tenant_id: ref,
+          blueprint: blueprint.name,
+        });
+      }
+      return id;
+    };
+    const canary = [...new Set((data.canaryTenantIds ?? []).map(resolve))];
+    const targets = data.deployAll ? tenants.map((t) => t.id) : [...new Set((data.tenantIds ?? []).map(resolve))];
+    for (const id of canary) if (!targets.includes(id)) targets.push(id);
+
     await tx.deployment.create({
       data: {
         id,
@@ -109,7 +122,8 @@ export async function createDeployment({
     await tx.deploymentTarget.createMany({
       data: targets.map((tenantId) => ({ id: newId('dpt', 8), deploymentId: id, tenantId })),
     });
-  });
+    return settled;
+  }, PUBLISH_TRANSACTION);
   try {
     const { jobId } = await deps.jobs.enqueue(DEPLOY_JOB, { deploymentId: id }, { jobId: `deploy-${id}` });
     const updated = await deps.db.prisma.deployment.update({ where: { id }, data: { jobId } });

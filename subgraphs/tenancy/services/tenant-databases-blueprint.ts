@@ -6,7 +6,9 @@ import { newId } from '../../../lib/ids.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import type { BlueprintVersion, TenantDatabase } from '../../../prisma/generated/client.js';
+import { MASKED_PASSWORD } from './connection-secrets.js';
 import { databaseUrl, dedicatedServerUrl, dropDatabase, withClient } from './tenant-databases.js';
+import type { SqlTenant } from './tenant-sql.js';
 import {
   assertRoleName,
   assertSchemaName,
@@ -348,7 +350,11 @@ export async function dropBlueprintDatabases(deps: SubgraphDeps, tx: Tx, tenantI
  * uses (level 1 lives there), as the database's role. The embedded default (PGlite) takes no
  * connections: null, and the answer says so.
  */
-export function blueprintConnectionString(deps: SubgraphDeps, db: TenantDatabase): string | null {
+export function blueprintConnectionString(
+  deps: SubgraphDeps,
+  db: TenantDatabase,
+  revealPassword: boolean,
+): string | null {
   if (!db.loginRole || !db.loginPassword) return null;
   let url: URL;
   if (db.isolationLevel === 2) {
@@ -359,7 +365,53 @@ export function blueprintConnectionString(deps: SubgraphDeps, db: TenantDatabase
     url = new URL(handle.connectionString);
   }
   url.username = db.loginRole;
-  url.password = deps.secretBox.open(db.loginPassword);
+  // Decrypted only for a caller who may write the tenant (connection-secrets.ts).
+  url.password = revealPassword ? deps.secretBox.open(db.loginPassword) : MASKED_PASSWORD;
   url.search = '';
   return url.toString();
+}
+
+/**
+ * A tenant's database from a blueprint as a target of the tenant-SQL executor (tenantsdb
+ * `POST /admin/query` with `blueprint`): the tenant's own checks (`tenant`, from sqlTenantOf) with
+ * that database's role, schema and (level 2) database in place of the tenant's. The executor's
+ * sandbox is the same for both; only where it points differs.
+ */
+export async function blueprintSqlTarget(deps: SubgraphDeps, tenant: SqlTenant, blueprint: string): Promise<SqlTenant> {
+  const db = await deps.db.prisma.tenantDatabase.findFirst({
+    where: { tenantId: tenant.id, blueprint: { name: blueprint, projectId: tenant.projectId } },
+  });
+  if (!db) {
+    throw new AppError('NOT_FOUND', `Tenant "${tenant.slug}" has no database from blueprint "${blueprint}"`, {
+      tenant_id: tenant.slug,
+      blueprint,
+    });
+  }
+  if (db.status !== 'ready' || !db.loginRole) {
+    throw new AppError('SERVICE_UNAVAILABLE', `The tenant's "${blueprint}" database is not ready`, {
+      tenant_id: tenant.slug,
+      blueprint,
+      status: db.status,
+    });
+  }
+  return {
+    ...tenant,
+    schemaName: db.schemaName,
+    role: db.loginRole,
+    databaseUrl: db.isolationLevel === 2 ? databaseUrl(dedicatedServerUrl(deps), db.databaseName) : null,
+    ...(db.loginPassword ? { sealedPassword: db.loginPassword } : {}),
+  };
+}
+
+/** The tenants with a database from a blueprint of that name: the project's own, or any (operator). */
+export async function tenantIdsWithBlueprint(
+  deps: SubgraphDeps,
+  projectId: string | null,
+  blueprint: string,
+): Promise<string[]> {
+  const databases = await deps.db.prisma.tenantDatabase.findMany({
+    where: { blueprint: { name: blueprint, ...(projectId !== null ? { projectId } : {}) } },
+    select: { tenantId: true },
+  });
+  return databases.map((d) => d.tenantId);
 }

@@ -116,14 +116,16 @@ export function usesTenantSessions(deps: SubgraphDeps): boolean {
   return platformDatabaseUrl(deps) !== null;
 }
 
-/** A tenant role's target: its dedicated database (level 2) or the platform's. */
+/** A tenant role's (or blueprint database role's) target: its dedicated database (level 2) or the platform's. */
 export function tenantRoleTarget(
   deps: SubgraphDeps,
-  tenant: { role: string; schemaName: string; databaseUrl: string | null },
+  tenant: { role: string; schemaName: string; databaseUrl: string | null; sealedPassword?: string },
 ): TenantSessionTarget {
   const url = tenant.databaseUrl ?? platformDatabaseUrl(deps);
   if (!url) throw new AppError('INTERNAL_ERROR', 'Tenant sessions need PostgreSQL');
-  return { role: tenant.role, url, credential: { derived: true }, schemaName: tenant.schemaName };
+  // A blueprint database's role has a password its owner holds: used, never replaced.
+  const credential: Credential = tenant.sealedPassword ? { sealed: tenant.sealedPassword } : { derived: true };
+  return { role: tenant.role, url, credential, schemaName: tenant.schemaName };
 }
 
 /**

@@ -11,6 +11,7 @@ import { parseSingleStatement, type ParsedStatement } from './sql-guard.js';
 import { databaseUrl, dedicatedServerUrl } from './tenant-databases.js';
 import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
 import { findTenant } from './tenant-access.js';
+import { blueprintSqlTarget, tenantIdsWithBlueprint } from './tenant-databases-blueprint.js';
 import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
 
 /**
@@ -42,6 +43,12 @@ export interface SqlTenant {
   role: string;
   /** Isolation level 2: the tenant's dedicated database. null: the platform's own database. */
   databaseUrl: string | null;
+  /**
+   * Set when `role` is a LOGIN role with a password of its own (a database from a blueprint,
+   * whose connection string the owner holds): sealed. A session logging in as the role must use
+   * this one and never set another.
+   */
+  sealedPassword?: string;
 }
 
 export interface TenantQueryResult {
@@ -563,8 +570,9 @@ const ALL_TENANTS_BUDGET_MS = 20_000;
 /**
  * tenantsdb `POST /admin/query`: one tenant, or (all_tenants) every tenant the caller may see,
  * each in its own sandbox, one result per tenant. all_tenants is for the operator or a project
- * owner's scope; a tenant-bound caller cannot fan out. Databases from blueprints belong to the
- * workspace capability, not built yet: naming a blueprint is refused rather than ignored.
+ * owner's scope; a tenant-bound caller cannot fan out. With `blueprint` the statement runs on each
+ * tenant's database from that blueprint (`<blueprint>__<tenant>`), through the same executor, as
+ * that database's own role; all_tenants then means every tenant with such a database.
  */
 export async function executeAdminQuery({
   deps,
@@ -577,9 +585,8 @@ export async function executeAdminQuery({
 }): Promise<AdminQueryResult> {
   requireScope(principal, 'write:tenants');
   const data = parseInput(adminInput, input);
-  if (data.blueprint) {
-    throw new AppError('NOT_IMPLEMENTED', 'Blueprint databases are not available yet', { blueprint: data.blueprint });
-  }
+  const blueprint = data.blueprint ?? null;
+  const targetOf = (tenant: SqlTenant) => (blueprint ? blueprintSqlTarget(deps, tenant, blueprint) : tenant);
   const queryInputs = {
     query: data.query,
     parameters: data.parameters,
@@ -587,7 +594,7 @@ export async function executeAdminQuery({
     timeoutMs: data.timeoutMs,
   };
   if (!data.allTenants) {
-    const tenant = await resolveSqlTenant({ deps, principal, tenantId: data.tenantId });
+    const tenant = await targetOf(await resolveSqlTenant({ deps, principal, tenantId: data.tenantId }));
     const result = await runForTenant(deps, principal, tenant, queryInputs, 'admin');
     return {
       all_tenants: false,
@@ -608,6 +615,7 @@ export async function executeAdminQuery({
       status: 'active',
       dbRole: { not: null },
       ...(principal.projectId !== null ? { projectId: principal.projectId } : {}),
+      ...(blueprint ? { id: { in: await tenantIdsWithBlueprint(deps, principal.projectId, blueprint) } } : {}),
     },
     orderBy: { createdAt: 'asc' },
     take: ALL_TENANTS_LIMIT,
@@ -621,9 +629,9 @@ export async function executeAdminQuery({
           budget_ms: ALL_TENANTS_BUDGET_MS,
         });
       }
-      const tenant = sqlTenantOf(deps, t);
+      const tenant = await targetOf(sqlTenantOf(deps, t));
       const result = await runForTenant(deps, principal, tenant, queryInputs, 'admin');
-      results.push({ tenant_id: t.slug, schema: t.schemaName, status: 'success', result, error: null });
+      results.push({ tenant_id: t.slug, schema: tenant.schemaName, status: 'success', result, error: null });
     } catch (error) {
       const e = error instanceof AppError ? error : new AppError('INTERNAL_ERROR', 'Query failed');
       results.push({

@@ -14,7 +14,7 @@ import { parseInput } from '../../../lib/validate.js';
 import { Prisma, type Tenant } from '../../../prisma/generated/client.js';
 import { findTenant } from './tenant-access.js';
 import { dedicatedServerUrl, dropDatabase } from './tenant-databases.js';
-import { findBlueprint, pickVersion } from './blueprints.js';
+import { planBlueprintVersion, settleBlueprintVersion, type BlueprintVersionPlan } from './blueprints.js';
 import { applyBaseline } from './tenant-migrations.js';
 import {
   assertPostgresBlueprint,
@@ -300,6 +300,13 @@ export async function destroyTenant(
   );
 }
 
+interface RequestedDatabase {
+  plan: BlueprintVersionPlan;
+  isolationLevel: number;
+  /** Set inside the creation transaction. */
+  settled: Awaited<ReturnType<typeof settleBlueprintVersion>> | null;
+}
+
 /** Requires write:tenants and a caller not bound to a tenant (a project owner, its key, the operator). */
 export async function createTenant({
   deps,
@@ -326,11 +333,13 @@ export async function createTenant({
       fields: [{ path: 'databases', message: 'duplicate blueprint' }],
     });
   }
-  const blueprints = await Promise.all(
+  // A blueprint never published (tenantsdb's REST flow has no publish step) is planned here and
+  // published inside the creation transaction below: its first version and the tenant commit together.
+  const blueprints: RequestedDatabase[] = await Promise.all(
     requestedDatabases.map(async (d) => {
-      const blueprint = await findBlueprint(deps, principal, d.blueprint);
-      assertPostgresBlueprint(blueprint);
-      return { blueprint, version: pickVersion(blueprint.versions, 'latest'), isolationLevel: d.isolationLevel ?? 1 };
+      const plan = await planBlueprintVersion({ deps, principal, name: d.blueprint, requested: 'latest' });
+      assertPostgresBlueprint(plan);
+      return { plan, isolationLevel: d.isolationLevel ?? 1, settled: null };
     }),
   );
   // Level 2 needs a server that can hold another database (NOT_CONFIGURED on the embedded one).
@@ -365,14 +374,15 @@ export async function createTenant({
         const baseline = await applyBaseline(tx, { id: tenantId, schemaName, dbRole });
         const extensions = await enableExtensions(tx, [...new Set(data.extensions ?? [])]);
         // Level 1 in the same transaction: a database that cannot be made undoes the whole tenant.
+        for (const requested of blueprints) requested.settled = await settleBlueprintVersion(tx, requested.plan);
         const databases: TenantDatabase[] = [];
-        for (const requested of blueprints) {
-          if (requested.isolationLevel !== 1) continue;
+        for (const { isolationLevel, settled } of blueprints) {
+          if (isolationLevel !== 1) continue;
           databases.push(
             await createBlueprintDatabase(
               tx,
               deps.secretBox,
-              { tenantId, tenantSlug: slug, blueprint: requested.blueprint, version: requested.version },
+              { tenantId, tenantSlug: slug, blueprint: settled!.blueprint, version: settled!.version },
               { deferDdl: usesTenantSessions(deps) },
             ),
           );
@@ -410,21 +420,21 @@ export async function createTenant({
     // which can log in only once the transaction that made it has committed.
     const databases: TenantDatabase[] = [];
     for (const db of created.databases) {
-      const requested = blueprints.find((b) => b.blueprint.id === db.blueprintId);
-      databases.push(db.version === null && requested ? await applyDeferredBlueprint(deps, db, requested.version) : db);
+      const settled = blueprints.find((b) => b.settled?.blueprint.id === db.blueprintId)?.settled;
+      databases.push(db.version === null && settled ? await applyDeferredBlueprint(deps, db, settled.version) : db);
     }
-    for (const requested of blueprints) {
-      if (requested.isolationLevel !== 2) continue;
+    for (const { isolationLevel, settled } of blueprints) {
+      if (isolationLevel !== 2) continue;
       databases.push(
         await createDedicatedBlueprintDatabase(deps, {
           tenantId,
           tenantSlug: slug,
-          blueprint: requested.blueprint,
-          version: requested.version,
+          blueprint: settled!.blueprint,
+          version: settled!.version,
         }),
       );
     }
-    const order = blueprints.map((b) => b.blueprint.id);
+    const order = blueprints.map((b) => b.settled!.blueprint.id);
     created.databases = databases.sort((x, y) => order.indexOf(x.blueprintId) - order.indexOf(y.blueprintId));
     if (data.adminUser) adminUser = await createAdminThroughIdentity(deps, tenantId, data.adminUser, requestId);
     const tenant = await deps.db.prisma.tenant.update({

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { parse } from 'libpg-query';
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
@@ -6,6 +5,7 @@ import type { Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import { WORKSPACE_TEMPLATES } from '../workspace-templates/index.js';
+import { connectSourceDatabase } from './source-connection.js';
 import { parseSql } from './sql-guard.js';
 import { inClientTransaction } from './tenant-databases.js';
 import { quoteIdent } from './tenant-roles.js';
@@ -136,28 +136,10 @@ export async function jsonTablesToDdl(tables: z.output<typeof tableSchema>[]): P
  * read-only snapshot. The password is used for this one connection: it is not stored, not
  * logged and not part of any error this returns.
  */
-async function introspectSource(connection: z.output<typeof connectionSchema>): Promise<string[]> {
-  const client = new pg.Client({
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.user,
-    password: connection.password,
-    connectionTimeoutMillis: 5_000,
-    statement_timeout: 30_000,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new AppError('BAD_REQUEST', `source_unreachable: could not connect to the source database`, {
-      reason: 'source_unreachable',
-      host: connection.host,
-      port: connection.port,
-      database: connection.database,
-      sqlstate: (error as { code?: string }).code ?? null,
-    });
-  }
+async function introspectSource(deps: SubgraphDeps, connection: z.output<typeof connectionSchema>): Promise<string[]> {
+  // The same outbound rules as data import: public addresses only unless allowed, one answer for
+  // every failure to connect (SOURCE_NOT_ALLOWED, SOURCE_UNREACHABLE).
+  const client = await connectSourceDatabase(deps, connection, { statementTimeoutMs: 30_000 });
   try {
     const exists = await client.query(`SELECT to_regnamespace($1) IS NOT NULL AS ok`, [connection.schema]);
     if (!exists.rows[0]?.ok)
@@ -200,7 +182,7 @@ export async function importWorkspaceSchema({
     statements = await jsonTablesToDdl(data.tables);
     label = `${data.tables.length} table(s) from JSON`;
   } else {
-    statements = await introspectSource(data.connection);
+    statements = await introspectSource(deps, data.connection);
     if (statements.length === 0) throw invalid('The source schema holds no tables', { schema: data.connection.schema });
     label = `database ${data.connection.host}:${data.connection.port}/${data.connection.database}`;
   }

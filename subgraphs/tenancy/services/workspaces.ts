@@ -10,6 +10,7 @@ import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { Prisma, Workspace, WorkspaceChange } from '../../../prisma/generated/client.js';
+import { MASKED_PASSWORD, MASKED_PASSWORD_MESSAGE, maySeeConnectionSecrets } from './connection-secrets.js';
 import { describeSchemaOn, type SchemaInfo } from './introspection.js';
 import { parseSingleStatement } from './sql-guard.js';
 import {
@@ -151,9 +152,14 @@ export interface WorkspaceConnection {
   password: string;
 }
 
+/**
+ * The workspace's direct connection. `revealPassword` only for a caller who may write the
+ * workspace (connection-secrets.ts): anyone else gets the password masked, never decrypted.
+ */
 export function connectionOf(
   deps: SubgraphDeps,
   workspace: Workspace,
+  revealPassword: boolean,
 ): { connection: WorkspaceConnection | null; connection_string: string | null } {
   if (!workspace.databaseName || !workspace.loginRole || !workspace.loginPassword) {
     return { connection: null, connection_string: null };
@@ -164,7 +170,7 @@ export function connectionOf(
     port: Number(server.port || 5432),
     database: workspace.databaseName,
     user: workspace.loginRole,
-    password: deps.secretBox.open(workspace.loginPassword),
+    password: revealPassword ? deps.secretBox.open(workspace.loginPassword) : MASKED_PASSWORD,
   };
   const url = new URL(`postgresql://${server.host}/`);
   url.username = connection.user;
@@ -547,7 +553,8 @@ export async function createWorkspace({
       });
   }
 
-  const { connection, connection_string } = connectionOf(deps, workspace);
+  // The creator holds write:tenants (required above): the one answer that hands out the password.
+  const { connection, connection_string } = connectionOf(deps, workspace, true);
   return {
     id: workspace.name,
     blueprint: workspace.name,
@@ -585,7 +592,8 @@ export async function getWorkspace({
     describeWorkspace(deps, workspace),
     deps.db.prisma.workspaceChange.count({ where: { workspaceId: workspace.id, status: 'pending' } }),
   ]);
-  const { connection, connection_string } = connectionOf(deps, workspace);
+  const revealPassword = maySeeConnectionSecrets(principal);
+  const { connection, connection_string } = connectionOf(deps, workspace, revealPassword);
   return {
     id: workspace.name,
     name: workspace.name,
@@ -599,6 +607,7 @@ export async function getWorkspace({
     connection,
     connection_string,
     ...(connection ? {} : { message: DIRECT_CONNECTION_MESSAGE }),
+    ...(connection && !revealPassword ? { message: MASKED_PASSWORD_MESSAGE } : {}),
   };
 }
 
