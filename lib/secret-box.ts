@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -12,6 +12,11 @@ import { join } from 'node:path';
 export interface SecretBox {
   seal(plaintext: string): string;
   open(stored: string): string;
+  /**
+   * A secret derived from the key for one purpose (HMAC-SHA-256 of the label, base64url): the
+   * same in every process sharing the key, so a credential made from it need not be stored.
+   */
+  derive(label: string): string;
 }
 
 const PREFIX = 'sb1:';
@@ -36,6 +41,10 @@ export function createSecretBox(key: Buffer): SecretBox {
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
       decipher.setAuthTag(tag);
       return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+    },
+    derive(label) {
+      // Domain-separated from sealing by the prefix: no sealed value is ever an HMAC input.
+      return createHmac('sha256', key).update(`derive:v1:${label}`).digest('base64url');
     },
   };
 }

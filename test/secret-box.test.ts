@@ -25,6 +25,15 @@ describe('secret box', () => {
     expect(() => createSecretBox(randomBytes(32)).open(sealed)).toThrow();
   });
 
+  it('derives the same secret for a label from the same key, and another for another label or key', () => {
+    const key = randomBytes(32);
+    const derived = createSecretBox(key).derive('tenant-login:tenant_a');
+    expect(derived).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(createSecretBox(key).derive('tenant-login:tenant_a')).toBe(derived);
+    expect(createSecretBox(key).derive('tenant-login:tenant_b')).not.toBe(derived);
+    expect(createSecretBox(randomBytes(32)).derive('tenant-login:tenant_a')).not.toBe(derived);
+  });
+
   it('reads a value stored before sealing as it is', () => {
     expect(box.open('plain-legacy')).toBe('plain-legacy');
   });

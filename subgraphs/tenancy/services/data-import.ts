@@ -10,8 +10,9 @@ import { parseInput } from '../../../lib/validate.js';
 import type { DataImport, Tenant, Workspace } from '../../../prisma/generated/client.js';
 import { describeError } from './backups.js';
 import { connectSourceDatabase } from './source-connection.js';
-import { inTenantDatabase } from './tenant-databases.js';
-import { quoteLiteral, type SqlSession } from './tenant-dump.js';
+import { databaseUrl, dedicatedServerUrl, inTenantDatabase } from './tenant-databases.js';
+import { pgSession, quoteLiteral, type SqlSession } from './tenant-dump.js';
+import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
 import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
 import { createTenant, destroyTenant } from './tenants.js';
 import { importWorkspaceSchema } from './workspace-schema-import.js';
@@ -40,6 +41,8 @@ export type { DataImport };
  */
 
 export const DATA_IMPORT_JOB = 'tenancy.import-data';
+/** statement_timeout of one write into a tenant during an import (a batch insert, a CREATE TABLE). */
+const IMPORT_STATEMENT_TIMEOUT_MS = 5 * 60_000;
 /** How long the source password may wait in kv for the job to pick it up. */
 export const SECRET_TTL_SECONDS = 15 * 60;
 /** Routing values listed by analyze, and tenants one import may create. */
@@ -619,10 +622,35 @@ async function copyTenantRows(
   tenant: Tenant,
   plan: { tables: SourceTable[]; routingField: string; dropRoutingColumn: boolean; value: string },
 ): Promise<number> {
-  return inTenantDatabase(deps, tenant, async (session) => {
-    const schema = assertSchemaName(tenant.schemaName);
-    await session.execute(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
-    if (tenant.dbRole) await session.execute(`SET LOCAL ROLE ${quoteIdent(assertRoleName(tenant.dbRole))}`);
+  const schema = assertSchemaName(tenant.schemaName);
+  const onPostgres = tenant.isolationLevel === 2 || usesTenantSessions(deps);
+  if (onPostgres && !tenant.dbRole) {
+    throw new AppError('CONFLICT', 'Tenant has no database role', { tenant_id: tenant.id });
+  }
+  const inTarget = (fn: (session: SqlSession) => Promise<number>): Promise<number> =>
+    onPostgres
+      ? // Real PostgreSQL: logged in as the tenant's role (tenant-session.ts). The statements are
+        // built from the source's catalog (names, type names): nothing in them can reach the
+        // platform's identity.
+        withTenantSession(
+          deps,
+          tenantRoleTarget(deps, {
+            role: tenant.dbRole!,
+            schemaName: schema,
+            databaseUrl:
+              tenant.isolationLevel === 2 && tenant.databaseName
+                ? databaseUrl(dedicatedServerUrl(deps), tenant.databaseName)
+                : null,
+          }),
+          { readOnly: false, timeoutMs: IMPORT_STATEMENT_TIMEOUT_MS },
+          (_session, client) => fn(pgSession(client)),
+        )
+      : inTenantDatabase(deps, tenant, async (session) => {
+          await session.execute(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
+          if (tenant.dbRole) await session.execute(`SET LOCAL ROLE ${quoteIdent(assertRoleName(tenant.dbRole))}`);
+          return fn(session);
+        });
+  return inTarget(async (session) => {
     let copied = 0;
     for (const table of plan.tables) {
       const routing = routingColumnOf(table, plan.routingField)!;

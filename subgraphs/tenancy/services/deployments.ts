@@ -13,10 +13,10 @@ import type {
 } from '../../../prisma/generated/client.js';
 import { PUBLISH_TRANSACTION, planBlueprintVersion, settleBlueprintVersion } from './blueprints.js';
 import { loadTenantFor } from './tenant-access.js';
-import { databaseUrl, dedicatedServerUrl, withClient } from './tenant-databases.js';
-import { assertRoleName, quoteIdent } from './tenant-roles.js';
+import { usesTenantSessions } from './tenant-session.js';
 import {
   applyAsDatabaseRole,
+  applyInBlueprintSession,
   compareVersions,
   splitStatements,
   versionStatements,
@@ -172,10 +172,11 @@ export async function deployToDatabase(
             .sort((a, b) => compareVersions(a.version, b.version))
             .flatMap(versionStatements)
         : await splitStatements(target.ddl);
-      if (db.isolationLevel === 2) {
-        // Its own database: its own transaction there, committed before the version is recorded
-        // (the row stays locked meanwhile, so no other deployment applies the same statements).
-        await applyInDedicatedDatabase(deps, db, statements);
+      if (db.isolationLevel === 2 || usesTenantSessions(deps)) {
+        // Real PostgreSQL: a session logged in as the database's own role, committed before the
+        // version is recorded (the row stays locked meanwhile, so no other deployment applies
+        // the same statements). Blueprint DDL is tenant-written: no SET ROLE it could undo.
+        await applyInBlueprintSession(deps, db, statements);
       } else {
         await applyAsDatabaseRole(tx, db, statements);
       }
@@ -184,22 +185,6 @@ export async function deployToDatabase(
     },
     { maxWait: 30_000, timeout: 5 * 60_000 },
   );
-}
-
-async function applyInDedicatedDatabase(deps: SubgraphDeps, db: TenantDatabase, statements: string[]): Promise<void> {
-  const role = quoteIdent(assertRoleName(db.loginRole ?? ''));
-  await withClient(databaseUrl(dedicatedServerUrl(deps), db.databaseName), async (client) => {
-    await client.query('BEGIN');
-    try {
-      await client.query(`SET LOCAL ROLE ${role}`);
-      await client.query(`SET LOCAL search_path TO public, pg_temp`);
-      for (const statement of statements) await client.query(statement);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  });
 }
 
 function errorText(error: unknown): string {

@@ -19,6 +19,7 @@ import {
   schemaGrantStatements,
   type Tx,
 } from './tenant-roles.js';
+import { platformDatabaseUrl, withTenantSession, type TenantSessionTarget } from './tenant-session.js';
 
 /**
  * A tenant's database made from a blueprint (`<blueprint>__<tenant>`). Isolation level 1 is a
@@ -124,6 +125,59 @@ export async function applyAsDatabaseRole(
   await leaveTenantContext(tx, previous);
 }
 
+/** statement_timeout of a blueprint's DDL in a tenant database (deployments allow 5 minutes in all). */
+const BLUEPRINT_DDL_TIMEOUT_MS = 4 * 60_000;
+
+/** Where a blueprint database's own LOGIN role opens its sessions: the platform's database (level 1) or its own. */
+export function blueprintSessionTarget(
+  deps: SubgraphDeps,
+  db: Pick<TenantDatabase, 'isolationLevel' | 'databaseName' | 'schemaName' | 'loginRole' | 'loginPassword'>,
+): TenantSessionTarget {
+  const url =
+    db.isolationLevel === 2 ? databaseUrl(dedicatedServerUrl(deps), db.databaseName) : platformDatabaseUrl(deps);
+  if (!db.loginRole || !db.loginPassword || !url) {
+    throw new AppError('INTERNAL_ERROR', 'Tenant database without a login role', { schema: db.schemaName });
+  }
+  return { role: db.loginRole, url, credential: { sealed: db.loginPassword }, schemaName: db.schemaName };
+}
+
+/**
+ * Runs a blueprint's statements (captured from a workspace, so tenant-written) on real PostgreSQL
+ * in a session logged in as the database's own role (tenant-session.ts): no statement can step
+ * back to the platform's identity, as it could under SET ROLE on the platform's connection.
+ */
+export async function applyInBlueprintSession(
+  deps: SubgraphDeps,
+  db: Pick<TenantDatabase, 'isolationLevel' | 'databaseName' | 'schemaName' | 'loginRole' | 'loginPassword'>,
+  statements: string[],
+): Promise<void> {
+  await withTenantSession(
+    deps,
+    blueprintSessionTarget(deps, db),
+    { readOnly: false, timeoutMs: BLUEPRINT_DDL_TIMEOUT_MS },
+    async (session) => {
+      for (const statement of statements) await session.query(statement);
+    },
+  );
+}
+
+/**
+ * Level 1 on real PostgreSQL: the DDL that createBlueprintDatabase deferred (the role it made in
+ * the creation transaction cannot log in before that commits), applied once it has, then the
+ * version recorded. A failure here fails the tenant creation, whose compensation drops it all.
+ */
+export async function applyDeferredBlueprint(
+  deps: SubgraphDeps,
+  db: TenantDatabase,
+  version: BlueprintVersion,
+): Promise<TenantDatabase> {
+  await applyInBlueprintSession(deps, db, await splitStatements(version.ddl));
+  return deps.db.prisma.tenantDatabase.update({
+    where: { id: db.id },
+    data: { version: version.version, status: 'ready' },
+  });
+}
+
 /** Only PostgreSQL blueprints make tenant databases: checked before anything is written. */
 export function assertPostgresBlueprint(blueprint: { name: string; databaseType: string }): void {
   if (blueprint.databaseType !== 'PostgreSQL') {
@@ -148,6 +202,7 @@ export async function createBlueprintDatabase(
     blueprint: { id: string; name: string; databaseType: string };
     version: BlueprintVersion;
   },
+  options: { deferDdl: boolean } = { deferDdl: false },
 ): Promise<TenantDatabase> {
   assertPostgresBlueprint(input.blueprint);
   const schemaName = assertSchemaName(blueprintSchemaName(input.blueprint.name, input.tenantSlug));
@@ -168,8 +223,11 @@ export async function createBlueprintDatabase(
     role,
   );
   if (!membership?.member) await tx.$executeRawUnsafe(`GRANT ${r} TO CURRENT_USER`);
-  const db = { loginRole: role, schemaName };
-  await applyAsDatabaseRole(tx, db, await splitStatements(input.version.ddl));
+  // Real PostgreSQL: the DDL runs after the commit, logged in as the role (applyDeferredBlueprint);
+  // until then the row says no version is applied. PGlite has one session: SET ROLE it is.
+  const deferred = options.deferDdl;
+  if (!deferred)
+    await applyAsDatabaseRole(tx, { loginRole: role, schemaName }, await splitStatements(input.version.ddl));
   return tx.tenantDatabase.create({
     data: {
       id: newId('tdb'),
@@ -182,8 +240,8 @@ export async function createBlueprintDatabase(
       loginRole: role,
       // Sealed: shown back in connection strings, so stored readable only with the secrets key.
       loginPassword: secretBox.seal(password),
-      version: input.version.version,
-      status: 'ready',
+      version: deferred ? null : input.version.version,
+      status: deferred ? 'provisioning' : 'ready',
     },
   });
 }
@@ -223,18 +281,14 @@ export async function createDedicatedBlueprintDatabase(
       await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${d} TO ${r}`);
     });
     await withClient(databaseUrl(server, name), async (client) => {
-      await client.query('BEGIN');
-      try {
-        for (const statement of schemaGrantStatements({ role, schemaName: 'public' })) await client.query(statement);
-        await client.query(`SET LOCAL ROLE ${r}`);
-        await client.query(`SET LOCAL search_path TO public, pg_temp`);
-        for (const statement of statements) await client.query(statement);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      for (const statement of schemaGrantStatements({ role, schemaName: 'public' })) await client.query(statement);
     });
+    const sealed = deps.secretBox.seal(password);
+    await applyInBlueprintSession(
+      deps,
+      { isolationLevel: 2, databaseName: name, schemaName: 'public', loginRole: role, loginPassword: sealed },
+      statements,
+    );
     return await deps.db.prisma.tenantDatabase.create({
       data: {
         id: newId('tdb'),
@@ -245,7 +299,7 @@ export async function createDedicatedBlueprintDatabase(
         databaseName: name,
         schemaName: 'public',
         loginRole: role,
-        loginPassword: deps.secretBox.seal(password),
+        loginPassword: sealed,
         version: input.version.version,
         status: 'ready',
       },

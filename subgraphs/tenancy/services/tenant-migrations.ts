@@ -7,22 +7,17 @@ import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import { BASELINE_MIGRATIONS, BASELINE_VERSION_CEILING } from '../tenant-migrations/index.js';
 import { parseSql } from './sql-guard.js';
-import { resolveSqlTenant, withSession, type SqlTenant } from './tenant-sql.js';
-import {
-  assertRoleName,
-  assertSchemaName,
-  currentSearchPath,
-  enterTenantContext,
-  leaveTenantContext,
-  quoteIdent,
-  type Tx,
-} from './tenant-roles.js';
+import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
+import { resolveSqlTenant, type SqlTenant } from './tenant-sql.js';
+import { currentSearchPath, enterTenantContext, leaveTenantContext, type Tx } from './tenant-roles.js';
 
 /**
  * Tenant schema migrations: the platform baseline (code) followed by the tenant's own registered
- * scripts, applied in version order. Each step runs in its own transaction under the tenant's role
- * with its schema as the search path, so a script can no more reach another tenant than a query
- * can; the step and its bookkeeping row commit together, so history never disagrees with the schema.
+ * scripts, applied in version order. Each step runs in its own transaction as the tenant's role
+ * (on PostgreSQL a session logged in as that role, tenant-session.ts) with its schema as the
+ * search path, so a script can no more reach another tenant than a query can; the step's
+ * bookkeeping row commits with it (see runInTenantSession), so history agrees with the schema.
+ * The baseline at tenant creation is platform code and runs in the creation transaction.
  */
 
 interface Migration {
@@ -51,6 +46,9 @@ export interface MigrationResult {
   dry_run: boolean;
   direction: 'up' | 'down';
 }
+
+/** statement_timeout of one migration step; Prisma's transaction around it gets 10 s more. */
+const MIGRATION_TIMEOUT_MS = 110_000;
 
 const VERSION = z.string().regex(/^\d{1,20}$/, 'digits only, 1 to 20 (e.g. 20251124000101)');
 
@@ -301,31 +299,29 @@ export async function migrateTenantSchema({
           data: runRow(migrationId, tenant, migration, data.direction, 'success', executionMs, null, false),
         });
       };
-      if (tenant.databaseUrl === null) {
-        // Level 1: the script and its bookkeeping commit together.
-        await deps.db.prisma.$transaction(
-          async (tx) => {
-            // Two migrate requests for one tenant at once: the second waits here, then sees the
-            // step already done (or undone) and stops instead of running it twice.
-            await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, `tenant-migrate:${tenant.id}`);
-            const current = await tx.tenantAppliedMigration.findUnique({
-              where: { tenantId_version: { tenantId: tenant.id, version: migration.version } },
+      await deps.db.prisma.$transaction(
+        async (tx) => {
+          // Two migrate requests for one tenant at once: the second waits here, then sees the
+          // step already done (or undone) and stops instead of running it twice.
+          await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, `tenant-migrate:${tenant.id}`);
+          const current = await tx.tenantAppliedMigration.findUnique({
+            where: { tenantId_version: { tenantId: tenant.id, version: migration.version } },
+          });
+          if ((current !== null) !== (data.direction === 'down')) {
+            throw new AppError('CONFLICT', 'A concurrent migration already ran this step', {
+              version: migration.version,
             });
-            if ((current !== null) !== (data.direction === 'down')) {
-              throw new AppError('CONFLICT', 'A concurrent migration already ran this step', {
-                version: migration.version,
-              });
-            }
+          }
+          if (tenant.databaseUrl === null && !usesTenantSessions(deps)) {
+            // Embedded PGlite (one session): the script and its bookkeeping commit together.
             await runScript(tx, tenant, script);
             await record(tx, round(performance.now() - started));
-          },
-          { timeout: 120_000, maxWait: 10_000 },
-        );
-      } else {
-        await runOnDedicatedDatabase(deps, tenant, script, (executionMs) =>
-          deps.db.prisma.$transaction((tx) => record(tx, executionMs)),
-        );
-      }
+            return;
+          }
+          await runInTenantSession(deps, tenant, script, () => record(tx, round(performance.now() - started)));
+        },
+        { timeout: MIGRATION_TIMEOUT_MS + 10_000, maxWait: 10_000 },
+      );
       executed.push({
         version: migration.version,
         name: migration.name,
@@ -376,38 +372,28 @@ export async function migrateTenantSchema({
 }
 
 /**
- * Level 2: the script runs in the tenant's dedicated database, its bookkeeping on the platform's.
- * Two databases cannot share a transaction: the bookkeeping commits just before the script's
- * transaction does, and is undone if that final commit fails, so history and schema agree.
+ * Real PostgreSQL: the script runs in a session of the tenant's own role (tenant-session.ts), its
+ * bookkeeping in the platform's transaction. Two sessions cannot share a transaction: the
+ * bookkeeping is written (not yet committed) before the script's transaction commits, so a script
+ * that fails, or whose commit fails, rolls the bookkeeping back with it. Only a platform commit
+ * failing after the script committed could leave history behind the schema.
  */
-async function runOnDedicatedDatabase(
+async function runInTenantSession(
   deps: SubgraphDeps,
   tenant: SqlTenant,
   sql: string,
-  record: (executionMs: number) => Promise<unknown>,
+  record: () => Promise<unknown>,
 ): Promise<void> {
   const statements = await parseSql(sql);
-  const started = performance.now();
-  let recorded = false;
-  const snapshot = await deps.db.prisma.tenantAppliedMigration.findMany({ where: { tenantId: tenant.id } });
-  try {
-    await withSession(deps.db, tenant.databaseUrl, async (session) => {
-      await session.query(`SET LOCAL search_path TO ${quoteIdent(assertSchemaName(tenant.schemaName))}, pg_temp`);
-      await session.query(`SET LOCAL ROLE ${quoteIdent(assertRoleName(tenant.role))}`);
+  await withTenantSession(
+    deps,
+    tenantRoleTarget(deps, tenant),
+    { readOnly: false, timeoutMs: MIGRATION_TIMEOUT_MS },
+    async (session) => {
       for (const statement of statements) await session.query(statement.text);
-      await record(round(performance.now() - started));
-      recorded = true;
-    });
-  } catch (error) {
-    if (recorded) {
-      // The bookkeeping committed but the script did not: put the applied set back as it was.
-      await deps.db.prisma.$transaction([
-        deps.db.prisma.tenantAppliedMigration.deleteMany({ where: { tenantId: tenant.id } }),
-        deps.db.prisma.tenantAppliedMigration.createMany({ data: snapshot }),
-      ]);
-    }
-    throw error;
-  }
+      await record();
+    },
+  );
 }
 
 function runRow(

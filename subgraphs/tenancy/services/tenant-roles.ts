@@ -2,10 +2,12 @@ import { AppError } from '../../../lib/errors.js';
 import type { Prisma } from '../../../prisma/generated/client.js';
 
 /**
- * Database-level tenant isolation. Each tenant owns one NOLOGIN role that can reach only its own
- * schema; every statement a tenant sends runs inside a transaction after `SET LOCAL ROLE` to it,
+ * Database-level tenant isolation. Each tenant owns one role that can reach only its own schema,
  * so a statement naming another tenant's schema fails in PostgreSQL itself with
- * `permission denied for schema`, whatever the parser upstream let through.
+ * `permission denied for schema`, whatever the parser upstream let through. The role is made
+ * NOLOGIN here; on real PostgreSQL tenant-session.ts turns it into a LOGIN role on first use and
+ * tenant SQL runs logged in as it. `SET LOCAL ROLE` (below) remains for the platform's own
+ * statements (the baseline at creation) and for the embedded PGlite, which has one session.
  */
 
 export type Tx = Prisma.TransactionClient;

@@ -12,11 +12,14 @@ import { databaseUrl, dedicatedServerUrl } from './tenant-databases.js';
 import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
 import { findTenant } from './tenant-access.js';
 import { blueprintSqlTarget, tenantIdsWithBlueprint } from './tenant-databases-blueprint.js';
+import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
 
 /**
  * Tenant SQL: one parsed statement, run in a transaction that is sandboxed by the database
- * itself: `SET LOCAL ROLE <tenant role>` (reaches only the tenant's schema),
- * `SET LOCAL search_path`, `READ ONLY` when asked, and `SET LOCAL statement_timeout`.
+ * itself. On real PostgreSQL the session is logged in as the tenant's own unprivileged role
+ * (tenant-session.ts: no identity to step back to); on the embedded PGlite, which has one session,
+ * `SET LOCAL ROLE <tenant role>`. Both: the tenant's schema first on the search path, `READ ONLY`
+ * when asked, and `SET LOCAL statement_timeout`.
  *
  * It goes to the driver directly rather than through Prisma, because the documented answer
  * gives rows as arrays with their column names (Prisma returns objects, which lose duplicate
@@ -282,8 +285,8 @@ function pgliteTransaction<T>(
 }
 
 async function runSandboxed(
-  db: Database,
-  url: string | null,
+  deps: SubgraphDeps,
+  tenant: SqlTenant,
   options: SandboxOptions,
   statement: ParsedStatement,
   sql: string,
@@ -291,9 +294,26 @@ async function runSandboxed(
 ): Promise<RawResult> {
   const role = assertRoleName(options.role);
   const schema = assertSchemaName(options.schemaName);
+  const run = async (session: Session): Promise<RawResult> => {
+    const started = performance.now();
+    if (statement.cursorable) {
+      // A cursor fetches at most MAX_ROWS + 1 rows: a huge table never lands in memory.
+      await session.query(`DECLARE tenant_query NO SCROLL CURSOR FOR ${sql}`, params);
+      const fetched = await session.query(`FETCH FORWARD ${MAX_ROWS + 1} FROM tenant_query`);
+      await session.query('CLOSE tenant_query');
+      return capRows(fetched.columns, fetched.rows, fetched.rows.length, performance.now() - started);
+    }
+    const out = await session.query(sql, params);
+    return capRows(out.columns, out.rows, out.rowCount, performance.now() - started);
+  };
+  if (tenant.databaseUrl !== null || usesTenantSessions(deps)) {
+    // Real PostgreSQL: logged in as the tenant role itself (tenant-session.ts), so no statement
+    // can step back to the platform's identity; the session checks its identity before COMMIT.
+    return withTenantSession(deps, tenantRoleTarget(deps, tenant), options, run);
+  }
   return withSession(
-    db,
-    url,
+    deps.db,
+    null,
     async (session) => {
       // Must be the transaction's first statement: PostgreSQL refuses to change read-only mode
       // after any query, which is also what stops `SET TRANSACTION READ WRITE` later on.
@@ -301,18 +321,7 @@ async function runSandboxed(
       await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
       await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
       await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-      const started = performance.now();
-      let result: RawResult;
-      if (statement.cursorable) {
-        // A cursor fetches at most MAX_ROWS + 1 rows: a huge table never lands in memory.
-        await session.query(`DECLARE tenant_query NO SCROLL CURSOR FOR ${sql}`, params);
-        const fetched = await session.query(`FETCH FORWARD ${MAX_ROWS + 1} FROM tenant_query`);
-        await session.query('CLOSE tenant_query');
-        result = capRows(fetched.columns, fetched.rows, fetched.rows.length, performance.now() - started);
-      } else {
-        const out = await session.query(sql, params);
-        result = capRows(out.columns, out.rows, out.rowCount, performance.now() - started);
-      }
+      const result = await run(session);
       // Belt and braces: had anything slipped past the parser and changed the role or lifted
       // read-only mode, the whole transaction is rolled back instead of committed.
       const check = await session.query(`SELECT current_user::text, current_setting('transaction_read_only')`);
@@ -463,8 +472,8 @@ async function runForTenant(
   try {
     statement = await parseSingleStatement(input.query, { door: input.readOnly ? 'read' : 'write' });
     const raw = await runSandboxed(
-      deps.db,
-      tenant.databaseUrl,
+      deps,
+      tenant,
       { role: tenant.role, schemaName: tenant.schemaName, readOnly: input.readOnly, timeoutMs: input.timeoutMs },
       statement,
       input.query,

@@ -18,6 +18,7 @@ import { planBlueprintVersion, settleBlueprintVersion, type BlueprintVersionPlan
 import { applyBaseline } from './tenant-migrations.js';
 import {
   assertPostgresBlueprint,
+  applyDeferredBlueprint,
   createBlueprintDatabase,
   createDedicatedBlueprintDatabase,
   dropBlueprintDatabases,
@@ -26,6 +27,7 @@ import {
 import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
 import { tenantStatusKey } from '../contract.js';
 import { announceTenantStatus } from './tenant-status.js';
+import { usesTenantSessions } from './tenant-session.js';
 
 export type { Tenant };
 
@@ -377,12 +379,12 @@ export async function createTenant({
         for (const { isolationLevel, settled } of blueprints) {
           if (isolationLevel !== 1) continue;
           databases.push(
-            await createBlueprintDatabase(tx, deps.secretBox, {
-              tenantId,
-              tenantSlug: slug,
-              blueprint: settled!.blueprint,
-              version: settled!.version,
-            }),
+            await createBlueprintDatabase(
+              tx,
+              deps.secretBox,
+              { tenantId, tenantSlug: slug, blueprint: settled!.blueprint, version: settled!.version },
+              { deferDdl: usesTenantSessions(deps) },
+            ),
           );
         }
         const tenant = await tx.tenant.update({
@@ -414,7 +416,13 @@ export async function createTenant({
   let adminUser: TenantAdminUser | null = null;
   try {
     // Level 2 databases are saga steps too: CREATE DATABASE cannot join the transaction above.
-    const databases = [...created.databases];
+    // So is level 1's DDL on real PostgreSQL: it runs logged in as the database's own role,
+    // which can log in only once the transaction that made it has committed.
+    const databases: TenantDatabase[] = [];
+    for (const db of created.databases) {
+      const settled = blueprints.find((b) => b.settled?.blueprint.id === db.blueprintId)?.settled;
+      databases.push(db.version === null && settled ? await applyDeferredBlueprint(deps, db, settled.version) : db);
+    }
     for (const { isolationLevel, settled } of blueprints) {
       if (isolationLevel !== 2) continue;
       databases.push(

@@ -39,6 +39,7 @@ import {
   type Session,
 } from './tenant-sql.js';
 import { ddlStatementsOf, type DdlChange } from './workspace-ddl.js';
+import { withTenantSession } from './tenant-session.js';
 
 /**
  * tenantsdb workspaces: a development database per workspace where a project designs a schema,
@@ -645,8 +646,11 @@ export async function deleteWorkspace({
 /**
  * Runs statements in the workspace's sandbox: its role and its schema, one transaction. `via`
  * labels what the event trigger logs (real PostgreSQL). `platform: true` is for statements the
- * platform generated (revert, imports): what the trigger logged for them is removed in the same
- * transaction, since the caller records them itself.
+ * platform generated (revert, imports): what the trigger logged for them is removed, since the
+ * caller records them itself.
+ *
+ * Real PostgreSQL: a session logged in as the workspace's own LOGIN role (tenant-session.ts),
+ * so no statement can step back to the platform's identity. PGlite (one session): SET ROLE.
  */
 async function runInWorkspace<T>(
   deps: SubgraphDeps,
@@ -656,13 +660,39 @@ async function runInWorkspace<T>(
 ): Promise<T> {
   const role = assertRoleName(workspace.loginRole ?? '');
   const schema = assertSchemaName(workspace.schemaName);
+  const url = platformUrlOf(deps, workspace);
+  if (url) {
+    if (!workspace.loginPassword) throw new AppError('INTERNAL_ERROR', 'Workspace without a login password');
+    let xid: string | null = null;
+    const result = await withTenantSession(
+      deps,
+      { role, url, credential: { sealed: workspace.loginPassword }, schemaName: schema },
+      {
+        readOnly: options.readOnly ?? false,
+        timeoutMs: options.timeoutMs,
+        settings: { 'workspace.capture_via': 'api' },
+      },
+      async (session) => {
+        const value = await fn(session);
+        if (options.platform) xid = String((await session.query('SELECT txid_current()::text')).rows[0]?.[0]);
+        return value;
+      },
+    );
+    if (xid !== null) {
+      // The capture log is the platform's (PUBLIC cannot reach it): cleaned on its connection.
+      await withClient(url, async (client) => {
+        const installed = await client.query(`SELECT to_regclass('${CAPTURE_SCHEMA}.ddl_log') IS NOT NULL AS ok`);
+        if (installed.rows[0]?.ok) await client.query(`DELETE FROM ${CAPTURE_SCHEMA}.ddl_log WHERE xid = $1`, [xid]);
+      });
+    }
+    return result;
+  }
   return withSession(
     deps.db,
-    platformUrlOf(deps, workspace),
+    url,
     async (session) => {
       if (options.readOnly) await session.query('SET TRANSACTION READ ONLY');
       await session.query(`SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}`);
-      if (workspace.databaseName) await session.query(`SELECT set_config('workspace.capture_via', 'api', true)`);
       await session.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, pg_temp`);
       await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
       const result = await fn(session);
@@ -672,13 +702,6 @@ async function runInWorkspace<T>(
         throw new AppError('FORBIDDEN', 'invalid_query: the statement tried to leave its workspace sandbox', {
           reason: 'sandbox_escape',
         });
-      }
-      if (options.platform && workspace.databaseName) {
-        await session.query('SET LOCAL ROLE NONE');
-        const installed = await session.query(`SELECT to_regclass('${CAPTURE_SCHEMA}.ddl_log') IS NOT NULL`);
-        if (installed.rows[0]?.[0]) {
-          await session.query(`DELETE FROM ${CAPTURE_SCHEMA}.ddl_log WHERE xid = txid_current()`);
-        }
       }
       return result;
     },
