@@ -25,6 +25,8 @@ export interface PlatformConfig extends DepsConfig {
   /** in-process: the embedded default. http: every subgraph on its own port, reached over the network. */
   transport: 'in-process' | 'http';
   rateLimitPolicies?: GatewayOptions['rateLimitPolicies'];
+  /** /graphql operation limits and schema visibility (GRAPHQL_* in lib/env.ts); defaults when absent. */
+  graphqlLimits?: GatewayOptions['graphqlLimits'];
 }
 
 export interface Platform {
@@ -88,6 +90,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitEnabled: config.rateLimitEnabled,
       trustedProxies: config.trustedProxies ?? [],
       rateLimitPolicies: config.rateLimitPolicies,
+      graphqlLimits: config.graphqlLimits,
       checkResponses: config.environment === 'test',
     });
     closers.push(() => gateway.stop());
