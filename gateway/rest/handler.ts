@@ -6,6 +6,7 @@ import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
+import { guardRestInput } from './input-guard.js';
 import {
   createPolicyLimiters,
   enforceRateLimit,
@@ -268,7 +269,9 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
   ): Promise<{ status: number; payload: unknown }> {
     const { route } = resolution.entry;
     const { parsed: body, raw: rawBody } = await readJsonBody(req, method);
-    const input = parseRouteInput(route, { params: resolution.params, query: readQuery(url), body });
+    const raw = { params: resolution.params, query: readQuery(url), body };
+    guardRestInput(raw);
+    const input = parseRouteInput(route, raw);
     input.rawBody = rawBody;
     input.headers = req.headers;
     const result = await execute({
