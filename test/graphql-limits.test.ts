@@ -70,10 +70,11 @@ describe('GraphQL operation limits (defaults, schema visible to authenticated ca
       expect(answer.status).toBe(400);
       expect(answer.bytes).toBeLessThan(1024);
       expectLimit(answer.json, 'maxTokens', DEFAULT_GRAPHQL_LIMITS.maxTokens);
-      // Unlimited, this took minutes and 3 GB; the bound leaves room for a loaded CI machine.
-      expect(answer.ms).toBeLessThan(5_000);
+      // Unlimited, this took over two minutes and 3 GB (and /health as long); the refusal itself
+      // takes milliseconds, the bound leaves room for a CI machine loaded by parallel suites.
+      expect(answer.ms).toBeLessThan(15_000);
     }
-    expect(await health).toBeLessThan(5_000);
+    expect(await health).toBeLessThan(15_000);
   });
 
   it('counts aliases (through fragment spreads) within the token limit', async () => {
