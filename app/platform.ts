@@ -27,6 +27,8 @@ export interface PlatformConfig extends DepsConfig {
   rateLimitPolicies?: GatewayOptions['rateLimitPolicies'];
   /** How long close() lets in-flight requests finish before cutting them off (SHUTDOWN_GRACE_MS). */
   shutdownGraceMs?: number;
+  /** /graphql operation limits and schema visibility (GRAPHQL_* in lib/env.ts); defaults when absent. */
+  graphqlLimits?: GatewayOptions['graphqlLimits'];
 }
 
 export interface Platform {
@@ -102,6 +104,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitEnabled: config.rateLimitEnabled,
       trustedProxies: config.trustedProxies ?? [],
       rateLimitPolicies: config.rateLimitPolicies,
+      graphqlLimits: config.graphqlLimits,
       checkResponses: config.environment === 'test',
     });
     closers.push({ step: 'gateway', close: () => gateway.stop({ graceMs }) });

@@ -3,6 +3,7 @@ import { assembleGateway, createGatewayJobQueue } from '../app/gateway.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
   gatewayEnv,
+  graphqlLimitsFrom,
   httpEnv,
   redisEnv,
   requireInProduction,
@@ -43,6 +44,7 @@ const gateway = await assembleGateway({
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   rateLimitEnabled: env.RATE_LIMIT_ENABLED,
   trustedProxies: env.TRUSTED_PROXIES,
+  graphqlLimits: graphqlLimitsFrom(env),
 });
 const { url } = await gateway.listen(env.PORT, env.HOST);
 logger.info({ url }, 'gateway ready');

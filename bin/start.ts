@@ -1,7 +1,7 @@
 import { depsConfigFromEnv } from '../app/deps.js';
 import { startPlatform } from '../app/platform.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
-import { gatewayEnv, httpEnv, signingEnv, subgraphDepsEnv } from '../lib/env.js';
+import { gatewayEnv, graphqlLimitsFrom, httpEnv, signingEnv, subgraphDepsEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { onShutdown } from './shutdown.js';
 
@@ -19,6 +19,7 @@ const platform = await startPlatform(
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     rateLimitEnabled: env.RATE_LIMIT_ENABLED,
     trustedProxies: env.TRUSTED_PROXIES,
+    graphqlLimits: graphqlLimitsFrom(env),
     transport: 'in-process',
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
   },

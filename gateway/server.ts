@@ -1,10 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import type { SubgraphName } from '../lib/env.js';
+import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits, type SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
-import { createApolloHandler } from '../lib/http/apollo-handler.js';
+import {
+  createApolloHandler,
+  operationSource,
+  readGraphQLHttpRequest,
+  sendGraphQLError,
+} from '../lib/http/apollo-handler.js';
 import { closeServerGracefully, DEFAULT_SHUTDOWN_GRACE_MS } from '../lib/http/graceful-close.js';
 import type { Logger } from '../lib/logger.js';
 import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
@@ -17,6 +22,11 @@ import type { Authenticate } from './plugins/use-auth.js';
 import { createClientIpResolver } from './plugins/use-client-ip.js';
 import { createSignInRateLimitPlugin } from './plugins/use-sign-in-rate-limit.js';
 import { createJwksHandler } from './plugins/use-jwt.js';
+import {
+  checkIntrospectionAllowed,
+  checkOperationLimits,
+  createSchemaVisibilityPlugin,
+} from './plugins/use-operation-limits.js';
 import { resolveRequestId } from './plugins/use-request-id.js';
 import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
 import { createRestHandler } from './rest/handler.js';
@@ -49,6 +59,8 @@ export interface GatewayOptions {
   audit?: AuditSink;
   /** Fail any REST answer that does not match its route's response schema (tests). */
   checkResponses?: boolean;
+  /** Operation limits and schema visibility on /graphql; the GRAPHQL_* defaults when absent. */
+  graphqlLimits?: Partial<GraphQLLimits>;
 }
 
 export interface Gateway {
@@ -73,6 +85,7 @@ export interface Gateway {
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
+  const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name, url }) => {
@@ -96,8 +109,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     stopOnTerminationSignals: false,
     formatError: createErrorMasker(logger),
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    // Who may introspect is decided per caller before Apollo runs (checkIntrospectionAllowed);
+    // this is the second wall for a gateway where nobody may.
+    introspection: limits.schemaVisibility !== 'none',
+    hideSchemaDetailsFromClientErrors: limits.schemaVisibility === 'none',
     plugins: [
+      createSchemaVisibilityPlugin(limits.schemaVisibility),
       ...(options.audit ? [createAuditPlugin({ sink: options.audit, logger })] : []),
       ...(options.rateLimitEnabled
         ? [createSignInRateLimitPlugin({ limiter: limiterFor('graphql.sign-in'), logger })]
@@ -134,26 +151,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.
   const principals = new WeakMap<IncomingMessage, { requestId: string; principal: Principal | null }>();
-  const apolloHandler = createApolloHandler(apollo, async (req) => {
-    const { requestId, principal } = principals.get(req)!;
-    const client = { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null };
-    return { requestId, principal, client, logger: logger.child({ requestId }) };
-  });
+  const apolloHandler = createApolloHandler(
+    apollo,
+    async (req) => {
+      const { requestId, principal } = principals.get(req)!;
+      const client = { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null };
+      return { requestId, principal, client, logger: logger.child({ requestId }) };
+    },
+    { maxResponseBytes: limits.maxResponseBytes },
+  );
+  // Then the operation limits, on the raw document, before Apollo parses, validates or plans it.
   const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+    let request;
     try {
       const principal = await authenticate(req.headers);
       if (options.rateLimitEnabled) {
         const key = resolveRateLimitKey(principal, clientIp(req));
         await enforceRateLimit({ limiter: limiterFor('graphql.default'), key, res, logger, requestId });
       }
+      request = await readGraphQLHttpRequest(req);
+      const source = operationSource(request);
+      const checked = source === undefined ? undefined : checkOperationLimits(source, limits);
+      if (checked?.usesIntrospection) checkIntrospectionAllowed(limits.schemaVisibility, principal);
       principals.set(req, { requestId, principal });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }));
+      sendGraphQLError(res, error);
       return;
     }
-    await apolloHandler(req, res);
+    await apolloHandler(req, res, request);
   };
 
   const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });

@@ -163,26 +163,84 @@ export function storageDirFrom(env: { STORAGE_DIR?: string; DATA_DIR: string }):
 export const SUBGRAPH_NAMES = ['platform', 'tenancy', 'billing', 'identity', 'telemetry', 'edge'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
-export const gatewayEnv = z.object({
-  /** Bootstrap operator key; unset on the embedded default, one is generated and printed once. */
-  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-  /** Set to false only for load tests against the gateway itself. */
-  RATE_LIMIT_ENABLED: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
-  /** Comma-separated proxy addresses whose X-Forwarded-For is believed. */
-  TRUSTED_PROXIES: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((a) => a.trim())
-        .filter(Boolean),
-    ),
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+/**
+ * Limits on operations sent to /graphql, checked before Apollo validates or plans them (issue 8:
+ * one anonymous request of 10,000 aliased introspection fields built a 184 MB answer). The
+ * defaults admit the standard introspection query (depth 15, under 200 tokens) and ordinary
+ * dashboard queries.
+ */
+export const graphqlLimitsEnv = z.object({
+  /** Lexical tokens in the document; checked while parsing, so a huge document stops early. */
+  GRAPHQL_MAX_TOKENS: positiveInt(2_000),
+  /** Aliased fields, counted through fragment spreads (each spread counts again). */
+  GRAPHQL_MAX_ALIASES: positiveInt(30),
+  /** Nested selection depth of any operation, through fragments. */
+  GRAPHQL_MAX_DEPTH: positiveInt(15),
+  /** Fields selected at the root of an operation, through fragments. */
+  GRAPHQL_MAX_ROOT_FIELDS: positiveInt(20),
+  /** Directive uses in the document. */
+  GRAPHQL_MAX_DIRECTIVES: positiveInt(50),
+  /** Largest answer sent; bigger ones are replaced by OPERATION_LIMIT_EXCEEDED. */
+  GRAPHQL_MAX_RESPONSE_BYTES: positiveInt(8 * 1024 * 1024),
+  /**
+   * Who may see the schema: introspection (__schema, __type) and "Did you mean" suggestions in
+   * errors. authenticated: any caller with a valid API key or token; public: everyone; none: nobody.
+   */
+  GRAPHQL_SCHEMA_VISIBILITY: z.enum(['authenticated', 'public', 'none']).default('authenticated'),
 });
+
+export type SchemaVisibility = z.output<typeof graphqlLimitsEnv>['GRAPHQL_SCHEMA_VISIBILITY'];
+
+/** The gateway's /graphql limits, as its options take them. */
+export interface GraphQLLimits {
+  maxTokens: number;
+  maxAliases: number;
+  maxDepth: number;
+  maxRootFields: number;
+  maxDirectives: number;
+  maxResponseBytes: number;
+  schemaVisibility: SchemaVisibility;
+}
+
+export function graphqlLimitsFrom(env: z.output<typeof graphqlLimitsEnv>): GraphQLLimits {
+  return {
+    maxTokens: env.GRAPHQL_MAX_TOKENS,
+    maxAliases: env.GRAPHQL_MAX_ALIASES,
+    maxDepth: env.GRAPHQL_MAX_DEPTH,
+    maxRootFields: env.GRAPHQL_MAX_ROOT_FIELDS,
+    maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+    maxResponseBytes: env.GRAPHQL_MAX_RESPONSE_BYTES,
+    schemaVisibility: env.GRAPHQL_SCHEMA_VISIBILITY,
+  };
+}
+
+/** The defaults, for processes and tests that set none. */
+export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = graphqlLimitsFrom(graphqlLimitsEnv.parse({}));
+
+export const gatewayEnv = z
+  .object({
+    /** Bootstrap operator key; unset on the embedded default, one is generated and printed once. */
+    ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    /** Set to false only for load tests against the gateway itself. */
+    RATE_LIMIT_ENABLED: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /** Comma-separated proxy addresses whose X-Forwarded-For is believed. */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      ),
+  })
+  .extend(graphqlLimitsEnv.shape);
 
 export const subgraphUrlsEnv = z.object({
   /** Per-subgraph URLs for the production gateway; unset, the URL in schema/supergraph.graphql (http://<name>:<port>/graphql). */

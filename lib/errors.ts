@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   VALIDATION_ERROR: 400,
   MALFORMED_JSON: 400,
+  /** A GraphQL operation over one of the gateway's limits (tokens, aliases, depth, ...; details name it). */
+  OPERATION_LIMIT_EXCEEDED: 400,
   /** A database type (workspaces) this deployment has no server for. */
   UNSUPPORTED_DATABASE: 400,
   /** A caller-named host the platform will not connect to (private, loopback, its own database…). */

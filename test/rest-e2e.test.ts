@@ -291,6 +291,7 @@ describe('rate limits through the real limiter', () => {
         // One more than sign-in, so a third sign-in call is refused by the sign-in limit alone.
         'graphql.default': { points: 3, durationSeconds: 60 },
         'graphql.sign-in': tiny,
+        'platform-forge.auth': tiny,
       },
     });
   });
@@ -339,6 +340,25 @@ describe('rate limits through the real limiter', () => {
     const limited = await login('203.0.113.20');
     expect(limited.status).toBe(429);
     expect(limited.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
+  });
+
+  it('cloudpioneer POST /auth/login spends the same sign-in allowance as the other sign-in routes', async () => {
+    const init = {
+      method: 'POST',
+      token: null,
+      body: { email: 'nobody@example.com', password: 'not-the-password-1' },
+      headers: { 'X-Forwarded-For': '203.0.113.30' },
+    };
+    // One guess at platform-forge's login and one at cloudpioneer's spend the allowance of 2 ...
+    expect((await t.rest('/api/v1/auth/login', init)).status).toBe(401);
+    const first = await t.rest('/auth/login', init);
+    expect(first.status).toBe(401);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('2');
+    // ... so a third, at cloudpioneer's /v1 mount, is refused in cloudpioneer's shape.
+    const limited = await t.rest('/v1/auth/login', init);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: { code: 'RATE_LIMIT_EXCEEDED' }, request_id: expect.any(String) });
+    expect((await t.rest('/api/v1/auth/login', init)).status).toBe(429);
   });
 
   it('keys anonymous callers by the address a trusted proxy forwards, so one client does not starve another', async () => {

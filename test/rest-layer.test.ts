@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Supergraph } from '@apollo/federation-internals';
-import { parse, validate } from 'graphql';
+import { Kind, parse, validate } from 'graphql';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../lib/errors.js';
 import type { Principal } from '../lib/principal.js';
 import { resolveRequestId } from '../gateway/plugins/use-request-id.js';
+import { SIGN_IN_FIELDS } from '../gateway/plugins/use-sign-in-rate-limit.js';
 import { ENDPOINT_CATALOG, endpointKey } from '../gateway/rest/catalog.js';
 import { attributeDialect, DIALECT_NAMES, type DialectName } from '../gateway/rest/dialects.js';
 import {
@@ -1025,6 +1026,21 @@ describe('rate limits', () => {
     expect((await h.request('/api/health')).headers.get('x-ratelimit-limit')).toBe('1000');
     expect((await h.request('/api/v1/billing/nope')).headers.get('x-ratelimit-limit')).toBe('1000');
     expect((await h.request('/v1/health')).headers.get('x-ratelimit-limit')).toBe('1000');
+  });
+
+  it('every route that runs a sign-in mutation spends the sign-in allowance (platform-forge.auth)', () => {
+    const signInRoutes = allRoutes.filter((route) =>
+      parse(route.operation).definitions.some(
+        (d) =>
+          d.kind === Kind.OPERATION_DEFINITION &&
+          d.operation === 'mutation' &&
+          d.selectionSet.selections.some((s) => s.kind === Kind.FIELD && SIGN_IN_FIELDS.has(s.name.value)),
+      ),
+    );
+    // login at platform-forge and cloudpioneer, refresh, register, MFA, accounts: a real set.
+    expect(signInRoutes.map((r) => `${r.method} ${r.path}`)).toContain('POST /auth/login');
+    const others = signInRoutes.filter((r) => r.rateLimit !== 'platform-forge.auth');
+    expect(others.map((r) => `${r.dialect} ${r.method} ${r.path}`)).toEqual([]);
   });
 
   it('a failing limiter store lets requests through without headers; disabled means no headers', async () => {

@@ -11,7 +11,7 @@ import { computeRetryAfter, resolveRateLimitKey, type RateLimiter } from '../res
  * REST routes that run them spend the documented auth allowance already (platform-forge 20 per
  * minute); this plugin gives /graphql the same, so GraphQL is not the cheaper door for guessing.
  */
-const SIGN_IN_FIELDS = new Set([
+export const SIGN_IN_FIELDS: ReadonlySet<string> = new Set([
   'login',
   'register',
   'refreshSession',

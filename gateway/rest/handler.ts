@@ -6,6 +6,7 @@ import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
+import { guardRestInput } from './input-guard.js';
 import {
   createPolicyLimiters,
   enforceRateLimit,
@@ -271,7 +272,9 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     { parsed: body, raw: rawBody }: { parsed: unknown; raw?: string },
   ): Promise<{ status: number; payload: unknown }> {
     const { route } = resolution.entry;
-    const input = parseRouteInput(route, { params: resolution.params, query: readQuery(url), body });
+    const raw = { params: resolution.params, query: readQuery(url), body };
+    guardRestInput(raw);
+    const input = parseRouteInput(route, raw);
     input.rawBody = rawBody;
     input.headers = req.headers;
     const result = await execute({

@@ -36,6 +36,9 @@ const login = defineRoute({
     mfaCode: body.mfa_code ?? null,
     tenantId: body.tenant_id ?? null,
   }),
+  // cloudpioneer documents only its general tier limit; a password guess costs the same here as at
+  // every other sign-in route (one 20/minute allowance per caller, shared by all of them).
+  rateLimit: 'platform-forge.auth',
   respond: ({ login: s }: LoginData) => ({
     access_token: s.accessToken,
     refresh_token: s.refreshToken,
