@@ -282,9 +282,13 @@ const ALLOWED_FUNCTIONS = new Set(
     .filter(Boolean),
 );
 
-/** Types whose input functions look names up in the catalog (other tenants' tables, roles…). */
-const DENIED_TYPES =
-  /^(reg(class|collation|config|dictionary|namespace|oper|operator|proc|procedure|role|type)|pg_.*)$/;
+/**
+ * Types whose input functions look names up in the catalog (roles, functions, operators…).
+ * `regclass` stays allowed: every serial or identity column's default is `nextval('…'::regclass)`,
+ * so schemas dumped from PostgreSQL (workspace imports) need it, and what it resolves is a table
+ * name the session user's own privileges then govern.
+ */
+const DENIED_TYPES = /^(reg(collation|config|dictionary|namespace|oper|operator|proc|procedure|role|type)|pg_.*)$/;
 
 /** Schemas a tenant statement may name a function by: the built-ins' and the extensions'. */
 const FUNCTION_SCHEMAS = new Set(['pg_catalog', 'public']);
