@@ -238,9 +238,8 @@ function createBullBackend(opts: {
   let workerConnection: Redis | undefined;
   let closing: Promise<void> | undefined;
 
-  const toInfo = async (job: Job): Promise<JobInfo | null> => {
-    const state = mapBullState(await job.getState());
-    if (!state || job.id === undefined) return null;
+  const toInfo = (job: Job, state: JobState): JobInfo | null => {
+    if (job.id === undefined) return null;
     return {
       id: job.id,
       name: job.name,
@@ -267,8 +266,12 @@ function createBullBackend(opts: {
       return { jobId: job.id };
     },
     async getJob(jobId) {
+      // The state first, then the data: read the other way round, a job that finishes in between
+      // shows as completed with the data it had while running (no result, attempts 0).
+      const state = mapBullState(await queue.getJobState(jobId));
+      if (!state) return null;
       const job = await queue.getJob(jobId);
-      return job ? toInfo(job) : null;
+      return job ? toInfo(job, state) : null;
     },
     async counts() {
       const c = await queue.getJobCounts(
