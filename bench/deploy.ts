@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEPLOY_CONCURRENCY } from '../subgraphs/tenancy/services/deployments.js';
+import { DEPLOY_CONCURRENCY } from '../subgraphs/tenancy/services/blueprints/deployments.js';
 import { startBenchPlatform } from './support.js';
 
 // `npm run bench:deploy`: rolling one blueprint change out to BENCH_TENANTS tenants (default 100)

@@ -3,8 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_IMPORT_JOB } from '../subgraphs/tenancy/services/data-import.js';
-import { SOURCE_NOT_ALLOWED_MESSAGE } from '../subgraphs/tenancy/services/source-connection.js';
+import { DATA_IMPORT_JOB } from '../subgraphs/tenancy/services/workspaces/data-import.js';
+import { SOURCE_NOT_ALLOWED_MESSAGE } from '../subgraphs/tenancy/services/workspaces/source-connection.js';
 import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
 
 // Data import must not let a caller reach the platform's own database or internal addresses, nor

@@ -1,6 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareVersions, splitStatements } from '../subgraphs/tenancy/services/tenant-databases-blueprint.js';
+import {
+  compareVersions,
+  splitStatements,
+} from '../subgraphs/tenancy/services/blueprints/tenant-databases-blueprint.js';
 import {
   bootPlatform,
   uniqueSlug,

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
-import { signVmReadyWebhook } from '../subgraphs/tenancy/services/vm-webhook.js';
+import { signVmReadyWebhook } from '../subgraphs/tenancy/services/operations/vm-webhook.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
 
 // Tenant operations end to end through the gateway (tenantsdb REST and GraphQL): backups written
@@ -841,7 +841,7 @@ describe('POST /webhooks/vm-ready', () => {
     call('/webhooks/vm-ready', { method: 'POST', key: null, raw, headers });
 
   it('answers NOT_CONFIGURED when no signing secret is set', async () => {
-    const { handleVmReadyWebhook } = await import('../subgraphs/tenancy/services/vm-webhook.js');
+    const { handleVmReadyWebhook } = await import('../subgraphs/tenancy/services/operations/vm-webhook.js');
     const deps = { ...t.platform.deps, webhookSigningSecret: undefined };
     await expect(
       handleVmReadyWebhook({

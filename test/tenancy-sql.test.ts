@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSingleStatement, parseSql } from '../subgraphs/tenancy/services/sql-guard.js';
+import { parseSingleStatement, parseSql } from '../subgraphs/tenancy/services/sql/sql-guard.js';
 import {
   bootPlatform,
   uniqueSlug,

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withSession } from '../subgraphs/tenancy/services/tenant-sql.js';
+import { withSession } from '../subgraphs/tenancy/services/sql/tenant-sql.js';
 import {
   derivedPassword,
   tenantRoleTarget,
   TENANT_CONNECTION_LIMIT,
   withTenantSession,
-} from '../subgraphs/tenancy/services/tenant-session.js';
+} from '../subgraphs/tenancy/services/sql/tenant-session.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type RestAnswer, type TestPlatform } from './support/platform.js';
 
 // Tenant SQL on real PostgreSQL runs in a session logged in as the tenant's own unprivileged role

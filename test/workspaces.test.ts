@@ -2,7 +2,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDriverHandle } from '../lib/db.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
-import { markChangesDeployed, pendingChanges, snapshotWorkspace } from '../subgraphs/tenancy/services/workspaces.js';
+import {
+  markChangesDeployed,
+  pendingChanges,
+  snapshotWorkspace,
+} from '../subgraphs/tenancy/services/workspaces/workspaces.js';
 import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
 
 // tenantsdb workspaces end to end through the real gateway: create/list/get/delete in the

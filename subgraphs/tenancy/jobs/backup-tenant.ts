@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineJob, UnrecoverableJobError } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { AppError } from '../../../lib/errors.js';
-import { BACKUP_JOB, runTenantBackup } from '../services/backups.js';
+import { BACKUP_JOB, runTenantBackup } from '../services/operations/backups.js';
 
 const payloadSchema = z.object({ backupId: z.string().min(1) });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob, UnrecoverableJobError } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { ISOLATION_JOB, runIsolationChange } from '../services/isolation.js';
+import { ISOLATION_JOB, runIsolationChange } from '../services/tenants/isolation.js';
 
 const payloadSchema = z.object({ operationId: z.string().min(1) });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob, type JobQueue } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { cleanupAbandonedTenants, PROVISIONING_TIMEOUT_MS } from '../services/tenants.js';
+import { cleanupAbandonedTenants, PROVISIONING_TIMEOUT_MS } from '../services/tenants/tenants.js';
 
 export const CLEANUP_PROVISIONING_JOB = 'tenancy.cleanup-provisioning';
 

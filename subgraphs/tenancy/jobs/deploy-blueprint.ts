@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { defineJob, UnrecoverableJobError } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { DEPLOY_JOB, runDeployment } from '../services/deployments.js';
+import { DEPLOY_JOB, runDeployment } from '../services/blueprints/deployments.js';
 
 const payloadSchema = z.object({ deploymentId: z.string().min(1) });
 

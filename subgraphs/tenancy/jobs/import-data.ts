@@ -1,6 +1,6 @@
 import { defineJob, UnrecoverableJobError } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { DATA_IMPORT_JOB, importJobPayload, runDataImport } from '../services/data-import.js';
+import { DATA_IMPORT_JOB, importJobPayload, runDataImport } from '../services/workspaces/data-import.js';
 
 /**
  * Copies a source database's rows into tenants, one routing value per tenant (data_imports).

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob, UnrecoverableJobError } from '../../../lib/runtime/jobs.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { RESTORE_JOB, runTenantRestore } from '../services/backups.js';
+import { RESTORE_JOB, runTenantRestore } from '../services/operations/backups.js';
 
 const payloadSchema = z.object({ operationId: z.string().min(1) });
 

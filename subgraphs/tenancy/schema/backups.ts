@@ -5,8 +5,8 @@ import {
   requestTenantBackup,
   requestTenantRollback,
   type TenantBackup,
-} from '../services/backups.js';
-import { handleVmReadyWebhook, type VmReadyResult } from '../services/vm-webhook.js';
+} from '../services/operations/backups.js';
+import { handleVmReadyWebhook, type VmReadyResult } from '../services/operations/vm-webhook.js';
 import { TenantOperationRef } from './operations.js';
 
 const TenantBackupRef = builder.objectRef<TenantBackup>('TenantBackup').implement({

@@ -8,9 +8,9 @@ import {
   type BlueprintDetail,
   type BlueprintSummary,
   type BlueprintVersionView,
-} from '../services/blueprints.js';
-import { maySeeConnectionSecrets } from '../services/connection-secrets.js';
-import { blueprintConnectionString, type TenantDatabase } from '../services/tenant-databases-blueprint.js';
+} from '../services/blueprints/blueprints.js';
+import { maySeeConnectionSecrets } from '../services/tenants/connection-secrets.js';
+import { blueprintConnectionString, type TenantDatabase } from '../services/blueprints/tenant-databases-blueprint.js';
 import { TenantRef } from './tenant.js';
 
 export const BlueprintVersionRef = builder.objectRef<BlueprintVersionView>('BlueprintVersion').implement({

@@ -5,7 +5,7 @@ import {
   startDataImport,
   type DataImport,
   type DataImportAnalysis,
-} from '../services/data-import.js';
+} from '../services/workspaces/data-import.js';
 
 // Data import from an external PostgreSQL database into tenants (tenantsdb import-data, import-full).
 

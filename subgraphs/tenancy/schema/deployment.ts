@@ -9,7 +9,7 @@ import {
   tenantDeployments,
   type DeploymentWithBlueprint,
   type TenantDeployment,
-} from '../services/deployments.js';
+} from '../services/blueprints/deployments.js';
 import type { DeploymentTarget } from '../../../prisma/generated/client.js';
 
 const DeploymentTargetRef = builder

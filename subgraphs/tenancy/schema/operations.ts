@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
-import { getTenantOperation, type TenantOperation } from '../services/backups.js';
-import { requestIsolationChange } from '../services/isolation.js';
+import { getTenantOperation, type TenantOperation } from '../services/operations/backups.js';
+import { requestIsolationChange } from '../services/tenants/isolation.js';
 
 export const TenantOperationRef = builder.objectRef<TenantOperation>('TenantOperation').implement({
   description: 'A long-running tenant operation run as a job: a restore (rollback) or an isolation level change.',

@@ -6,7 +6,7 @@ import {
   type QueryLog,
   type QueryLogStats,
   type TenantMetrics,
-} from '../services/query-logs.js';
+} from '../services/sql/query-logs.js';
 
 const QueryLogRef = builder.objectRef<QueryLog>('TenantQueryLog').implement({
   description: 'One tenant SQL statement run through the platform (parameters are not stored).',

@@ -1,13 +1,13 @@
 import { requirePrincipal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
-import { describeTenantSchema, type ColumnInfo, type IndexInfo, type SchemaInfo, type TableInfo } from '../services/introspection.js';
+import { describeTenantSchema, type ColumnInfo, type IndexInfo, type SchemaInfo, type TableInfo } from '../services/sql/introspection.js';
 import {
   migrateTenantSchema,
   registerTenantMigration,
   type ExecutedMigration,
   type MigrationResult,
   type TenantMigrationScriptView,
-} from '../services/tenant-migrations.js';
+} from '../services/tenants/tenant-migrations.js';
 import {
   executeAdminQuery,
   executeTenantQuery,
@@ -15,7 +15,7 @@ import {
   type AdminQueryResult,
   type AdminTenantResult,
   type TenantQueryResult,
-} from '../services/tenant-sql.js';
+} from '../services/sql/tenant-sql.js';
 
 // ---- Tenant SQL -------------------------------------------------------------------------------
 

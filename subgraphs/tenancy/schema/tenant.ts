@@ -11,7 +11,7 @@ import {
   type Tenant,
   type TenantAdminUser,
   type TenantProvisioning,
-} from '../services/tenants.js';
+} from '../services/tenants/tenants.js';
 
 export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
   description: 'An isolated environment inside a project, with its own Postgres schema.',

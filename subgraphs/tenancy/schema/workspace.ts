@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { importWorkspaceSchema } from '../services/workspace-schema-import.js';
+import { importWorkspaceSchema } from '../services/workspaces/workspace-schema-import.js';
 import {
   createWorkspace,
   deleteWorkspace,
@@ -12,7 +12,7 @@ import {
   updateWorkspaceSettings,
   workspaceDiff,
   workspaceSchema,
-} from '../services/workspaces.js';
+} from '../services/workspaces/workspaces.js';
 
 // tenantsdb workspaces. The answers are the documented tenantsdb payloads (snake_case JSON), so
 // the REST routes and a GraphQL caller read exactly the same thing; the services validate input.

@@ -1,5 +1,5 @@
 import { parse, type ParseResult } from 'libpg-query';
-import { AppError } from '../../../lib/errors.js';
+import { AppError } from '../../../../lib/errors.js';
 
 /**
  * Tenant SQL is parsed with PostgreSQL's own grammar (libpg-query, the server's parser compiled

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import type pg from 'pg';
-import { AppError } from '../../../lib/errors.js';
-import type { Prisma } from '../../../prisma/generated/client.js';
-import { assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { Prisma } from '../../../../prisma/generated/client.js';
+import { assertSchemaName, quoteIdent, quoteLiteral } from '../sql/identifiers.js';
 
 /**
  * A tenant schema's dump, generated from the catalog in JS: no pg_dump binary is assumed (a fresh
@@ -133,10 +133,6 @@ function orderTables(tables: TableInfo[], references: Array<{ child: number; par
   };
   for (const table of tables) visit(table.oid);
   return ordered;
-}
-
-export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /**

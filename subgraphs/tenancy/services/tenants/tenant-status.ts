@@ -1,6 +1,6 @@
-import type { Logger } from '../../../lib/logger.js';
-import type { Kv } from '../../../lib/runtime/kv.js';
-import { TENANT_STATUS_CHANNEL, tenantStatusKey } from '../contract.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { Kv } from '../../../../lib/runtime/kv.js';
+import { TENANT_STATUS_CHANNEL, tenantStatusKey } from '../../contract.js';
 
 /**
  * Records and announces a status change. Called after the database commit: the row is the truth,

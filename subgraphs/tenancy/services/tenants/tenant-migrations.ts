@@ -1,15 +1,16 @@
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import { requireScope, type Principal } from '../../../lib/principal.js';
-import { sha256Hex } from '../../../lib/secrets.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import { BASELINE_MIGRATIONS, BASELINE_VERSION_CEILING } from '../tenant-migrations/index.js';
-import { parseSql } from './sql-guard.js';
-import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
-import { resolveSqlTenant, type SqlTenant } from './tenant-sql.js';
-import { currentSearchPath, enterTenantContext, leaveTenantContext, type Tx } from './tenant-roles.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import { requireScope, type Principal } from '../../../../lib/principal.js';
+import { sha256Hex } from '../../../../lib/secrets.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import { BASELINE_MIGRATIONS, BASELINE_VERSION_CEILING } from '../../tenant-migrations/index.js';
+import { parseSql } from '../sql/sql-guard.js';
+import { tenantRoleTarget, usesTenantSessions, withTenantSession } from '../sql/tenant-session.js';
+import { resolveSqlTenant, type SqlTenant } from '../sql/tenant-sql.js';
+import { currentSearchPath, enterTenantContext, leaveTenantContext } from './tenant-roles.js';
+import type { Tx } from '../sql/identifiers.js';
 
 /**
  * Tenant schema migrations: the platform baseline (code) followed by the tenant's own registered

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { requireScope, type Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import { quoteIdent } from './tenant-roles.js';
+import { requireScope, type Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import { quoteIdent } from './identifiers.js';
 import { resolveSqlTenant, withSession, type Session } from './tenant-sql.js';
 
 /**

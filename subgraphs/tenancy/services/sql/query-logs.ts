@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import type { QueryLog } from '../../../prisma/generated/client.js';
-import { loadTenantFor } from './tenant-access.js';
-import { databaseUrl, dedicatedServerUrl, withClient } from './tenant-databases.js';
+import type { Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import type { QueryLog } from '../../../../prisma/generated/client.js';
+import { loadTenantFor } from '../tenants/tenant-access.js';
+import { databaseUrl, dedicatedServerUrl, withClient } from '../tenants/tenant-databases.js';
 
 export type { QueryLog };
 

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { getDriverHandle } from '../../../lib/db.js';
-import { AppError } from '../../../lib/errors.js';
-import type { Logger } from '../../../lib/logger.js';
-import { checkOutbound } from '../../../lib/outbound-address.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { getDriverHandle } from '../../../../lib/db.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { Logger } from '../../../../lib/logger.js';
+import { checkOutbound } from '../../../../lib/outbound-address.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 
 /**
  * The one way tenancy connects to a database a caller names (data import, import-full, a

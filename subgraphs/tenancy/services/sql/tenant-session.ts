@@ -1,10 +1,10 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { getDriverHandle } from '../../../lib/db.js';
-import { AppError } from '../../../lib/errors.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { withClient } from './tenant-databases.js';
-import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { getDriverHandle } from '../../../../lib/db.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { withClient } from '../tenants/tenant-databases.js';
+import { assertRoleName, assertSchemaName, quoteIdent } from './identifiers.js';
 import type { Session } from './tenant-sql.js';
 
 /**

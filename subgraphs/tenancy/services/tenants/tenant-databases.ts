@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { getDriverHandle } from '../../../lib/db.js';
-import { AppError } from '../../../lib/errors.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import type { Tenant } from '../../../prisma/generated/client.js';
-import { pgSession, prismaSession, type SqlSession } from './tenant-dump.js';
-import { assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { getDriverHandle } from '../../../../lib/db.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import type { Tenant } from '../../../../prisma/generated/client.js';
+import { pgSession, prismaSession, type SqlSession } from '../operations/tenant-dump.js';
+import { assertSchemaName, quoteIdent } from '../sql/identifiers.js';
 
 /** Long enough for a large dump or restore; Prisma's interactive transactions default to 5 s. */
 export const LONG_TRANSACTION = { maxWait: 60_000, timeout: 60 * 60_000 } as const;

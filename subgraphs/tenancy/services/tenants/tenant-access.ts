@@ -1,8 +1,8 @@
-import { AppError } from '../../../lib/errors.js';
-import { assertTenantAccess, requireScope, type Principal } from '../../../lib/principal.js';
-import type { Scope } from '../../../lib/scopes.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import type { Tenant } from '../../../prisma/generated/client.js';
+import { AppError } from '../../../../lib/errors.js';
+import { assertTenantAccess, requireScope, type Principal } from '../../../../lib/principal.js';
+import type { Scope } from '../../../../lib/scopes.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import type { Tenant } from '../../../../prisma/generated/client.js';
 
 /**
  * A tenant by its id (`ten_…`) or its tenantsdb `tenant_id` (the slug; slugs cannot start with

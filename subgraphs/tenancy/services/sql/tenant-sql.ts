@@ -1,17 +1,17 @@
 import pg from 'pg';
 import { z } from 'zod';
-import { getDriverHandle, type Database } from '../../../lib/db.js';
-import type { PgliteWorkerClient, PgliteWorkerTransaction } from '../../../lib/pglite-worker-client.js';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import { assertTenantAccess, requireScope, type Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
+import { getDriverHandle, type Database } from '../../../../lib/db.js';
+import type { PgliteWorkerClient, PgliteWorkerTransaction } from '../../../../lib/pglite-worker-client.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import { assertTenantAccess, requireScope, type Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
 import { parseSingleStatement, type ParsedStatement } from './sql-guard.js';
-import { databaseUrl, dedicatedServerUrl } from './tenant-databases.js';
-import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
-import { findTenant } from './tenant-access.js';
-import { blueprintSqlTarget, tenantIdsWithBlueprint } from './tenant-databases-blueprint.js';
+import { databaseUrl, dedicatedServerUrl } from '../tenants/tenant-databases.js';
+import { assertRoleName, assertSchemaName, quoteIdent } from './identifiers.js';
+import { findTenant } from '../tenants/tenant-access.js';
+import { blueprintSqlTarget, tenantIdsWithBlueprint } from '../blueprints/tenant-databases-blueprint.js';
 import { tenantRoleTarget, usesTenantSessions, withTenantSession } from './tenant-session.js';
 
 /**

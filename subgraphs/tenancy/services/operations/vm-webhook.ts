@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import type { Logger } from '../../../lib/logger.js';
-import { safeEqual, sha256Hex } from '../../../lib/secrets.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import { findTenant } from './tenant-access.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { Logger } from '../../../../lib/logger.js';
+import { safeEqual, sha256Hex } from '../../../../lib/secrets.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import { findTenant } from '../tenants/tenant-access.js';
 
 /**
  * POST /webhooks/vm-ready: the provisioner of a dedicated tenant database reports it ready (or

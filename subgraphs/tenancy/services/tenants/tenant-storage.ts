@@ -1,8 +1,8 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '../../../lib/errors.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 
 /**
  * The platform's file storage as tenancy uses it: a local folder (STORAGE_DIR) until the storage

@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import type { Logger } from '../../../lib/logger.js';
-import type { Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import type { Tenant, TenantBackup, TenantOperation } from '../../../prisma/generated/client.js';
-import { inTenantDatabase } from './tenant-databases.js';
-import { loadTenantFor } from './tenant-access.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import type { Tenant, TenantBackup, TenantOperation } from '../../../../prisma/generated/client.js';
+import { inTenantDatabase } from '../tenants/tenant-databases.js';
+import { loadTenantFor } from '../tenants/tenant-access.js';
 import { readSchemaDump, restoreSchemaDump, writeSchemaDump, type DumpResult, type SqlSession } from './tenant-dump.js';
-import { assertSchemaName, quoteIdent, schemaGrantStatements } from './tenant-roles.js';
-import { backupRelativePath, prepareStoredFile, resolveTenantBackupPath } from './tenant-storage.js';
+import { schemaGrantStatements } from '../tenants/tenant-roles.js';
+import { assertSchemaName, quoteIdent } from '../sql/identifiers.js';
+import { backupRelativePath, prepareStoredFile, resolveTenantBackupPath } from '../tenants/tenant-storage.js';
 
 export type { TenantBackup, TenantOperation };
 

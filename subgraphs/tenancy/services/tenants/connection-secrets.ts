@@ -1,4 +1,4 @@
-import { hasScope, type Principal } from '../../../lib/principal.js';
+import { hasScope, type Principal } from '../../../../lib/principal.js';
 
 /**
  * A database login's password (a workspace's, a tenant database's) lets its holder change that

@@ -1,25 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { parse } from 'libpg-query';
-import { getDriverHandle } from '../../../lib/db.js';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import type { SecretBox } from '../../../lib/secret-box.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import type { BlueprintVersion, TenantDatabase } from '../../../prisma/generated/client.js';
-import { MASKED_PASSWORD } from './connection-secrets.js';
-import { databaseUrl, dedicatedServerUrl, dropDatabase, withClient } from './tenant-databases.js';
-import type { SqlTenant } from './tenant-sql.js';
+import { getDriverHandle } from '../../../../lib/db.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import type { SecretBox } from '../../../../lib/secret-box.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import type { BlueprintVersion, TenantDatabase } from '../../../../prisma/generated/client.js';
+import { MASKED_PASSWORD } from '../tenants/connection-secrets.js';
+import { databaseUrl, dedicatedServerUrl, dropDatabase, withClient } from '../tenants/tenant-databases.js';
+import type { SqlTenant } from '../sql/tenant-sql.js';
 import {
-  assertRoleName,
-  assertSchemaName,
   currentSearchPath,
   enterTenantContext,
   leaveTenantContext,
-  quoteIdent,
   schemaGrantStatements,
-  type Tx,
-} from './tenant-roles.js';
-import { platformDatabaseUrl, withTenantSession, type TenantSessionTarget } from './tenant-session.js';
+} from '../tenants/tenant-roles.js';
+import { assertRoleName, assertSchemaName, quoteIdent, type Tx } from '../sql/identifiers.js';
+import { platformDatabaseUrl, withTenantSession, type TenantSessionTarget } from '../sql/tenant-session.js';
 
 /**
  * A tenant's database made from a blueprint (`<blueprint>__<tenant>`). Isolation level 1 is a

@@ -1,19 +1,19 @@
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import type { Logger } from '../../../lib/logger.js';
-import { requireScope, type Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import type { Logger } from '../../../../lib/logger.js';
+import { requireScope, type Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
 import type {
   BlueprintVersion,
   Deployment,
   DeploymentTarget,
   TenantDatabase,
-} from '../../../prisma/generated/client.js';
+} from '../../../../prisma/generated/client.js';
 import { PUBLISH_TRANSACTION, planBlueprintVersion, settleBlueprintVersion } from './blueprints.js';
-import { loadTenantFor } from './tenant-access.js';
-import { usesTenantSessions } from './tenant-session.js';
+import { loadTenantFor } from '../tenants/tenant-access.js';
+import { usesTenantSessions } from '../sql/tenant-session.js';
 import {
   applyAsDatabaseRole,
   applyInBlueprintSession,

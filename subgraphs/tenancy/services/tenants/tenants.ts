@@ -1,20 +1,20 @@
 import { z } from 'zod';
-import { AppError, appErrorFromGraphQL } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import type { Logger } from '../../../lib/logger.js';
+import { AppError, appErrorFromGraphQL } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import type { Logger } from '../../../../lib/logger.js';
 import {
   assertTenantAccess,
   AUTHENTICATE_SCOPE,
   requireScope,
   TENANCY_SERVICE_PRINCIPAL,
   type Principal,
-} from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import { Prisma, type Tenant } from '../../../prisma/generated/client.js';
+} from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import { Prisma, type Tenant } from '../../../../prisma/generated/client.js';
 import { findTenant } from './tenant-access.js';
 import { dedicatedServerUrl, dropDatabase } from './tenant-databases.js';
-import { planBlueprintVersion, settleBlueprintVersion, type BlueprintVersionPlan } from './blueprints.js';
+import { planBlueprintVersion, settleBlueprintVersion, type BlueprintVersionPlan } from '../blueprints/blueprints.js';
 import { applyBaseline } from './tenant-migrations.js';
 import {
   assertPostgresBlueprint,
@@ -23,11 +23,12 @@ import {
   createDedicatedBlueprintDatabase,
   dropBlueprintDatabases,
   type TenantDatabase,
-} from './tenant-databases-blueprint.js';
-import { dropTenantRole, provisionTenantRole, quoteIdent, type Tx } from './tenant-roles.js';
-import { tenantStatusKey } from '../contract.js';
+} from '../blueprints/tenant-databases-blueprint.js';
+import { dropTenantRole, provisionTenantRole } from './tenant-roles.js';
+import { quoteIdent, type Tx } from '../sql/identifiers.js';
+import { tenantStatusKey } from '../../contract.js';
 import { announceTenantStatus } from './tenant-status.js';
-import { usesTenantSessions } from './tenant-session.js';
+import { usesTenantSessions } from '../sql/tenant-session.js';
 
 export type { Tenant };
 

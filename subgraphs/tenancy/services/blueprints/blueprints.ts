@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../../../lib/errors.js';
-import { requireScope, type Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { AppError } from '../../../../lib/errors.js';
+import { requireScope, type Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import {
   Prisma,
   type Blueprint,
   type BlueprintVersion,
   type Workspace,
   type WorkspaceChange,
-} from '../../../prisma/generated/client.js';
-import type { SchemaInfo } from './introspection.js';
+} from '../../../../prisma/generated/client.js';
+import type { SchemaInfo } from '../sql/introspection.js';
 import { compareVersions, parseVersion, versionStatements } from './tenant-databases-blueprint.js';
-import { markChangesDeployed, pendingChanges, snapshotWorkspace } from './workspaces.js';
+import { markChangesDeployed, pendingChanges, snapshotWorkspace } from '../workspaces/workspaces.js';
 
 type Tx = Prisma.TransactionClient;
 

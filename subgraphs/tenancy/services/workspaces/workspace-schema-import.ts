@@ -1,14 +1,14 @@
 import { parse } from 'libpg-query';
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import type { Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import { WORKSPACE_TEMPLATES } from '../workspace-templates/index.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import { WORKSPACE_TEMPLATES } from '../../workspace-templates/index.js';
 import { connectSourceDatabase } from './source-connection.js';
-import { parseSql } from './sql-guard.js';
-import { inClientTransaction } from './tenant-databases.js';
-import { quoteIdent } from './tenant-roles.js';
+import { parseSql } from '../sql/sql-guard.js';
+import { inClientTransaction } from '../tenants/tenant-databases.js';
+import { quoteIdent } from '../sql/identifiers.js';
 import { applyAndRecord, loadWorkspace, schemaDdlOn } from './workspaces.js';
 
 /**

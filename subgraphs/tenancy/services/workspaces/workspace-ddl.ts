@@ -1,5 +1,5 @@
 import { parse } from 'libpg-query';
-import { quoteIdent } from './tenant-roles.js';
+import { quoteIdent } from '../sql/identifiers.js';
 
 /**
  * What one captured DDL statement is, read from PostgreSQL's own parse tree (libpg-query): its

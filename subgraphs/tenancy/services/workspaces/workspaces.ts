@@ -3,16 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { getDriverHandle } from '../../../lib/db.js';
-import { AppError } from '../../../lib/errors.js';
-import { newId } from '../../../lib/ids.js';
-import { requireScope, type Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import type { Prisma, Workspace, WorkspaceChange } from '../../../prisma/generated/client.js';
-import { MASKED_PASSWORD, MASKED_PASSWORD_MESSAGE, maySeeConnectionSecrets } from './connection-secrets.js';
-import { describeSchemaOn, type SchemaInfo } from './introspection.js';
-import { parseSingleStatement } from './sql-guard.js';
+import { getDriverHandle } from '../../../../lib/db.js';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import { requireScope, type Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import type { Prisma, Workspace, WorkspaceChange } from '../../../../prisma/generated/client.js';
+import { MASKED_PASSWORD, MASKED_PASSWORD_MESSAGE, maySeeConnectionSecrets } from '../tenants/connection-secrets.js';
+import { describeSchemaOn, type SchemaInfo } from '../sql/introspection.js';
+import { parseSingleStatement } from '../sql/sql-guard.js';
 import {
   databaseUrl,
   dedicatedServerUrl,
@@ -20,16 +20,10 @@ import {
   inClientTransaction,
   inPlatformDatabase,
   withClient,
-} from './tenant-databases.js';
-import { quoteLiteral, readSchemaDump, writeSchemaDump, type SqlSession } from './tenant-dump.js';
-import {
-  assertRoleName,
-  assertSchemaName,
-  dropTenantRole,
-  provisionTenantRole,
-  quoteIdent,
-  schemaGrantStatements,
-} from './tenant-roles.js';
+} from '../tenants/tenant-databases.js';
+import { readSchemaDump, writeSchemaDump, type SqlSession } from '../operations/tenant-dump.js';
+import { dropTenantRole, provisionTenantRole, schemaGrantStatements } from '../tenants/tenant-roles.js';
+import { assertRoleName, assertSchemaName, quoteIdent, quoteLiteral } from '../sql/identifiers.js';
 import {
   DEFAULT_TIMEOUT_MS,
   MAX_ROWS,
@@ -37,9 +31,9 @@ import {
   sqlErrorToAppError,
   withSession,
   type Session,
-} from './tenant-sql.js';
+} from '../sql/tenant-sql.js';
 import { ddlStatementsOf, type DdlChange } from './workspace-ddl.js';
-import { withTenantSession } from './tenant-session.js';
+import { withTenantSession } from '../sql/tenant-session.js';
 
 /**
  * tenantsdb workspaces: a development database per workspace where a project designs a schema,

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import type { Logger } from '../../../lib/logger.js';
-import type { Principal } from '../../../lib/principal.js';
-import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
-import { parseInput } from '../../../lib/validate.js';
-import type { Tenant, TenantOperation } from '../../../prisma/generated/client.js';
+import { AppError } from '../../../../lib/errors.js';
+import type { Logger } from '../../../../lib/logger.js';
+import type { Principal } from '../../../../lib/principal.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import type { Tenant, TenantOperation } from '../../../../prisma/generated/client.js';
 import {
   describeError,
   dumpTenant,
@@ -13,7 +13,7 @@ import {
   runOperation,
   startTenantOperation,
   type ProgressFn,
-} from './backups.js';
+} from '../operations/backups.js';
 import { loadTenantFor } from './tenant-access.js';
 import {
   databaseUrl,
@@ -23,10 +23,10 @@ import {
   inTenantDatabase,
   withClient,
 } from './tenant-databases.js';
-import { prismaSession, readSchemaDump, restoreSchemaDump } from './tenant-dump.js';
-import { assertRoleName, assertSchemaName, quoteIdent } from './tenant-roles.js';
+import { prismaSession, readSchemaDump, restoreSchemaDump } from '../operations/tenant-dump.js';
+import { assertRoleName, assertSchemaName, quoteIdent } from '../sql/identifiers.js';
 import { backupRelativePath, prepareStoredFile } from './tenant-storage.js';
-import { newId } from '../../../lib/ids.js';
+import { newId } from '../../../../lib/ids.js';
 
 export const ISOLATION_JOB = 'tenancy.change-isolation';
 
