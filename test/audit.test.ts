@@ -216,11 +216,14 @@ describe('audit log through the real gateway', () => {
       const id = body.data!.createTenant.id;
       await waitForEntry(t, (row) => row.resourceId === id, { action: 'tenant.create' });
     }
+    // A closed window: other suites share the database and keep adding tenant.create entries by
+    // the operator, which would shift page 2 between the two requests.
     const since = new Date(Date.now() - 60_000).toISOString();
+    const until = new Date().toISOString();
 
     const answer = await rest(
       t,
-      `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&start_date=${since}`,
+      `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&start_date=${since}&end_date=${until}`,
     );
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ status: 'success', meta: { timestamp: iso, version: '1.0' } });
@@ -245,7 +248,7 @@ describe('audit log through the real gateway', () => {
     expect(Date.parse(logs[0].timestamp)).toBeGreaterThanOrEqual(Date.parse(logs[1].timestamp));
     const second = await rest(
       t,
-      `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&page=2&start_date=${since}`,
+      `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&page=2&start_date=${since}&end_date=${until}`,
     );
     expect(second.body.data.pagination.page).toBe(2);
     const firstIds = logs.map((l: { id: string }) => l.id);
