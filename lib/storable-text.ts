@@ -1,6 +1,17 @@
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
+ * What keeps a string out of PostgreSQL, if anything: for input that must be refused rather
+ * than cleaned (REST requests), with the same rules storableText cleans by.
+ */
+export function unstorableReason(value: string): 'nul' | 'lone_surrogate' | undefined {
+  if (value.includes('\u0000')) return 'nul';
+  // A fresh search each call: the shared regex is global, and test() would keep its lastIndex.
+  if (value.search(LONE_SURROGATE) !== -1) return 'lone_surrogate';
+  return undefined;
+}
+
+/**
  * Text PostgreSQL will store. It refuses NUL in `text` and in `jsonb` (`\u0000`), and a lone
  * UTF-16 surrogate in `jsonb`; a caller who can put either into a value that is written together
  * with others (an audit batch, say) could make the whole write fail. These drop NUL, replace lone

@@ -1,4 +1,5 @@
 import { AppError } from '../../lib/errors.js';
+import { unstorableReason } from '../../lib/storable-text.js';
 
 /**
  * Structural checks on every REST request's input, before route schemas, GraphQL or a database
@@ -17,12 +18,15 @@ export interface InputIssue {
   message: string;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 function stringProblem(value: string): string | undefined {
-  if (value.includes('\u0000')) return 'must not contain NUL (\\u0000) characters';
-  if (LONE_SURROGATE.test(value)) return 'must be valid Unicode (it contains a lone surrogate)';
-  return undefined;
+  switch (unstorableReason(value)) {
+    case 'nul':
+      return 'must not contain NUL (\\u0000) characters';
+    case 'lone_surrogate':
+      return 'must be valid Unicode (it contains a lone surrogate)';
+    default:
+      return undefined;
+  }
 }
 
 /** Reported at most; a body of a million bad strings would otherwise answer with a million issues. */
