@@ -8,6 +8,7 @@ import {
   type RestAnswer,
   type RestInit,
 } from './support/platform.js';
+import { createTenant as createTestTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 import { busyFor } from './support/busy-sql.js';
 
 // Tenant SQL, schema introspection and tenant migrations end to end through the gateway: the
@@ -26,12 +27,6 @@ const rateLimitPolicies = {
   'platform-forge.auth': { points: 1000, durationSeconds: 60 },
   'core-platform.database-query': { points: 1000, durationSeconds: 60 },
 };
-
-interface TenantInfo {
-  id: string;
-  slug: string;
-  schemaName: string;
-}
 
 describe('the SQL guard (PostgreSQL’s own parser)', () => {
   it('splits scripts on statement boundaries, including multi-byte text and semicolons in strings', async () => {
@@ -95,43 +90,8 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
   const admin = (body: Record<string, unknown>, token: string | null = t.operatorKey) =>
     rest('/admin/query', { method: 'POST', token, body });
 
-  const createTenant = async (token: string): Promise<TenantInfo> => {
-    const slug = uniqueSlug('sql');
-    const { body } = await t.graphql<{ createTenant: TenantInfo }>(
-      `mutation ($input: CreateTenantInput!) { createTenant(input: $input) { id slug schemaName } }`,
-      { input: { name: `SQL ${slug}`, slug } },
-      { token, headers: FORWARDED },
-    );
-    expect(body.errors).toBeUndefined();
-    return body.data!.createTenant;
-  };
-
-  /** A signed-in tenant admin (write:tenants) bound to the tenant: the "tenant A key". */
-  const tenantAdmin = async (tenantId: string): Promise<string> => {
-    const email = `${uniqueSlug('sqladm')}@example.com`;
-    const reg = await t.graphql<{ register: { user: { id: string } } }>(
-      `mutation ($email: String!, $password: String!, $name: String!, $tenantId: ID!) {
-        register(email: $email, password: $password, name: $name, tenantId: $tenantId) { user { id } }
-      }`,
-      { email, password: PASSWORD, name: 'SQL Admin', tenantId },
-      { headers: FORWARDED },
-    );
-    expect(reg.body.errors).toBeUndefined();
-    const promoted = await rest(`/api/v1/admin/users/${reg.body.data!.register.user.id}`, {
-      method: 'PUT',
-      body: { roles: ['admin'] },
-    });
-    expect(promoted.status).toBe(200);
-    const login = await t.graphql<{ login: { accessToken: string } }>(
-      `mutation ($email: String!, $password: String!, $tenantId: ID) {
-        login(email: $email, password: $password, tenantId: $tenantId) { accessToken }
-      }`,
-      { email, password: PASSWORD, tenantId },
-      { token: null, headers: FORWARDED },
-    );
-    expect(login.body.errors).toBeUndefined();
-    return login.body.data!.login.accessToken;
-  };
+  const createTenant = (token: string) => createTestTenant(t, token, FORWARDED, 'sql');
+  const tenantAdmin = (tenantId: string) => signInTenantAdmin(t, tenantId, { password: PASSWORD, headers: FORWARDED });
 
   /** Platform-side SQL (the test's own superuser view), to check what the database really holds. */
   const platformSql = <T = Record<string, unknown>>(sql: string, ...params: unknown[]) =>
@@ -450,8 +410,8 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
       );
       // The function allowlist refuses the call itself; behind a view it reaches the database.
       expectCoreError(await query({ query: 'SELECT escape()', read_only: false }), 400, 'validation_error');
-      await platformView('escape_v', 'escape()');
-      const answer = await query({ query: 'SELECT * FROM escape_v', read_only: false });
+      await platformView('role_switch_v', 'escape()');
+      const answer = await query({ query: 'SELECT * FROM role_switch_v', read_only: false });
       if (usingRealServices) {
         // Logged in as the tenant role itself (tenant-session.ts): 'none' is that same role.
         expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -459,7 +419,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
           `CREATE OR REPLACE FUNCTION "${a.schemaName}".escape() RETURNS text VOLATILE LANGUAGE sql
              AS $$ SELECT set_config('role', 'postgres', true) $$`,
         );
-        const refused = await query({ query: 'SELECT * FROM escape_v', read_only: false });
+        const refused = await query({ query: 'SELECT * FROM role_switch_v', read_only: false });
         expectCoreError(refused, 403, 'insufficient_permissions');
         expect(refused.body.error.details).toMatchObject({ sqlstate: '42501' });
       } else {
