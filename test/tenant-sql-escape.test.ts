@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPlatform, uniqueSlug, type RestAnswer, type RestInit, type TestPlatform } from './support/platform.js';
+import { createTenant as createTestTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 
 // Tenant SQL escape attempts through every door that takes tenant SQL: core-platform
 // POST /api/database/query and /api/database/migrate (scripts registered through GraphQL
@@ -151,12 +152,6 @@ const ATTEMPTS: string[] = [
   `SELECT $q$; SET ROLE postgres; $q$`,
 ];
 
-interface TenantInfo {
-  id: string;
-  slug: string;
-  schemaName: string;
-}
-
 interface Snapshot {
   schemas: number;
   platform_relations: number;
@@ -186,43 +181,8 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
   const platformSql = <T = Record<string, unknown>>(sql: string, ...params: unknown[]) =>
     t.platform.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
 
-  const createTenant = async (token: string): Promise<TenantInfo> => {
-    const slug = uniqueSlug('esc');
-    const { body } = await t.graphql<{ createTenant: TenantInfo }>(
-      `mutation ($input: CreateTenantInput!) { createTenant(input: $input) { id slug schemaName } }`,
-      { input: { name: `Escape ${slug}`, slug } },
-      { token, headers: FORWARDED },
-    );
-    expect(body.errors).toBeUndefined();
-    return body.data!.createTenant;
-  };
-
-  /** A tenant admin bound to the tenant (write:tenants), as in tenancy-sql.test.ts. */
-  const tenantAdmin = async (tenantId: string): Promise<string> => {
-    const email = `${uniqueSlug('escadm')}@example.com`;
-    const reg = await t.graphql<{ register: { user: { id: string } } }>(
-      `mutation ($email: String!, $password: String!, $name: String!, $tenantId: ID!) {
-        register(email: $email, password: $password, name: $name, tenantId: $tenantId) { user { id } }
-      }`,
-      { email, password: PASSWORD, name: 'Escape Admin', tenantId },
-      { headers: FORWARDED },
-    );
-    expect(reg.body.errors).toBeUndefined();
-    const promoted = await rest(`/api/v1/admin/users/${reg.body.data!.register.user.id}`, {
-      method: 'PUT',
-      body: { roles: ['admin'] },
-    });
-    expect(promoted.status).toBe(200);
-    const login = await t.graphql<{ login: { accessToken: string } }>(
-      `mutation ($email: String!, $password: String!, $tenantId: ID) {
-        login(email: $email, password: $password, tenantId: $tenantId) { accessToken }
-      }`,
-      { email, password: PASSWORD, tenantId },
-      { token: null, headers: FORWARDED },
-    );
-    expect(login.body.errors).toBeUndefined();
-    return login.body.data!.login.accessToken;
-  };
+  const createTenant = (token: string) => createTestTenant(t, token, FORWARDED, 'esc');
+  const tenantAdmin = (tenantId: string) => signInTenantAdmin(t, tenantId, { password: PASSWORD, headers: FORWARDED });
 
   const snapshot = async (): Promise<Snapshot> => {
     // What the attempts could create outside tenant A, by name (other test files create tenants,
