@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { createSmtpMailer } from '../lib/mailer.js';
 import { applyMigrations } from '../lib/migrate.js';
 import { parseAllowList } from '../lib/outbound-address.js';
+import { createFilesystemBlobStore } from '../lib/runtime/blob-store.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
@@ -127,6 +128,7 @@ export async function createSubgraphDeps(
     const secretBox = createSecretBox(
       await loadSecretsKey({ configured: config.secretsEncryptionKey, dataDir: config.dataDir }),
     );
+    const storageDir = config.storageDir ?? join(config.dataDir, 'storage');
     const deps: SubgraphDeps = {
       secretBox,
       db,
@@ -137,7 +139,8 @@ export async function createSubgraphDeps(
       environment: config.environment,
       mailer,
       subgraphs: options.subgraphs,
-      storageDir: config.storageDir ?? join(config.dataDir, 'storage'),
+      storageDir,
+      blobs: createFilesystemBlobStore(join(storageDir, 'objects')),
       tenantDatabaseUrl: config.tenantDatabaseUrl,
       webhookSigningSecret: config.webhookSigningSecret,
       dataImport: {

@@ -1,3 +1,4 @@
+import type { BlobStore } from '../runtime/blob-store.js';
 import type { AllowEntry } from '../outbound-address.js';
 import type { SecretBox } from '../secret-box.js';
 import type { Database } from '../db.js';
@@ -33,6 +34,8 @@ export interface SubgraphDeps {
   mailer?: Mailer;
   /** Root folder of the platform's file storage (STORAGE_DIR): tenant backups. Absent: backups answer NOT_CONFIGURED. */
   storageDir?: string;
+  /** The platform's object storage (lib/runtime/blob-store.ts): uploads, packages, artifacts, assets, exports. */
+  blobs: BlobStore;
   /** Server for dedicated (level 2) tenant databases (TENANT_DATABASE_URL); absent: the platform's own server. */
   tenantDatabaseUrl?: string;
   /** Shared secret of the vm-ready webhook (WEBHOOK_SIGNING_SECRET); absent: the webhook answers NOT_CONFIGURED. */
