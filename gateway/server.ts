@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import type { DocumentNode } from 'graphql';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits, type SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
@@ -67,7 +68,7 @@ export interface Gateway {
   apollo: ApolloServer<GatewayContext>;
   /** Runs an operation in-process with a given principal: the REST layer's way in. */
   execute(args: {
-    document: string;
+    document: string | DocumentNode;
     variables: Record<string, unknown>;
     principal: Principal | null;
     requestId: string;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Supergraph } from '@apollo/federation-internals';
-import { Kind, parse, validate } from 'graphql';
+import { Kind, print, validate } from 'graphql';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ import {
 import type { HealthReportData, SubgraphProbeData, SystemStatusData } from '../gateway/rest/health.js';
 import { buildOpenApi, renderOpenApiHtml } from '../gateway/rest/openapi.js';
 import type { RateLimitPolicy, RateLimiter } from '../gateway/rest/rate-limit.js';
-import { defineRoute, type RestRoute } from '../gateway/rest/route.js';
+import { defineRoute, routeDocument, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
 import { expectDialectError, ISO_TIMESTAMP } from './support/rest.js';
 
@@ -242,7 +242,10 @@ async function startHarness(overrides: Partial<RestHandlerOptions> = {}): Promis
     routes: [...allRoutes, ...TEST_ROUTES],
     execute: async (args) => {
       calls.push(args);
-      const name = /(?:query|mutation)\s+(\w+)/.exec(args.document)?.[1] ?? '';
+      const name =
+        /(?:query|mutation)\s+(\w+)/.exec(
+          typeof args.document === 'string' ? args.document : print(args.document),
+        )?.[1] ?? '';
       const canned = respond[name];
       if (!canned) throw new Error(`No canned result for ${name}`);
       return typeof canned === 'function' ? canned(args) : canned;
@@ -1030,7 +1033,7 @@ describe('rate limits', () => {
 
   it('every route that runs a sign-in mutation spends the sign-in allowance (platform-forge.auth)', () => {
     const signInRoutes = allRoutes.filter((route) =>
-      parse(route.operation).definitions.some(
+      routeDocument(route).definitions.some(
         (d) =>
           d.kind === Kind.OPERATION_DEFINITION &&
           d.operation === 'mutation' &&
@@ -1157,7 +1160,7 @@ describe('route table, OpenAPI and catalog', () => {
     const sdl = readFileSync(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8');
     const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
     for (const route of allRoutes) {
-      const errors = validate(schema, parse(route.operation)).map((error) => error.message);
+      const errors = validate(schema, routeDocument(route)).map((error) => error.message);
       expect(errors, `${route.method} ${route.path}`).toEqual([]);
     }
   });

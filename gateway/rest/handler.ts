@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, type MatchFunction } from 'path-to-regexp';
 import type { z } from 'zod';
+import type { DocumentNode } from 'graphql';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
@@ -15,10 +16,10 @@ import {
   type RateLimiterFactory,
 } from './rate-limit.js';
 import { REPLAYED_HEADER, type Idempotency, type IdempotencyOutcome } from './idempotency.js';
-import type { HttpMethod, RestRoute, RouteInput } from './route.js';
+import { routeDocument, type HttpMethod, type RestRoute, type RouteInput } from './route.js';
 
 export interface ExecuteArgs {
-  document: string;
+  document: string | DocumentNode;
   variables: Record<string, unknown>;
   principal: Principal | null;
   requestId: string;
@@ -278,7 +279,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     input.rawBody = rawBody;
     input.headers = req.headers;
     const result = await execute({
-      document: route.operation,
+      document: routeDocument(route),
       variables: route.variables?.(input) ?? {},
       principal,
       requestId,

@@ -1,3 +1,5 @@
+import type { TadaDocumentNode } from 'gql.tada';
+import { parse, type DocumentNode } from 'graphql';
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
 import type { RateLimitPolicyName } from './rate-limit.js';
@@ -46,8 +48,13 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   /** As documented, `{param}` style, including any `/api` prefix. */
   path: string;
   summary: string;
-  /** The GraphQL document; the supergraph resolves it with the caller's principal. */
-  operation: string;
+  /**
+   * The GraphQL document (`graphql(...)` from ./graphql.ts, typed from the supergraph): the
+   * supergraph resolves it with the caller's principal, and `respond` receives its result type.
+   */
+  // Variables are built by `variables` from validated input; the document types the result only.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  operation: TadaDocumentNode<TData, any> | string;
   /** Validated before anything runs; every issue comes back at once as VALIDATION_ERROR. */
   input?: I;
   variables?: (input: RouteInput<I>) => Record<string, unknown>;
@@ -74,6 +81,16 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
    * that cannot read a cross-origin redirect) still gets the payload in the envelope.
    */
   redirect?: (payload: NoInfer<TPayload>) => string;
+}
+
+const parsedDocuments = new Map<string, DocumentNode>();
+
+/** A route's operation as a parsed document (string operations parsed once). */
+export function routeDocument(route: RestRoute): DocumentNode {
+  if (typeof route.operation !== 'string') return route.operation;
+  let parsed = parsedDocuments.get(route.operation);
+  if (!parsed) parsedDocuments.set(route.operation, (parsed = parse(route.operation)));
+  return parsed;
 }
 
 /** A route with its types erased, as the handler, OpenAPI and catalog see it. */
