@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, appErrorFromGraphQL } from '../lib/errors.js';
 import { readBody } from '../lib/http/body.js';
-import type { Logger } from '../lib/logger.js';
 import type { ClientInfo } from '../lib/principal.js';
 import { getDialect } from './rest/dialects.js';
 import type { ExecuteArgs, ExecuteResult } from './rest/handler.js';
-import { enforceRateLimit, resolveRateLimitKey, type RateLimiter } from './rest/rate-limit.js';
+import type { RequestPipeline } from './pipeline/index.js';
 
 /**
  * Where identity providers send the browser back after an SSO login. No spec documents these
@@ -42,11 +41,7 @@ interface SignInData {
 
 export interface SsoCallbackOptions {
   execute: (args: ExecuteArgs) => Promise<ExecuteResult>;
-  /** The sign-in policy (platform-forge.auth): a callback is a login attempt. */
-  limiter: RateLimiter;
-  rateLimitEnabled: boolean;
-  clientIp: (req: IncomingMessage) => string;
-  logger: Logger;
+  pipeline: RequestPipeline;
 }
 
 export type SsoCallbackHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -89,7 +84,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallbackHandler {
-  const { execute, logger } = options;
+  const { execute, pipeline } = options;
+  const { logger } = pipeline;
   const dialect = getDialect('platform-forge');
 
   async function complete(
@@ -127,19 +123,11 @@ export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallba
   return async (req, res, requestId) => {
     const now = new Date();
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
-    const ip = options.clientIp(req);
     setPrivateHeaders(res);
     try {
-      if (options.rateLimitEnabled) {
-        await enforceRateLimit({
-          limiter: options.limiter,
-          key: resolveRateLimitKey(null, ip),
-          res,
-          logger,
-          requestId,
-        });
-      }
-      const signIn = await complete(req, pathname, requestId, { ip, userAgent: req.headers['user-agent'] ?? null });
+      // A callback is a login attempt: it spends the sign-in allowance (platform-forge.auth).
+      const { client } = await pipeline.admit(req, res, { requestId, policy: 'platform-forge.auth', anonymous: true });
+      const signIn = await complete(req, pathname, requestId, client);
       if (signIn.redirectTo) {
         // Tokens travel in the fragment, which browsers never send to a server: they stay out of
         // the client's access logs, proxies and Referer headers, and only its page script reads them.

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequestPipeline } from '../gateway/pipeline/index.js';
 import { createRestHandler } from '../gateway/rest/handler.js';
 import { createIdempotency } from '../gateway/rest/idempotency.js';
 import { defineRoute } from '../gateway/rest/route.js';
@@ -197,20 +198,22 @@ describe('Idempotency-Key while the first request is still running', () => {
         }
         return { data: { probe: runs } };
       },
-      authenticate: async (req) =>
-        req.headers.authorization
-          ? {
-              kind: 'user',
-              id: String(req.headers.authorization),
-              projectId: null,
-              tenantId: null,
-              roles: [],
-              scopes: [],
-            }
-          : null,
-      rateLimiter: (policy) => kv.rateLimiter(policy),
-      rateLimitEnabled: false,
-      logger,
+      pipeline: createRequestPipeline({
+        authenticate: async (headers) =>
+          headers.authorization
+            ? {
+                kind: 'user',
+                id: String(headers.authorization),
+                projectId: null,
+                tenantId: null,
+                roles: [],
+                scopes: [],
+              }
+            : null,
+        rateLimiter: (policy) => kv.rateLimiter(policy),
+        rateLimitEnabled: false,
+        logger,
+      }),
       idempotency: createIdempotency({ cache: kv.cache, logger }),
     });
     server = createServer((req, res) => void handler(req, res, 'req_test'));

@@ -9,10 +9,11 @@ import { pino } from 'pino';
 import * as samlify from 'samlify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { resolveRequestId } from '../gateway/plugins/use-request-id.js';
+import { resolveRequestId } from '../gateway/pipeline/request-id.js';
+import { createRequestPipeline } from '../gateway/pipeline/index.js';
 import { createRestHandler } from '../gateway/rest/handler.js';
 import { buildOpenApi } from '../gateway/rest/openapi.js';
-import type { RateLimiter } from '../gateway/rest/rate-limit.js';
+import type { RateLimiter } from '../gateway/pipeline/rate-limit.js';
 import { defineRoute } from '../gateway/rest/route.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
 
@@ -49,9 +50,11 @@ describe('REST routes with a redirect', () => {
       execute: async ({ variables }) => ({
         data: { go: `https://idp.example/authorize?to=${String(variables.target)}` },
       }),
-      authenticate: async () => null,
-      rateLimiter: () => unlimited,
-      logger: pino({ level: 'silent' }),
+      pipeline: createRequestPipeline({
+        authenticate: async () => null,
+        rateLimiter: () => unlimited,
+        logger: pino({ level: 'silent' }),
+      }),
     });
     const server = createServer((req, res) => void handler(req, res, resolveRequestId(req)));
     servers.push(server);

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../lib/errors.js';
 import type { Principal } from '../lib/principal.js';
-import { resolveRequestId } from '../gateway/plugins/use-request-id.js';
-import { SIGN_IN_FIELDS } from '../gateway/plugins/use-sign-in-rate-limit.js';
+import { resolveRequestId } from '../gateway/pipeline/request-id.js';
+import { SIGN_IN_FIELDS } from '../gateway/plugins/sign-in-rate-limit.js';
 import { ENDPOINT_CATALOG, endpointKey } from '../gateway/rest/catalog.js';
 import { attributeDialect, DIALECT_NAMES, type DialectName } from '../gateway/rest/dialects.js';
 import {
@@ -20,7 +20,8 @@ import {
 } from '../gateway/rest/handler.js';
 import type { HealthReportData, SubgraphProbeData, SystemStatusData } from '../gateway/rest/health.js';
 import { buildOpenApi, renderOpenApiHtml } from '../gateway/rest/openapi.js';
-import type { RateLimitPolicy, RateLimiter } from '../gateway/rest/rate-limit.js';
+import type { RateLimitPolicy, RateLimiter } from '../gateway/pipeline/rate-limit.js';
+import { createRequestPipeline, type RequestPipelineOptions } from '../gateway/pipeline/index.js';
 import { defineRoute, routeDocument, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
 import { expectDialectError, ISO_TIMESTAMP } from './support/rest.js';
@@ -200,10 +201,8 @@ const PRINCIPAL: Principal = {
   scopes: ['read:system'],
 };
 
-async function authenticate(req: {
-  headers: Record<string, string | string[] | undefined>;
-}): Promise<Principal | null> {
-  const header = req.headers.authorization;
+async function authenticate(headers: Record<string, string | string[] | undefined>): Promise<Principal | null> {
+  const header = headers.authorization;
   if (header === undefined) return null;
   if (header === 'Bearer good') return PRINCIPAL;
   throw new AppError('UNAUTHORIZED', 'Invalid or expired credentials');
@@ -228,7 +227,9 @@ afterEach(async () => {
   }
 });
 
-async function startHarness(overrides: Partial<RestHandlerOptions> = {}): Promise<Harness> {
+async function startHarness(
+  overrides: Partial<Pick<RestHandlerOptions, 'routes' | 'checkResponses'> & RequestPipelineOptions> = {},
+): Promise<Harness> {
   const logs: Array<Record<string, unknown>> = [];
   const calls: ExecuteArgs[] = [];
   const respond: Harness['respond'] = {
@@ -250,13 +251,17 @@ async function startHarness(overrides: Partial<RestHandlerOptions> = {}): Promis
       if (!canned) throw new Error(`No canned result for ${name}`);
       return typeof canned === 'function' ? canned(args) : canned;
     },
-    authenticate,
-    rateLimiter: createMemoryLimiter,
-    logger: pino(
-      { level: 'debug' },
-      { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
-    ),
-    ...overrides,
+    pipeline: createRequestPipeline({
+      authenticate,
+      rateLimiter: createMemoryLimiter,
+      logger: pino(
+        { level: 'debug' },
+        { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+      ),
+      ...overrides,
+    }),
+    ...(overrides.routes ? { routes: overrides.routes } : {}),
+    checkResponses: overrides.checkResponses,
   });
   const server = createServer((req, res) => {
     void handler(req, res, resolveRequestId(req));
@@ -1072,9 +1077,11 @@ describe('route table, OpenAPI and catalog', () => {
       createRestHandler({
         routes: [echoDevice, duplicate],
         execute: async () => ({}),
-        authenticate: async () => null,
-        rateLimiter: createMemoryLimiter,
-        logger: pino({ level: 'silent' }),
+        pipeline: createRequestPipeline({
+          authenticate: async () => null,
+          rateLimiter: createMemoryLimiter,
+          logger: pino({ level: 'silent' }),
+        }),
       }),
     ).toThrow(/Two REST routes serve POST \/api\/v1\/edge\/test-echo/);
   });

@@ -2,7 +2,7 @@ import type { TadaDocumentNode } from 'gql.tada';
 import { parse, type DocumentNode } from 'graphql';
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
-import type { RateLimitPolicyName } from './rate-limit.js';
+import type { RateLimitPolicyName } from '../pipeline/rate-limit.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
