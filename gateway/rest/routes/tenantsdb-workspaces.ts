@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -61,10 +62,12 @@ const settingsSchema = z.object({
   allow_api_ddl: z.boolean(),
 });
 
+// The workspace fields are JSON (pre-shaped by tenancy), so the document types them `unknown`: the
+// route asserts the documented shape its `response` schema describes.
 const pass =
   <K extends string>(field: K) =>
-  <T>(data: Record<K, T>): T =>
-    data[field];
+  <T>(data: Record<K, unknown>): T =>
+    data[field] as T;
 
 const listResponse = z.object({ count: z.number().int(), workspaces: z.array(summarySchema) });
 const listWorkspaces = defineRoute({
@@ -72,7 +75,11 @@ const listWorkspaces = defineRoute({
   method: 'GET',
   path: '/workspaces',
   summary: 'List the project’s workspaces',
-  operation: `query TenantsdbWorkspaces { workspaces }`,
+  operation: graphql(`
+    query TenantsdbWorkspaces {
+      workspaces
+    }
+  `),
   respond: pass('workspaces')<z.infer<typeof listResponse>>,
   response: listResponse,
 });
@@ -93,7 +100,11 @@ const createWorkspace = defineRoute({
   summary: 'Create a workspace: a development database (PostgreSQL) with a login role of its own',
   status: 201,
   input: { body: z.object({ name: z.string().min(1).max(100), database: z.string().min(1).max(40) }) },
-  operation: `mutation TenantsdbCreateWorkspace($name: String!, $database: String!) { createWorkspace(name: $name, database: $database) }`,
+  operation: graphql(`
+    mutation TenantsdbCreateWorkspace($name: String!, $database: String!) {
+      createWorkspace(name: $name, database: $database)
+    }
+  `),
   variables: ({ body }) => ({ name: body.name, database: body.database }),
   respond: pass('createWorkspace')<z.infer<typeof createResponse>>,
   response: createResponse,
@@ -120,7 +131,11 @@ const getWorkspace = defineRoute({
   path: '/workspaces/{id}',
   summary: 'Workspace details: schema, undeployed changes, connection',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspace($id: String!) { workspace(id: $id) }`,
+  operation: graphql(`
+    query TenantsdbWorkspace($id: String!) {
+      workspace(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
   respond: pass('workspace')<z.infer<typeof getResponse>>,
   response: getResponse,
@@ -133,7 +148,11 @@ const deleteWorkspace = defineRoute({
   path: '/workspaces/{id}',
   summary: 'Delete a workspace: its database (or schema), role and change queue',
   input: { params: idParams },
-  operation: `mutation TenantsdbDeleteWorkspace($id: String!) { deleteWorkspace(id: $id) }`,
+  operation: graphql(`
+    mutation TenantsdbDeleteWorkspace($id: String!) {
+      deleteWorkspace(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
   respond: pass('deleteWorkspace')<z.infer<typeof deleteResponse>>,
   response: deleteResponse,
@@ -151,7 +170,11 @@ const getSchema = defineRoute({
   path: '/workspaces/{id}/schema',
   summary: 'The workspace’s current schema, from the catalog',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceSchema($id: String!) { workspaceSchema(id: $id) }`,
+  operation: graphql(`
+    query TenantsdbWorkspaceSchema($id: String!) {
+      workspaceSchema(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
   respond: pass('workspaceSchema')<z.infer<typeof schemaResponse>>,
   response: schemaResponse,
@@ -170,7 +193,11 @@ const importSchema = defineRoute({
   path: '/workspaces/{id}/schema',
   summary: 'Import a schema from a template, a JSON table list or a live PostgreSQL database',
   input: { params: idParams, body: z.record(z.string(), z.unknown()) },
-  operation: `mutation TenantsdbImportWorkspaceSchema($id: String!, $input: JSON!) { importWorkspaceSchema(id: $id, input: $input) }`,
+  operation: graphql(`
+    mutation TenantsdbImportWorkspaceSchema($id: String!, $input: JSON!) {
+      importWorkspaceSchema(id: $id, input: $input)
+    }
+  `),
   variables: ({ params, body }) => ({ id: params.id, input: body }),
   respond: pass('importWorkspaceSchema')<z.infer<typeof importResponse>>,
   response: importResponse,
@@ -190,7 +217,11 @@ const runQuery = defineRoute({
   path: '/workspaces/{id}/queries',
   summary: 'Run one SQL statement in the workspace; DDL is captured',
   input: { params: idParams, body: z.object({ query: z.string().min(1).max(100_000) }) },
-  operation: `mutation TenantsdbWorkspaceQuery($id: String!, $query: String!) { runWorkspaceQuery(id: $id, query: $query) }`,
+  operation: graphql(`
+    mutation TenantsdbWorkspaceQuery($id: String!, $query: String!) {
+      runWorkspaceQuery(id: $id, query: $query)
+    }
+  `),
   variables: ({ params, body }) => ({ id: params.id, query: body.query }),
   respond: pass('runWorkspaceQuery')<z.infer<typeof queryResponse>>,
   response: queryResponse,
@@ -203,7 +234,11 @@ const getDiff = defineRoute({
   path: '/workspaces/{id}/diff',
   summary: 'Pending DDL changes, in order',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceDiff($id: String!) { workspaceDiff(id: $id) }`,
+  operation: graphql(`
+    query TenantsdbWorkspaceDiff($id: String!) {
+      workspaceDiff(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
   respond: pass('workspaceDiff')<z.infer<typeof diffResponse>>,
   response: diffResponse,
@@ -216,7 +251,11 @@ const skipDiff = defineRoute({
   path: '/workspaces/{id}/diff/{ddl_id}',
   summary: 'Skip a change from the next deploy',
   input: { params: diffParams },
-  operation: `mutation TenantsdbSkipWorkspaceChange($id: String!, $ddlId: String!) { skipWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  operation: graphql(`
+    mutation TenantsdbSkipWorkspaceChange($id: String!, $ddlId: String!) {
+      skipWorkspaceChange(id: $id, ddlId: $ddlId)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
   respond: pass('skipWorkspaceChange')<z.infer<typeof skipResponse>>,
   response: skipResponse,
@@ -229,7 +268,11 @@ const revertDiff = defineRoute({
   path: '/workspaces/{id}/diff/{ddl_id}/revert',
   summary: 'Apply the inverse of a change, or answer why it cannot be reversed',
   input: { params: diffParams },
-  operation: `mutation TenantsdbRevertWorkspaceChange($id: String!, $ddlId: String!) { revertWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  operation: graphql(`
+    mutation TenantsdbRevertWorkspaceChange($id: String!, $ddlId: String!) {
+      revertWorkspaceChange(id: $id, ddlId: $ddlId)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
   respond: pass('revertWorkspaceChange')<z.infer<typeof revertResponse>>,
   response: revertResponse,
@@ -242,7 +285,11 @@ const getSettings = defineRoute({
   path: '/workspaces/{id}/settings',
   summary: 'Workspace settings',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceSettings($id: String!) { workspaceSettings(id: $id) }`,
+  operation: graphql(`
+    query TenantsdbWorkspaceSettings($id: String!) {
+      workspaceSettings(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
   respond: pass('workspaceSettings')<z.infer<typeof settingsResponse>>,
   response: settingsResponse,
@@ -254,7 +301,11 @@ const updateSettings = defineRoute({
   path: '/workspaces/{id}/settings',
   summary: 'Update workspace settings (partial, validated)',
   input: { params: idParams, body: z.record(z.string(), z.unknown()) },
-  operation: `mutation TenantsdbUpdateWorkspaceSettings($id: String!, $settings: JSON!) { updateWorkspaceSettings(id: $id, settings: $settings) }`,
+  operation: graphql(`
+    mutation TenantsdbUpdateWorkspaceSettings($id: String!, $settings: JSON!) {
+      updateWorkspaceSettings(id: $id, settings: $settings)
+    }
+  `),
   variables: ({ params, body }) => ({ id: params.id, settings: body }),
   respond: pass('updateWorkspaceSettings')<z.infer<typeof settingsResponse>>,
   response: settingsResponse,
