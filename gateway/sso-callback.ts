@@ -3,6 +3,7 @@ import { AppError, appErrorFromGraphQL } from '../lib/errors.js';
 import { readBody } from '../lib/http/body.js';
 import type { ClientInfo } from '../lib/principal.js';
 import { getDialect } from './rest/dialects.js';
+import { graphql, type ResultOf } from './rest/graphql.js';
 import type { ExecuteArgs, ExecuteResult } from './rest/handler.js';
 import type { RequestPipeline } from './pipeline/index.js';
 
@@ -17,27 +18,43 @@ export const SSO_CALLBACK_PATHS = {
   saml: '/api/v1/sso/callback/saml',
 } as const;
 
-const SIGN_IN_FIELDS = 'accessToken refreshToken tokenType expiresIn userId tenantId email provisioned redirectTo';
+const SignInFields = graphql(`
+  fragment SignInFields on SsoSignIn {
+    accessToken
+    refreshToken
+    tokenType
+    expiresIn
+    userId
+    tenantId
+    email
+    provisioned
+    redirectTo
+  }
+`);
 
-const OIDC_OPERATION = `mutation CompleteOidcLogin($callbackQuery: String!) {
-  completeOidcLogin(callbackQuery: $callbackQuery) { ${SIGN_IN_FIELDS} }
-}`;
+const OIDC_OPERATION = graphql(
+  `
+    mutation CompleteOidcLogin($callbackQuery: String!) {
+      completeOidcLogin(callbackQuery: $callbackQuery) {
+        ...SignInFields
+      }
+    }
+  `,
+  [SignInFields],
+);
 
-const SAML_OPERATION = `mutation CompleteSamlLogin($samlResponse: String!, $relayState: String!) {
-  completeSamlLogin(samlResponse: $samlResponse, relayState: $relayState) { ${SIGN_IN_FIELDS} }
-}`;
+const SAML_OPERATION = graphql(
+  `
+    mutation CompleteSamlLogin($samlResponse: String!, $relayState: String!) {
+      completeSamlLogin(samlResponse: $samlResponse, relayState: $relayState) {
+        ...SignInFields
+      }
+    }
+  `,
+  [SignInFields],
+);
 
-interface SignInData {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: string;
-  expiresIn: number;
-  userId: string;
-  tenantId: string;
-  email: string;
-  provisioned: boolean;
-  redirectTo: string | null;
-}
+type SignInData = ResultOf<typeof SignInFields>;
 
 export interface SsoCallbackOptions {
   execute: (args: ExecuteArgs) => Promise<ExecuteResult>;
@@ -114,7 +131,8 @@ export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallba
       if (appError.status >= 500) logger.error({ requestId, errors: result.errors }, 'SSO callback failed');
       throw appError;
     }
-    const data = (result.data as Record<string, SignInData | undefined> | null | undefined) ?? {};
+    // One of the two operations ran: its result is the one of the two fields that is present.
+    const data = (result.data ?? {}) as Partial<ResultOf<typeof OIDC_OPERATION> & ResultOf<typeof SAML_OPERATION>>;
     const signIn = data.completeOidcLogin ?? data.completeSamlLogin;
     if (!signIn) throw new Error('SSO callback operation returned no data and no errors');
     return signIn;

@@ -16,6 +16,7 @@ import {
   type RestInit,
   type TestPlatform,
 } from './support/platform.js';
+import { testOperation } from './support/rest.js';
 
 // Idempotency-Key on the REST POSTs of every dialect that has one (nexus-core documents no POST),
 // with Stripe's semantics: same key and body replays the first answer without running the work
@@ -180,8 +181,8 @@ describe('Idempotency-Key while the first request is still running', () => {
     path: '/idempotency-probe',
     summary: 'test only',
     status: 201,
-    operation: 'mutation Probe { probe }',
-    respond: (data: { probe: number }) => ({ run: data.probe }),
+    operation: testOperation<{ probe: number }>('mutation Probe { probe }'),
+    respond: (data) => ({ run: data.probe }),
   });
 
   beforeAll(async () => {

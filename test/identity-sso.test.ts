@@ -16,6 +16,7 @@ import { buildOpenApi } from '../gateway/rest/openapi.js';
 import type { RateLimiter } from '../gateway/pipeline/rate-limit.js';
 import { defineRoute } from '../gateway/rest/route.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { testOperation } from './support/rest.js';
 
 // Enterprise SSO end to end: the real gateway and identity subgraph against real identity
 // providers started here: an oidc-provider instance (OIDC) and a samlify IdentityProvider with its
@@ -33,10 +34,10 @@ describe('REST routes with a redirect', () => {
     method: 'GET',
     path: '/api/v1/test/go/{target}',
     summary: 'Redirect test',
-    operation: 'query { go }',
+    operation: testOperation<{ go: string }>('query { go }'),
     input: { params: z.object({ target: z.string() }) },
     variables: ({ params }) => ({ target: params.target }),
-    respond: (data: { go: string }) => ({ url: data.go }),
+    respond: (data) => ({ url: data.go }),
     redirect: (payload) => payload.url,
     response: z.object({ url: z.string() }),
   });

@@ -24,7 +24,7 @@ import type { RateLimitPolicy, RateLimiter } from '../gateway/pipeline/rate-limi
 import { createRequestPipeline, type RequestPipelineOptions } from '../gateway/pipeline/index.js';
 import { defineRoute, routeDocument, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
-import { expectDialectError, ISO_TIMESTAMP } from './support/rest.js';
+import { expectDialectError, ISO_TIMESTAMP, testOperation } from './support/rest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: canned GraphQL results, shaped exactly as the supergraph answers.
@@ -138,7 +138,7 @@ const echoDevice = defineRoute({
   method: 'POST',
   path: '/api/v1/edge/test-echo',
   summary: 'Echo (test only)',
-  operation: 'mutation Echo { echo }',
+  operation: testOperation<{ echo: Record<string, unknown> }>('mutation Echo { echo }'),
   input: {
     body: z.object({
       device_id: z.string().min(3),
@@ -147,7 +147,7 @@ const echoDevice = defineRoute({
     }),
   },
   variables: (input) => ({ deviceId: input.body.device_id, capabilities: input.body.capabilities }),
-  respond: (data: { echo: Record<string, unknown> }) => data.echo,
+  respond: (data) => data.echo,
   status: 201,
 });
 
@@ -156,13 +156,13 @@ const getItem = defineRoute({
   method: 'GET',
   path: '/api/test/items/{item_id}',
   summary: 'Item (test only)',
-  operation: 'query Item { item }',
+  operation: testOperation<{ echo: Record<string, unknown> }>('query Item { item }'),
   input: {
     params: z.object({ item_id: z.string().startsWith('item_') }),
     query: z.object({ limit: z.coerce.number().int().max(100).optional(), tag: z.array(z.string()).optional() }),
   },
   variables: (input) => ({ id: input.params.item_id, limit: input.query.limit ?? 20 }),
-  respond: (data: { echo: Record<string, unknown> }) => data.echo,
+  respond: (data) => data.echo,
 });
 
 const TEST_ROUTES: RestRoute[] = [echoDevice, getItem];
@@ -1203,7 +1203,7 @@ describe('response schema check (on in tests)', () => {
     method: 'GET',
     path: '/api/test/drift',
     summary: 'Answers outside its documented shape (test only)',
-    operation: 'query Echo { echo }',
+    operation: testOperation<{ echo: unknown }>('query Echo { echo }'),
     respond: () => ({ id: 42 }) as unknown as { id: string },
     response: z.object({ id: z.string() }),
   });
