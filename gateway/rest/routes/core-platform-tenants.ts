@@ -19,8 +19,6 @@ const TENANT_ADMIN_ROLE = 'tenant_admin';
  */
 const PLATFORM_FEATURES = { multi_tenancy: true, gdpr_compliance: true } as const;
 
-const BYTES_PER_GB = 1024 ** 3;
-
 const tenantParams = z.object({ tenant_id: z.string().min(1).max(100) });
 
 const tenantSchema = z.object({
@@ -150,18 +148,6 @@ const createTenant = defineRoute({
   }),
 });
 
-/**
- * A tenant's `limits` and a plan's `limits` are JSON: `{ users, storage_gb, api_calls_per_day }`,
- * each optional. `plan` is JSON too: `{ code, limits }`, null without a subscription.
- */
-type LimitsJson = { users?: number | null; storage_gb?: number | null; api_calls_per_day?: number | null };
-type PlanJson = { code: string; limits: LimitsJson } | null;
-
-function percent(current: number | null, limit: number | null | undefined): number | null {
-  if (current === null || limit === null || limit === undefined || limit <= 0) return null;
-  return Math.round((current / limit) * 1000) / 10;
-}
-
 const nullableNumber = z.number().nullable();
 
 const getTenant = defineRoute({
@@ -180,21 +166,30 @@ const getTenant = defineRoute({
         status
         createdAt
         updatedAt
-        limits
         features
-        storageBytes
-        userCount
-        apiCallsToday
-        plan
+        usage {
+          users {
+            current
+            limit
+            usagePercent
+          }
+          storageGb {
+            current
+            limit
+            usagePercent
+          }
+          apiCallsDaily {
+            current
+            limit
+            usagePercent
+          }
+        }
       }
     }
   `),
   variables: ({ params }) => ({ id: params.tenant_id }),
   respond: ({ tenant }) => {
-    // The plan's limits are the ones enforced; a tenant without a plan shows the limits it was created with.
-    const plan = tenant.plan as PlanJson;
-    const limits = plan ? plan.limits : (tenant.limits as LimitsJson);
-    const storageGb = tenant.storageBytes / BYTES_PER_GB;
+    const { users, storageGb, apiCallsDaily } = tenant.usage;
     return {
       tenant: {
         id: tenant.id,
@@ -206,20 +201,12 @@ const getTenant = defineRoute({
         updated_at: tenant.updatedAt,
       },
       usage: {
-        users: {
-          current: tenant.userCount,
-          limit: limits.users ?? null,
-          usage_percent: percent(tenant.userCount, limits.users),
-        },
-        storage: {
-          current_gb: Math.round(storageGb * 1000) / 1000,
-          limit_gb: limits.storage_gb ?? null,
-          usage_percent: percent(storageGb, limits.storage_gb),
-        },
+        users: { current: users.current, limit: users.limit, usage_percent: users.usagePercent },
+        storage: { current_gb: storageGb.current, limit_gb: storageGb.limit, usage_percent: storageGb.usagePercent },
         api_calls: {
-          current_daily: tenant.apiCallsToday,
-          limit_daily: limits.api_calls_per_day ?? null,
-          usage_percent: percent(tenant.apiCallsToday, limits.api_calls_per_day),
+          current_daily: apiCallsDaily.current,
+          limit_daily: apiCallsDaily.limit,
+          usage_percent: apiCallsDaily.usagePercent,
         },
       },
       features: { ...PLATFORM_FEATURES, ...(tenant.features as Record<string, boolean>) } as Record<string, boolean>,
