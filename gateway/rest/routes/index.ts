@@ -8,6 +8,7 @@ import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
 import { platformForgeEdgeRoutes } from './platform-forge-edge.js';
+import { platformForgeWhitelabelRoutes } from './platform-forge-whitelabel.js';
 import { platformForgePrivacyRoutes } from './platform-forge-privacy.js';
 import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
 import { platformForgeSecurityRoutes } from './platform-forge-security.js';
@@ -36,6 +37,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeSsoRoutes,
   ...platformForgeBillingRoutes,
   ...platformForgeEdgeRoutes,
+  ...platformForgeWhitelabelRoutes,
   ...nexusCoreRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
