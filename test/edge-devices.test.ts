@@ -411,6 +411,98 @@ describe('edge devices and OTA rollouts', () => {
     for (const x of devices) x.close();
   }, 120_000);
 
+  it('lists resources (cloudpioneer) with paging, sort and filter, and metrics only from recorded figures', async () => {
+    const own = (await createTenant(t, t.operatorKey, HEADERS, 'res')).id;
+    const regs = [];
+    for (const name of ['r-alpha', 'r-bravo', 'r-charlie']) {
+      regs.push(
+        ok(
+          await t.rest('/api/v1/edge/devices/register', {
+            method: 'POST',
+            headers: HEADERS,
+            body: {
+              device_id: name,
+              groups: ['res'],
+              tags: { environment: name === 'r-alpha' ? 'production' : 'lab' },
+              tenant_id: own,
+            },
+          }),
+          201,
+        ) as { id: string; device_id: string; device_token: string },
+      );
+    }
+    const sim = new SimDevice(regs[0]!.device_id, regs[0]!.device_token, publicKey);
+    await sim.connect(t.url);
+    const figures = [
+      { cpu_usage: 40, memory_usage: 2048, disk_usage: 70 },
+      { cpu_usage: 50, memory_usage: 4096, disk_usage: 80 },
+    ];
+    for (const [i, metrics] of figures.entries()) {
+      sim.send({ type: 'heartbeat', ref: `hb${i}`, metrics });
+      await waitFor(async () => (sim.received.some((m) => m.ref === `hb${i}`) ? true : undefined), 'heartbeat ack');
+    }
+    // Edge object storage of this tenant: one published artifact.
+    const { body: pub } = await t.graphql(
+      `mutation ($input: PublishEdgeArtifactInput!) { publishEdgeArtifact(input: $input) { size } }`,
+      {
+        input: {
+          tenantId: own,
+          kind: 'firmware',
+          version: '1.0.0',
+          contentBase64: Buffer.from('x'.repeat(1000)).toString('base64'),
+        },
+      },
+    );
+    expect(pub.errors).toBeUndefined();
+
+    const all = await t.rest(`/resources?tenant_id=${own}&per_page=10`);
+    expect(all.status, JSON.stringify(all.body)).toBe(200);
+    expect(all.body).toMatchObject({ total: 4, page: 1, per_page: 10 });
+    const storage = all.body.items.find((r: { type: string }) => r.type === 'storage');
+    expect(storage).toMatchObject({ id: `stg_${own}`, cost: null, metrics: { storage_bytes: expect.any(Number) } });
+    expect(storage.metrics.storage_bytes).toBeGreaterThanOrEqual(1000);
+
+    const page = await t.rest(
+      `/v1/resources?tenant_id=${own}&filter=type:device&sort=name&order=desc&per_page=2&page=1`,
+    );
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ total: 3, page: 1, per_page: 2 });
+    expect(page.body.items.map((r: { name: string }) => r.name)).toEqual(['r-charlie', 'r-bravo']);
+    expect(page.body.items[0]).toMatchObject({
+      type: 'device',
+      status: 'registered',
+      metrics: { cpu_usage: null },
+      cost: null,
+    });
+    const alpha = await t.rest(`/resources?tenant_id=${own}&filter=tag.environment:production,status:online`);
+    expect(alpha.body.items).toEqual([
+      expect.objectContaining({
+        id: regs[0]!.id,
+        name: 'r-alpha',
+        status: 'online',
+        metrics: { cpu_usage: 50, memory_usage: 4096, disk_usage: 80 },
+      }),
+    ]);
+    const badFilter = await t.rest(`/resources?tenant_id=${own}&filter=evil`);
+    expect(badFilter.status).toBe(400);
+    expect(badFilter.body).toMatchObject({ error: { code: 'VALIDATION_ERROR' }, request_id: expect.any(String) });
+
+    const series = await t.rest(`/resources/${regs[0]!.id}/metrics?interval=1h&metrics=cpu_usage,memory_usage`);
+    expect(series.status, JSON.stringify(series.body)).toBe(200);
+    expect(series.body).toMatchObject({ resource_id: regs[0]!.id, interval: '1h' });
+    const cpu = series.body.metrics.cpu_usage as Array<{ value: number }>;
+    // Both heartbeats fall in the current hour or straddle two: the average of what was reported.
+    const total = cpu.reduce((a, p) => a + p.value, 0) / cpu.length;
+    expect(cpu.length === 1 ? cpu[0]!.value : total).toBeCloseTo(45, 0);
+    expect(Object.keys(series.body.metrics)).toEqual(['cpu_usage', 'memory_usage']);
+    // Storage has no CPU: that series is null, not zero.
+    const storageSeries = await t.rest(`/resources/stg_${own}/metrics?metrics=storage_bytes,cpu_usage`);
+    expect(storageSeries.body.metrics.cpu_usage).toBeNull();
+    expect(storageSeries.body.metrics.storage_bytes).toHaveLength(1);
+    expect((await t.rest('/resources/dev_nope/metrics')).status).toBe(404);
+    sim.close();
+  });
+
   it('refuses deployments without scope or to unknown devices', async () => {
     const unknown = await t.rest('/api/v1/edge/deployments', {
       method: 'POST',
