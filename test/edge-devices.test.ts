@@ -168,7 +168,7 @@ describe('edge devices and OTA rollouts', () => {
     await t.platform.kv.pubsub.subscribe(DEPLOYMENT_PROGRESS_CHANNEL, (m) =>
       events.push(JSON.parse(m) as DeploymentProgressMessage),
     );
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });

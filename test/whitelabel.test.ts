@@ -68,7 +68,7 @@ describe('whitelabel', () => {
     tenantId = (await createTenant(t, t.operatorKey, HEADERS, 'wl')).id;
     otherTenantId = (await createTenant(t, t.operatorKey, HEADERS, 'wl')).id;
     adminToken = await signInTenantAdmin(t, tenantId, { password: PASSWORD, headers: HEADERS });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
     await dnsServer?.close();
