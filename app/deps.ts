@@ -50,6 +50,8 @@ export interface DepsConfig {
   dataImport?: DataImportConfig;
   /** STRIPE_*: billing through Stripe; unset, the billing routes answer NOT_CONFIGURED. */
   stripe?: StripeSettings;
+  /** WHITELABEL_DNS_SERVERS: resolvers that verify custom domains; unset, the system's. */
+  whitelabelDnsServers?: string[];
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -72,6 +74,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
       allowedHosts: env.DATA_IMPORT_ALLOWED_HOSTS,
       connectTimeoutMs: env.DATA_IMPORT_CONNECT_TIMEOUT_MS,
     },
+    whitelabelDnsServers: env.WHITELABEL_DNS_SERVERS,
     stripe: env.STRIPE_SECRET_KEY
       ? {
           secretKey: env.STRIPE_SECRET_KEY,
@@ -149,6 +152,7 @@ export async function createSubgraphDeps(
         connectTimeoutMs: config.dataImport?.connectTimeoutMs ?? DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS,
       },
       stripe: config.stripe,
+      whitelabel: { dnsServers: config.whitelabelDnsServers ?? [] },
       privacyHooks: PRIVACY_HOOKS,
     };
     return { deps, close };

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import type { DocumentNode } from 'graphql';
@@ -37,6 +38,7 @@ import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
 import { createSsoCallbackHandler, isSsoCallbackPath } from './sso-callback.js';
+import { createDeviceSockets } from './edge-devices.js';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -210,6 +212,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return work;
   };
 
+  // Edge devices' WebSocket endpoint (gateway/edge-devices.ts): upgrades on its path only.
+  const deviceSockets = await createDeviceSockets({ execute, kv: options.kv, logger });
+
   let server: Server | undefined;
   return {
     apollo,
@@ -223,6 +228,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
         });
       });
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // Other upgrade handlers (graphql-ws) may share the server; with none, an unknown path is closed.
+        if (!deviceSockets.handleUpgrade(req, socket, head) && server!.listenerCount('upgrade') === 1) socket.destroy();
+      });
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -230,6 +239,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     async stop({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
       const deadline = Date.now() + graceMs;
+      await deviceSockets.close();
       if (server) await closeServerGracefully(server, { graceMs, logger, name: 'gateway' });
       // Work whose client hung up is not tied to a socket: it gets what is left of the same bound.
       if (inFlight.size > 0) {

@@ -140,6 +140,23 @@ export const dataImportEnv = z.object({
   DATA_IMPORT_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 });
 
+/** Whitelabel custom domains: which DNS servers verify their TXT records. */
+export const whitelabelEnv = z.object({
+  /**
+   * Comma-separated `ip` or `ip:port` ([v6]:port) of the resolvers custom-domain verification asks.
+   * Unset: the system's resolvers (/etc/resolv.conf).
+   */
+  WHITELABEL_DNS_SERVERS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+});
+
 /**
  * Everything a process needs to build the subgraphs' deps (app/deps.ts): the all-in-one process,
  * each subgraph process and the worker parse this same group, so none of them lacks a setting the
@@ -153,6 +170,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(tenancyEnv.shape)
   .extend(dataImportEnv.shape)
   .extend(billingEnv.shape)
+  .extend(whitelabelEnv.shape)
   .extend(secretsEnv.shape);
 
 /** STORAGE_DIR, or its default beside the embedded database. */

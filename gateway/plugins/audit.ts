@@ -171,8 +171,9 @@ export function buildAuditEntries(
   const { operation, contextValue, response } = requestContext;
   if (!operation || operation.operation !== 'mutation') return [];
   const { principal, client, requestId } = contextValue;
-  // The gateway's own bookkeeping calls (credential resolution) are not actions of a caller.
-  if (principal?.kind === 'service' && principal.id === 'gateway') return [];
+  // The gateway's own bookkeeping calls (credential resolution) are not actions of a caller, and
+  // an edge device's heartbeats and state reports (thousands a rollout) are recorded by edge itself.
+  if (principal?.kind === 'service' && (principal.id === 'gateway' || principal.id.startsWith('device:'))) return [];
   if (response.body.kind !== 'single') return [];
   const { data, errors = [] } = response.body.singleResult;
   const mutationType = requestContext.schema.getMutationType();

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { DocumentNode } from 'graphql';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
+import { readMultipart } from '../../lib/http/multipart.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
@@ -135,11 +136,16 @@ function readQuery(url: URL): Record<string, string | string[]> {
   return query;
 }
 
-async function readJsonBody(req: IncomingMessage, method: string): Promise<{ parsed: unknown; raw?: string }> {
+async function readJsonBody(
+  req: IncomingMessage,
+  method: string,
+  route?: RestRoute,
+): Promise<{ parsed: unknown; raw?: string }> {
   if (!BODY_METHODS.has(method)) return { parsed: undefined };
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return { parsed: undefined };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (route?.multipart && type === 'multipart/form-data') return { parsed: await readMultipart(req, route.multipart) };
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
       'UNSUPPORTED_MEDIA_TYPE',
@@ -299,7 +305,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           allowed_methods: resolution.allow,
         });
       }
-      const body = await readJsonBody(req, method);
+      const body = await readJsonBody(req, method, resolution.kind === 'route' ? resolution.entry.route : undefined);
       const target = `${url.pathname}${url.search}`;
       const idempotent = await options.idempotency?.begin({
         req,

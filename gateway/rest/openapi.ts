@@ -144,7 +144,11 @@ function describeOperation(route: RestRoute, dialectName: DialectName): Record<s
       ? {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: toJsonSchema(route.input!.body!, 'input') } },
+            content: {
+              [route.multipart ? 'multipart/form-data' : 'application/json']: {
+                schema: toJsonSchema(route.input!.body!, 'input'),
+              },
+            },
           },
         }
       : {}),

@@ -42,6 +42,8 @@ export interface SubgraphDeps {
   webhookSigningSecret?: string;
   /** Data import sources: the operator's allow-list (DATA_IMPORT_ALLOWED_HOSTS) and connect timeout. */
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
+  /** Custom-domain verification: DNS servers to ask (WHITELABEL_DNS_SERVERS); empty, the system's. */
+  whitelabel?: { dnsServers: readonly string[] };
   /** Stripe (STRIPE_*); absent: billing answers NOT_CONFIGURED. */
   stripe?: StripeSettings;
   /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
+import { isoTimestamp } from '../schemas.js';
 
 /**
  * cloudpioneer's GET /health is the tenantsdb route (same path, same body), shared with this
@@ -54,4 +55,165 @@ const login = defineRoute({
   }),
 });
 
-export const cloudpioneerRoutes: RestRoute[] = [login];
+const intParam = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
+
+interface ResourceData {
+  id: string;
+  tenantId: string;
+  name: string;
+  type: string;
+  status: string;
+  metrics: {
+    cpuUsage: number | null;
+    memoryUsage: number | null;
+    diskUsage: number | null;
+    storageBytes: number | null;
+  };
+  tags: Record<string, string>;
+  createdAt: string;
+  lastSeenAt: string | null;
+}
+
+/**
+ * GET /resources: the platform's resources with real figures (edge devices, from their
+ * heartbeats; each tenant's edge object storage, measured when asked). `cost` is null: the
+ * platform has no pricing source. `filter` is `key:value[,key:value]` (type, status, name,
+ * tenant_id, group, tag.<key>).
+ */
+const listResources = defineRoute({
+  dialect: 'cloudpioneer',
+  method: 'GET',
+  path: '/resources',
+  summary: 'List resources (devices, storage) with pagination, sort and filter',
+  input: {
+    query: z.object({
+      page: intParam(1, 100_000),
+      per_page: intParam(1, 100),
+      sort: z.enum(['name', 'type', 'status', 'created_at', 'last_seen_at']).optional(),
+      order: z.enum(['asc', 'desc']).optional(),
+      filter: z.string().max(500).optional(),
+      tenant_id: z.string().min(1).max(100).optional().describe('Operators only'),
+    }),
+  },
+  operation: `query CloudPioneerResources($tenantId: ID, $page: Int, $perPage: Int, $sort: String, $order: String, $filter: String) {
+    cloudResources(tenantId: $tenantId, page: $page, perPage: $perPage, sort: $sort, order: $order, filter: $filter) {
+      total page perPage
+      items { id tenantId name type status metrics { cpuUsage memoryUsage diskUsage storageBytes } tags createdAt lastSeenAt }
+    }
+  }`,
+  variables: ({ query }) => ({
+    tenantId: query.tenant_id,
+    page: query.page,
+    perPage: query.per_page,
+    sort: query.sort,
+    order: query.order,
+    filter: query.filter,
+  }),
+  respond: ({
+    cloudResources: r,
+  }: {
+    cloudResources: { total: number; page: number; perPage: number; items: ResourceData[] };
+  }) => ({
+    items: r.items.map((x) => ({
+      id: x.id,
+      name: x.name,
+      type: x.type,
+      status: x.status,
+      metrics: (x.type === 'storage'
+        ? { storage_bytes: x.metrics.storageBytes }
+        : {
+            cpu_usage: x.metrics.cpuUsage,
+            memory_usage: x.metrics.memoryUsage,
+            disk_usage: x.metrics.diskUsage,
+          }) as Record<string, number | null>,
+      cost: null,
+      tags: x.tags,
+      tenant_id: x.tenantId,
+      created_at: x.createdAt,
+      last_seen_at: x.lastSeenAt,
+    })),
+    total: r.total,
+    page: r.page,
+    per_page: r.perPage,
+  }),
+  response: z.object({
+    items: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        type: z.string().describe('device | storage'),
+        status: z.string(),
+        metrics: z.record(z.string(), z.number().nullable()).describe('Latest figures; null where none was reported'),
+        cost: z.null().describe('No pricing source: always null'),
+        tags: z.record(z.string(), z.string()),
+        tenant_id: z.string(),
+        created_at: isoTimestamp,
+        last_seen_at: isoTimestamp.nullable(),
+      }),
+    ),
+    total: z.number().int(),
+    page: z.number().int(),
+    per_page: z.number().int(),
+  }),
+});
+
+const METRIC_NAMES = ['cpu_usage', 'memory_usage', 'disk_usage', 'storage_bytes'] as const;
+
+/** GET /resources/{resource_id}/metrics: one series per metric; null for a metric the resource has no source for. */
+const resourceMetrics = defineRoute({
+  dialect: 'cloudpioneer',
+  method: 'GET',
+  path: '/resources/{resource_id}/metrics',
+  summary: "A resource's metrics as a time series (averages per interval of recorded figures)",
+  input: {
+    params: z.object({ resource_id: z.string().min(1).max(128) }),
+    query: z.object({
+      start_time: z.iso.datetime({ offset: true }).optional(),
+      end_time: z.iso.datetime({ offset: true }).optional(),
+      interval: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional(),
+      metrics: z
+        .union([z.string(), z.array(z.string())])
+        .optional()
+        .transform((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(','))))
+        .pipe(z.array(z.enum(METRIC_NAMES)).max(4).optional()),
+    }),
+  },
+  operation: `query CloudPioneerResourceMetrics($resourceId: ID!, $startTime: DateTime, $endTime: DateTime, $interval: String, $metrics: [String!]) {
+    cloudResourceMetrics(resourceId: $resourceId, startTime: $startTime, endTime: $endTime, interval: $interval, metrics: $metrics) {
+      resourceId interval series { metric points { timestamp value } }
+    }
+  }`,
+  variables: ({ params, query }) => ({
+    resourceId: params.resource_id,
+    startTime: query.start_time,
+    endTime: query.end_time,
+    interval: query.interval,
+    metrics: query.metrics,
+  }),
+  respond: ({
+    cloudResourceMetrics: m,
+  }: {
+    cloudResourceMetrics: {
+      resourceId: string;
+      interval: string;
+      series: Array<{ metric: string; points: Array<{ timestamp: string; value: number }> | null }>;
+    };
+  }) => ({
+    resource_id: m.resourceId,
+    interval: m.interval,
+    metrics: Object.fromEntries(m.series.map((s) => [s.metric, s.points])),
+  }),
+  response: z.object({
+    resource_id: z.string(),
+    interval: z.string(),
+    metrics: z.record(
+      z.string(),
+      z
+        .array(z.object({ timestamp: isoTimestamp, value: z.number() }))
+        .nullable()
+        .describe('null: no source'),
+    ),
+  }),
+});
+
+export const cloudpioneerRoutes: RestRoute[] = [login, listResources, resourceMetrics];

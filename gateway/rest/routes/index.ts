@@ -7,6 +7,8 @@ import { nexusCoreRoutes } from './nexus-core.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
+import { platformForgeEdgeRoutes } from './platform-forge-edge.js';
+import { platformForgeWhitelabelRoutes } from './platform-forge-whitelabel.js';
 import { platformForgePrivacyRoutes } from './platform-forge-privacy.js';
 import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
 import { platformForgeSecurityRoutes } from './platform-forge-security.js';
@@ -34,6 +36,8 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeAdminRoutes,
   ...platformForgeSsoRoutes,
   ...platformForgeBillingRoutes,
+  ...platformForgeEdgeRoutes,
+  ...platformForgeWhitelabelRoutes,
   ...nexusCoreRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,

@@ -9,5 +9,6 @@ import './query-logs.js';
 import './tenant.js';
 import './tenant-sql.js';
 import './workspace.js';
+import './whitelabel.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import { defineRoute, type RestRoute } from '../route.js';
+import { isoTimestamp } from '../schemas.js';
+
+// platform-forge "Whitelabel Module". Brands, assets and custom domains belong to a tenant
+// (tenancy). The document shows request bodies and the verify answer; the other answers use its
+// snake_case. TLS: the platform issues no certificates (no ACME client) and says so in `ssl`.
+
+const tenantId = z
+  .string()
+  .min(1)
+  .max(100)
+  .optional()
+  .describe('Operators and project keys; others act on their own tenant');
+
+interface BrandData {
+  id: string;
+  tenantId: string;
+  name: string;
+  config: Record<string, unknown>;
+  createdAt: string;
+}
+
+const createBrand = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/whitelabel/brands',
+  summary: 'Create a brand for the tenant (colours, fonts, logo, email templates)',
+  status: 201,
+  input: {
+    body: z.object({
+      name: z.string().min(1).max(100),
+      config: z
+        .record(z.string(), z.unknown())
+        .describe(
+          'primary_color (required), secondary_color, accent_color, background_color, text_color (#rgb/#rrggbb/#rrggbbaa); logo_url (https) or logo_asset_id; favicon_asset_id; fonts {primary, secondary}; email_templates {welcome|password_reset|invitation|mfa_code|invoice: {subject, html?, text?}}',
+        ),
+      tenant_id: tenantId,
+    }),
+  },
+  operation: `mutation ForgeCreateBrand($tenantId: ID, $name: String!, $config: JSON!) {
+    createBrand(tenantId: $tenantId, name: $name, config: $config) { id tenantId name config createdAt }
+  }`,
+  variables: ({ body }) => ({ tenantId: body.tenant_id, name: body.name, config: body.config }),
+  respond: ({ createBrand: b }: { createBrand: BrandData }) => ({
+    id: b.id,
+    tenant_id: b.tenantId,
+    name: b.name,
+    config: b.config,
+    created_at: b.createdAt,
+  }),
+  response: z.object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    created_at: isoTimestamp,
+  }),
+});
+
+const MAX_UPLOAD_BYTES = 512 * 1024;
+
+interface AssetData {
+  id: string;
+  tenantId: string;
+  type: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  width: number | null;
+  height: number | null;
+  originalSize: number | null;
+  originalType: string | null;
+  storageKey: string;
+  createdAt: string;
+}
+
+const uploadAsset = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/whitelabel/assets/upload',
+  summary: 'Upload a brand asset (multipart/form-data: file, type, tenant_id)',
+  status: 201,
+  multipart: { fileField: 'file', maxFileBytes: MAX_UPLOAD_BYTES },
+  input: {
+    body: z.object({
+      file: z.object({
+        filename: z.string().max(255).nullable(),
+        mime_type: z.string().nullable(),
+        size: z.number().int(),
+        content_base64: z.string(),
+      }),
+      type: z.enum(['logo', 'favicon', 'banner']),
+      tenant_id: tenantId,
+    }),
+  },
+  operation: `mutation ForgeUploadAsset($tenantId: ID, $type: String!, $filename: String, $contentBase64: String!) {
+    uploadBrandAsset(tenantId: $tenantId, type: $type, filename: $filename, contentBase64: $contentBase64) {
+      id tenantId type contentType size sha256 width height originalSize originalType storageKey createdAt
+    }
+  }`,
+  variables: ({ body }) => ({
+    tenantId: body.tenant_id,
+    type: body.type,
+    filename: body.file.filename,
+    contentBase64: body.file.content_base64,
+  }),
+  respond: ({ uploadBrandAsset: a }: { uploadBrandAsset: AssetData }) => ({
+    id: a.id,
+    tenant_id: a.tenantId,
+    type: a.type,
+    content_type: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+    width: a.width,
+    height: a.height,
+    original: { size: a.originalSize, content_type: a.originalType },
+    storage_key: a.storageKey,
+    created_at: a.createdAt,
+  }),
+  response: z.object({
+    id: z.string(),
+    tenant_id: z.string(),
+    type: z.string(),
+    content_type: z.string().describe('Of the stored image: re-encoded, metadata stripped, resized to fit'),
+    size: z.number().int(),
+    sha256: z.string(),
+    width: z.number().int().nullable(),
+    height: z.number().int().nullable(),
+    original: z.object({ size: z.number().int().nullable(), content_type: z.string().nullable() }),
+    storage_key: z.string(),
+    created_at: isoTimestamp,
+  }),
+});
+
+const DOMAIN_FIELDS = `id tenantId domain status verified sslEnabled autoProvisionSsl tlsStatus tlsReason
+  dnsRecords { type name value } verifiedAt lastCheckedAt lastCheckError createdAt`;
+
+interface DomainData {
+  id: string;
+  tenantId: string;
+  domain: string;
+  status: string;
+  verified: boolean;
+  sslEnabled: boolean;
+  autoProvisionSsl: boolean;
+  tlsStatus: string;
+  tlsReason: string;
+  dnsRecords: Array<{ type: string; name: string; value: string }>;
+  verifiedAt: string | null;
+  lastCheckedAt: string | null;
+  lastCheckError: string | null;
+  createdAt: string;
+}
+
+function toDomain(d: DomainData) {
+  return {
+    id: d.id,
+    tenant_id: d.tenantId,
+    domain: d.domain,
+    status: d.status,
+    verified: d.verified,
+    dns_records: d.dnsRecords,
+    ssl: {
+      enabled: d.sslEnabled,
+      auto_provision: d.autoProvisionSsl,
+      status: d.tlsStatus,
+      reason: d.tlsReason,
+    },
+    verified_at: d.verifiedAt,
+    last_checked_at: d.lastCheckedAt,
+    last_check_error: d.lastCheckError,
+    created_at: d.createdAt,
+  };
+}
+
+const domainResponse = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  domain: z.string(),
+  status: z.string().describe('pending_verification | verified'),
+  verified: z.boolean(),
+  dns_records: z.array(z.object({ type: z.string(), name: z.string(), value: z.string() })),
+  ssl: z.object({
+    enabled: z.boolean(),
+    auto_provision: z.boolean(),
+    status: z.string().describe('not_provisioned: no ACME client, no certificate is issued'),
+    reason: z.string(),
+  }),
+  verified_at: isoTimestamp.nullable(),
+  last_checked_at: isoTimestamp.nullable(),
+  last_check_error: z.string().nullable(),
+  created_at: isoTimestamp,
+});
+
+const addDomain = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/whitelabel/domains',
+  summary: 'Add a custom domain; publish the TXT record it answers with, then verify',
+  status: 201,
+  input: {
+    body: z.object({
+      domain: z.string().min(1).max(253),
+      ssl_enabled: z.boolean().optional(),
+      auto_provision_ssl: z.boolean().optional(),
+      tenant_id: tenantId,
+    }),
+  },
+  operation: `mutation ForgeAddDomain($tenantId: ID, $domain: String!, $sslEnabled: Boolean, $autoProvisionSsl: Boolean) {
+    addCustomDomain(tenantId: $tenantId, domain: $domain, sslEnabled: $sslEnabled, autoProvisionSsl: $autoProvisionSsl) {
+      ${DOMAIN_FIELDS}
+    }
+  }`,
+  variables: ({ body }) => ({
+    tenantId: body.tenant_id,
+    domain: body.domain,
+    sslEnabled: body.ssl_enabled,
+    autoProvisionSsl: body.auto_provision_ssl,
+  }),
+  respond: ({ addCustomDomain: d }: { addCustomDomain: DomainData }) => toDomain(d),
+  response: domainResponse,
+});
+
+const verifyDomain = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/whitelabel/domains/{domain}/verify',
+  summary: 'Check the domain’s TXT record now',
+  input: {
+    params: z.object({ domain: z.string().min(1).max(253) }),
+    body: z.object({ tenant_id: tenantId }).optional(),
+  },
+  operation: `mutation ForgeVerifyDomain($tenantId: ID, $domain: String!) {
+    verifyCustomDomain(tenantId: $tenantId, domain: $domain) { ${DOMAIN_FIELDS} }
+  }`,
+  variables: ({ params, body }) => ({ tenantId: body?.tenant_id, domain: params.domain }),
+  respond: ({ verifyCustomDomain: d }: { verifyCustomDomain: DomainData }) => toDomain(d),
+  response: domainResponse,
+});
+
+export const platformForgeWhitelabelRoutes: RestRoute[] = [createBrand, uploadAsset, addDomain, verifyDomain];
