@@ -4,6 +4,8 @@ import { corePlatformRoutes } from './core-platform.js';
 import { corePlatformDatabaseRoutes } from './core-platform-database.js';
 import { corePlatformTenantRoutes } from './core-platform-tenants.js';
 import { nexusCoreRoutes } from './nexus-core.js';
+import { nexusCoreTaskRoutes } from './nexus-core-tasks.js';
+import { nexusCoreBackupRoutes } from './nexus-core-backups.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
@@ -35,6 +37,8 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeSsoRoutes,
   ...platformForgeBillingRoutes,
   ...nexusCoreRoutes,
+  ...nexusCoreTaskRoutes,
+  ...nexusCoreBackupRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
   ...tenantsdbTenantOpsRoutes,
