@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLock } from '../subgraphs/platform/services/security/dependency-audit.js';
+import { scanText } from '../subgraphs/platform/services/security/secret-scan.js';
 import { createTenant, signInTenantAdmin } from './support/tenants.js';
 import { bootPlatform, type TestPlatform } from './support/platform.js';
 import { expectRestError, ISO_TIMESTAMP, uniqueClientIp, waitFor } from './support/rest.js';
@@ -265,6 +267,134 @@ describe('tasks', () => {
       409,
       'CONFLICT',
     );
+  });
+});
+
+describe('security', () => {
+  async function scanRecord(id: string) {
+    const { body } = await t.graphql<{ securityScan: Record<string, unknown> }>(
+      `query ($id: ID!) { securityScan(id: $id) { id status checks findings summary error } }`,
+      { id },
+      { headers },
+    );
+    expect(body.errors).toBeUndefined();
+    return body.data!.securityScan;
+  }
+
+  it('runs a full nexus-core scan as a task and stores its findings', async () => {
+    const started = await t.rest('/api/v1/security/scan', {
+      method: 'POST',
+      body: { type: 'full', severity_threshold: 'info' },
+      headers,
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(started.body.data).toMatchObject({
+      scan_id: expect.stringMatching(/^scan_/),
+      status: 'started',
+      components_to_scan: expect.arrayContaining(['plugins', 'configuration', 'permissions']),
+      checks: expect.arrayContaining(['dependencies', 'secrets', 'configuration', 'permissions', 'containers']),
+      task_id: expect.any(String),
+    });
+    const task = await waitForTask(started.body.data.task_id);
+    expect(task.status, JSON.stringify(task)).toBe('completed');
+    expect(task.details.steps.every((step: { status: string }) => step.status === 'completed')).toBe(true);
+
+    const scan = await scanRecord(started.body.data.scan_id);
+    expect(scan.status).toBe('completed');
+    const summary = scan.summary as Record<string, unknown>;
+    expect(summary.advisory_source).toMatch(/snapshot/);
+    expect(summary.packages_audited).toBeGreaterThan(100);
+    expect(summary.config_files_scanned).toBeGreaterThan(0);
+    const findings = scan.findings as { check: string; severity: string; title: string }[];
+    // vitest runs with NODE_ENV=test: the configuration check says production rules are off.
+    expect(findings).toContainEqual(expect.objectContaining({ check: 'configuration', severity: 'info' }));
+
+    const status = await t.rest('/api/v1/security/status', { headers });
+    expect(status.status, JSON.stringify(status.body)).toBe(200);
+    expect(status.body.data.last_scan).toMatch(ISO_TIMESTAMP);
+  });
+
+  it('runs platform-forge scans, refuses targets outside the app and tenant admins', async () => {
+    const started = await t.rest('/api/v1/security/scans', {
+      method: 'POST',
+      body: { scan_types: ['secrets', 'code'], targets: ['/app', '/config'], deep_scan: true },
+      headers,
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(started.body).toMatchObject({
+      status: 'success',
+      data: {
+        scan_types: ['secrets', 'code'],
+        checks: ['secrets'],
+        not_scanned: ['code'],
+        targets: ['/app', '/config'],
+      },
+    });
+    expect((await waitForTask(started.body.data.task_id)).status).toBe('completed');
+    expectRestError(
+      'platform-forge',
+      await t.rest('/api/v1/security/scans', { method: 'POST', body: { targets: ['/etc'] }, headers }),
+      400,
+      'VALIDATION_ERROR',
+    );
+    expectRestError(
+      'platform-forge',
+      await t.rest('/api/v1/security/scans', { method: 'POST', body: {}, token: tenantAdmin, headers }),
+      403,
+      'FORBIDDEN',
+    );
+  });
+
+  it("reports identity's figures: platform-wide for the operator, the tenant's own for its admin", async () => {
+    const failed = await t.graphql(
+      `mutation ($tenantId: ID) { login(email: "nobody-${Date.now()}@example.com", password: "wrong-password-123", tenantId: $tenantId) { accessToken } }`,
+      { tenantId },
+      { token: null, headers: { 'x-forwarded-for': uniqueClientIp() } },
+    );
+    expect(failed.body.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+
+    const operator = await t.rest('/api/v1/security/status', { headers });
+    expect(operator.status).toBe(200);
+    expect(operator.body.data).toMatchObject({
+      status: expect.stringMatching(/^(secure|warning|at_risk)$/),
+      alerts: expect.any(Array),
+      metrics: {
+        failed_logins_24h: expect.any(Number),
+        blocked_ips: expect.any(Number),
+        active_sessions: expect.any(Number),
+        api_key_usage: expect.any(Number),
+      },
+    });
+    expect(operator.body.data.metrics.failed_logins_24h).toBeGreaterThanOrEqual(1);
+    expect(operator.body.data.metrics.active_sessions).toBeGreaterThanOrEqual(1);
+
+    const tenant = await t.rest('/api/v1/security/status', { token: tenantAdmin, headers });
+    expect(tenant.status, JSON.stringify(tenant.body)).toBe(200);
+    expect(tenant.body.data.last_scan).toBeNull();
+    expect(tenant.body.data.metrics.api_key_usage).toBeNull();
+    expect(tenant.body.data.metrics.failed_logins_24h).toBeGreaterThanOrEqual(1);
+    expect(tenant.body.data.metrics.failed_logins_24h).toBeLessThanOrEqual(
+      operator.body.data.metrics.failed_logins_24h,
+    );
+    expect(tenant.body.data.metrics.active_sessions).toBeGreaterThanOrEqual(1);
+  });
+
+  it('audits a lockfile against the advisory snapshot and masks secrets', () => {
+    const findings = auditLock({
+      packages: {
+        '': { name: 'app' },
+        'node_modules/ws': { version: '8.16.0' },
+        'node_modules/semver': { version: '7.8.5' },
+      },
+    });
+    expect(findings).toEqual([
+      expect.objectContaining({ check: 'dependencies', severity: 'high', location: 'node_modules/ws' }),
+    ]);
+    const secret = `sk_live_${'a1B2'.repeat(6)}`;
+    const found = scanText(`STRIPE_SECRET_KEY=${secret}\nDATABASE_URL=postgres://app:hunter22@db/app\n`, '.env');
+    expect(found.map((f) => f.location)).toEqual(['.env:1', '.env:2']);
+    expect(JSON.stringify(found)).not.toContain(secret);
+    expect(JSON.stringify(found)).not.toContain('hunter22');
   });
 });
 

@@ -6,6 +6,7 @@ import { corePlatformTenantRoutes } from './core-platform-tenants.js';
 import { nexusCoreRoutes } from './nexus-core.js';
 import { nexusCoreTaskRoutes } from './nexus-core-tasks.js';
 import { nexusCoreBackupRoutes } from './nexus-core-backups.js';
+import { securityOpsRoutes } from './security-ops.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
@@ -39,6 +40,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...nexusCoreRoutes,
   ...nexusCoreTaskRoutes,
   ...nexusCoreBackupRoutes,
+  ...securityOpsRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
   ...tenantsdbTenantOpsRoutes,

@@ -3,5 +3,6 @@ import './health-report.js';
 import './system-status.js';
 import './tasks.js';
 import './system-backups.js';
+import './security.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
