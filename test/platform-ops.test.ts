@@ -398,6 +398,110 @@ describe('security', () => {
   });
 });
 
+describe('services and diagnostics', () => {
+  it('lists the services with figures counted where requests are handled', async () => {
+    await incidentTitles();
+    const answer = await t.rest('/api/v1/services', { headers });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const byName = Object.fromEntries(
+      answer.body.data.services.map((s: { name: string }) => [s.name, s] as const),
+    ) as Record<string, { status: string; health: string; metrics: Record<string, number | null> }>;
+    expect(Object.keys(byName).sort()).toEqual(
+      [
+        'billing',
+        'cache',
+        'database',
+        'edge',
+        'gateway',
+        'identity',
+        'platform',
+        'telemetry',
+        'tenancy',
+        'worker',
+      ].sort(),
+    );
+    expect(byName.gateway!.metrics.requests_handled).toBeGreaterThan(0);
+    expect(byName.platform!.metrics.requests_handled).toBeGreaterThan(0);
+    expect(byName.identity!).toMatchObject({ status: 'running', health: 'healthy' });
+    expect(byName.database!).toMatchObject({ status: 'running', health: 'healthy' });
+    expect(byName.database!.metrics.requests_handled).toBeGreaterThan(0);
+    expect(byName.cache!.metrics.requests_handled).toEqual(expect.any(Number));
+    expect(byName.worker!.health).toBe('healthy');
+    for (const s of Object.values(byName)) expect((s.metrics.uptime ?? 0) >= 0).toBe(true);
+    expectRestError('nexus-core', await t.rest('/api/v1/services', { token: tenantAdmin, headers }), 403, 'FORBIDDEN');
+  });
+
+  it('restarts a subgraph in place; the rest answer 501 or 404', async () => {
+    const before = await t.rest('/api/v1/services/identity', { headers });
+    expect(before.status).toBe(200);
+    expect(before.body.data).toMatchObject({ name: 'identity', type: 'Subgraph', restartable: true });
+    expect(before.body.data.metrics.avg_response_time_ms).toEqual(expect.any(Number));
+
+    const restarted = await t.rest('/api/v1/services/identity/restart', { method: 'POST', headers });
+    expect(restarted.status, JSON.stringify(restarted.body)).toBe(200);
+    expect(restarted.body.data).toEqual({
+      service: 'identity',
+      action: 'restart',
+      status: 'completed',
+      duration_ms: expect.any(Number),
+    });
+    const after = await t.rest('/api/v1/services/identity', { headers });
+    expect(after.body.data.health).toBe('healthy');
+    expect(after.body.data.metrics.uptime).toBeLessThanOrEqual(before.body.data.metrics.uptime ?? Infinity);
+    // Identity serves through the new server.
+    expect((await t.rest('/api/v1/security/status', { headers })).status).toBe(200);
+
+    expectRestError(
+      'nexus-core',
+      await t.rest('/api/v1/services/database/restart', { method: 'POST', headers }),
+      501,
+      'NOT_IMPLEMENTED',
+    );
+    expectRestError('nexus-core', await t.rest('/api/v1/services/nope', { headers }), 404, 'NOT_FOUND');
+    expectRestError(
+      'nexus-core',
+      await t.rest('/api/v1/services/identity/restart', { method: 'POST', token: tenantAdmin, headers }),
+      403,
+      'FORBIDDEN',
+    );
+  });
+
+  it('runs connectivity, performance and stress probes', async () => {
+    const answer = await t.rest('/api/v1/components/diagnostics', {
+      method: 'POST',
+      body: {
+        components: ['database', 'cache', 'event_bus', 'identity'],
+        tests: ['connectivity', 'performance', 'stress'],
+      },
+      headers,
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.data).toMatchObject({ test_run_id: expect.stringMatching(/^diag_/), status: 'completed' });
+    expect(answer.body.data.results.map((r: { component: string }) => r.component)).toEqual([
+      'database',
+      'cache',
+      'event_bus',
+      'identity',
+    ]);
+    for (const result of answer.body.data.results) {
+      expect(result.tests.map((test: { name: string }) => test.name)).toEqual([
+        'connectivity',
+        'performance',
+        'stress',
+      ]);
+      for (const test of result.tests) expect(test.status, JSON.stringify(test)).toBe('pass');
+      expect(result.tests[0].details.response_time_ms).toEqual(expect.any(Number));
+      expect(result.tests[1].details.operations_per_second).toBeGreaterThan(0);
+    }
+    expectRestError(
+      'nexus-core',
+      await t.rest('/api/v1/components/diagnostics', { method: 'POST', body: { components: ['plugins'] }, headers }),
+      400,
+      'VALIDATION_ERROR',
+    );
+  });
+});
+
 async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);

@@ -7,6 +7,7 @@ import { nexusCoreRoutes } from './nexus-core.js';
 import { nexusCoreTaskRoutes } from './nexus-core-tasks.js';
 import { nexusCoreBackupRoutes } from './nexus-core-backups.js';
 import { securityOpsRoutes } from './security-ops.js';
+import { nexusCoreServiceRoutes } from './nexus-core-services.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
@@ -41,6 +42,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...nexusCoreTaskRoutes,
   ...nexusCoreBackupRoutes,
   ...securityOpsRoutes,
+  ...nexusCoreServiceRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
   ...tenantsdbTenantOpsRoutes,

@@ -4,5 +4,6 @@ import './system-status.js';
 import './tasks.js';
 import './system-backups.js';
 import './security.js';
+import './services.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
