@@ -10,6 +10,7 @@ import type { SecretBox } from '../lib/secret-box.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { createHttpSubgraphClient, createInProcessSubgraphClient } from '../lib/subgraph/client.js';
 import { startSubgraphService, type SubgraphService } from '../lib/subgraph/service.js';
+import { serviceMeter } from '../lib/runtime/service-metrics.js';
 import { SUBGRAPHS } from './subgraphs.js';
 import { createSubgraphDeps, type DepsConfig } from './deps.js';
 import { assembleGateway } from './gateway.js';
@@ -82,13 +83,33 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
   };
   try {
     await deps.jobs.startWorker();
+    await serviceMeter(deps.kv).started('worker');
     for (const name of SUBGRAPH_NAMES) {
       const service = await startSubgraphService({ module: SUBGRAPHS[name], deps, signingSecret, logger });
-      closers.push({ step: `subgraph ${name}`, close: () => service.stop({ graceMs }) });
+      // Read at close time: a restarted subgraph has replaced the one started here.
+      closers.push({ step: `subgraph ${name}`, close: () => subgraphs[name].stop({ graceMs }) });
       subgraphs[name] = service;
       if (config.transport === 'http') subgraphUrls[name] = (await service.listen(0, '127.0.0.1')).url;
     }
     for (const module of Object.values(SUBGRAPHS)) await module.start?.(deps);
+    if (config.transport === 'in-process') {
+      // The gateway reads subgraphs[name] per request (InProcessDataSource), so a fresh server
+      // swapped in here takes the next request; the old one finishes what it has, then stops.
+      deps.services = {
+        restartable: () => SUBGRAPH_NAMES,
+        restart: async (name) => {
+          if (!(SUBGRAPH_NAMES as readonly string[]).includes(name)) throw new Error(`Cannot restart ${name}`);
+          const subgraph = name as SubgraphName;
+          const fresh = await startSubgraphService({ module: SUBGRAPHS[subgraph], deps, signingSecret, logger });
+          const old = subgraphs[subgraph];
+          subgraphs[subgraph] = fresh;
+          void old
+            .stop({ graceMs })
+            .catch((error: unknown) => logger.error({ err: error, name }, 'old subgraph stop failed'));
+          logger.info({ subgraph: name }, 'subgraph restarted');
+        },
+      };
+    }
 
     const gateway = await assembleGateway({
       supergraphSdl: composeSupergraph(Object.values(SUBGRAPHS)),

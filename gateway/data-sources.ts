@@ -67,11 +67,12 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
  * error masking), so both transports enforce the trust boundary with the same code.
  */
 export class InProcessDataSource extends LocalGraphQLDataSource<GatewayContext> {
+  /** `current` is read per request: a restarted subgraph (POST /api/v1/services/{name}/restart) is swapped in place. */
   constructor(
-    private readonly service: SubgraphService,
+    private readonly current: () => SubgraphService,
     private readonly signingSecret: string,
   ) {
-    super(service.schema);
+    super(current().schema);
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
@@ -79,7 +80,8 @@ export class InProcessDataSource extends LocalGraphQLDataSource<GatewayContext> 
     const signed = signedHeaders(options, this.signingSecret);
     for (const [key, value] of Object.entries(signed)) headers.set(key, value);
     const { request } = options;
-    const response = await this.service.apollo.executeHTTPGraphQLRequest({
+    const service = this.current();
+    const response = await service.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: {
         method: 'POST',
         headers,
@@ -90,7 +92,7 @@ export class InProcessDataSource extends LocalGraphQLDataSource<GatewayContext> 
           ...(request.operationName ? { operationName: request.operationName } : {}),
         },
       },
-      context: () => this.service.contextFromHeaders(signed),
+      context: () => service.contextFromHeaders(signed),
     });
     if (response.body.kind !== 'complete') throw new Error('In-process subgraph returned an incremental response');
     return JSON.parse(response.body.string) as GatewayGraphQLResponse;

@@ -16,6 +16,7 @@ import { closeServerGracefully, DEFAULT_SHUTDOWN_GRACE_MS } from '../lib/http/gr
 import type { Logger } from '../lib/logger.js';
 import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
 import type { Kv } from '../lib/runtime/kv.js';
+import { serviceMeter } from '../lib/runtime/service-metrics.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
 import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
@@ -94,7 +95,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name, url }) => {
       const local = options.inProcess[name as SubgraphName];
-      if (local) return new InProcessDataSource(local, signingSecret);
+      if (local) return new InProcessDataSource(() => options.inProcess[name as SubgraphName] ?? local, signingSecret);
       const target = options.urls[name as SubgraphName] ?? url;
       if (!target) throw new Error(`No URL for subgraph ${name}`);
       return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
@@ -206,8 +207,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // Requests still being answered; stop() waits for them, so a shutdown never cuts one off halfway
   // (a client that hung up does not stop its request from running to the end).
   const inFlight = new Set<Promise<void>>();
+  const meter = serviceMeter(options.kv);
+  await meter.started('gateway');
   const track = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const work = handle(req, res).finally(() => inFlight.delete(work));
+    const started = performance.now();
+    const work = handle(req, res).finally(() => {
+      inFlight.delete(work);
+      // Every HTTP request the gateway answered; its own failures (5xx) are its errors.
+      meter.record(
+        'gateway',
+        performance.now() - started,
+        res.statusCode >= 500 ? `HTTP ${res.statusCode}` : undefined,
+      );
+    });
     inFlight.add(work);
     return work;
   };

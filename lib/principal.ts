@@ -48,6 +48,23 @@ export const TENANCY_SERVICE_PRINCIPAL: Principal = {
   scopes: [PROVISION_TENANT_ADMIN_SCOPE],
 };
 
+/**
+ * Scope held only by the platform subgraph's service principal: reading identity's security
+ * figures (failed sign-ins, blocks, sessions, open registration) for a security scan job, which
+ * has no caller to act for. Not in SCOPES.
+ */
+export const SECURITY_FIGURES_SCOPE = 'internal:security-figures';
+
+/** The platform subgraph calling identity for itself (security scans), never on a caller's behalf. */
+export const PLATFORM_SERVICE_PRINCIPAL: Principal = {
+  kind: 'service',
+  id: 'platform',
+  projectId: null,
+  tenantId: null,
+  roles: ['platform'],
+  scopes: [SECURITY_FIGURES_SCOPE],
+};
+
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;
 

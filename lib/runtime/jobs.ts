@@ -22,8 +22,31 @@ export interface JobContext {
   /** 1 on the first run, 2 on the first retry, ... */
   attempt: number;
   jobId: string;
+  /** A percent (0-100), or `{ percent, steps: [{ name, status, progress? }] }` for a job with named steps. */
   updateProgress(progress: number | object): Promise<void>;
+  /** Appends a line to the job's log (kept with the job, at most MAX_JOB_LOGS lines; never put secrets in it). */
+  log(message: string, level?: JobLogLevel): Promise<void>;
+  /**
+   * Aborted when someone cancels the running job (`JobQueue.cancel`). Handlers that can stop
+   * between steps check it (`signal.throwIfAborted()`); the job then fails as cancelled, without retry.
+   */
+  signal: AbortSignal;
 }
+
+export type JobLogLevel = 'INFO' | 'WARN' | 'ERROR';
+
+export interface JobLog {
+  timestamp: Date;
+  level: JobLogLevel;
+  message: string;
+}
+
+/** The failedReason of a job stopped by `JobQueue.cancel`. */
+export const CANCELLED_REASON = 'cancelled';
+/** Lines of log kept per job. */
+export const MAX_JOB_LOGS = 200;
+/** How many of the newest jobs per state `list` reads (BullMQ); older ones are beyond a listing. */
+export const LIST_SCAN_LIMIT = 1000;
 
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly id: string;
@@ -58,7 +81,25 @@ export interface JobInfo {
   /** The last failure, while the job waits to retry and once it has failed for good. */
   failedReason?: string;
   createdAt: Date;
+  /** When the current or last run started. */
+  startedAt?: Date;
   finishedAt?: Date;
+  /** The tenant the job works for (EnqueueOptions.tenantId); null for platform-wide jobs. */
+  tenantId: string | null;
+  /** Cancelled through `cancel` (state failed, failedReason CANCELLED_REASON), or asked to stop while it runs. */
+  cancelRequested: boolean;
+}
+
+export interface ListJobsOptions {
+  states?: readonly JobState[];
+  /** A job definition id. */
+  name?: string;
+  /** Only this tenant's jobs. */
+  tenantId?: string;
+  /** true: only cancelled jobs; false: none of them. */
+  cancelled?: boolean;
+  offset: number;
+  limit: number;
 }
 
 export type JobCounts = Record<JobState, number>;
@@ -67,6 +108,8 @@ export interface EnqueueOptions {
   /** Idempotency key: enqueueing an id that still exists returns that job instead of adding one. */
   jobId?: string;
   delayMs?: number;
+  /** The tenant this job works for: tenant-scoped task listings show it to that tenant's admins. */
+  tenantId?: string;
 }
 
 export interface JobQueue {
@@ -79,6 +122,16 @@ export interface JobQueue {
   enqueue(job: string, payload: unknown, opts?: EnqueueOptions): Promise<{ jobId: string }>;
   getJob(jobId: string): Promise<JobInfo | null>;
   counts(): Promise<JobCounts>;
+  /** Newest first; `total` counts every match (within LIST_SCAN_LIMIT newest jobs per state on BullMQ). */
+  list(options: ListJobsOptions): Promise<{ jobs: JobInfo[]; total: number }>;
+  /** The job's log lines, oldest first, at most `limit` of the newest. */
+  logs(jobId: string, limit?: number): Promise<JobLog[]>;
+  /**
+   * Cancels a job: one still waiting or delayed fails at once as cancelled (never runs); a running
+   * one has its `signal` aborted (in whichever worker process runs it). Finished jobs are left as
+   * they are. Returns the job as it is right after the request, null when there is none.
+   */
+  cancel(jobId: string): Promise<JobInfo | null>;
   /** Starts processing in this process. Without it the queue only enqueues (a subgraph's role in production). */
   startWorker(opts?: { concurrency?: number }): Promise<void>;
   /** Stops taking jobs, waits for the running ones, then closes what this queue opened (not the Kv). */
@@ -143,7 +196,7 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
     if (opts.jobId !== undefined) validateJobId(opts.jobId);
     const delayMs = opts.delayMs ?? 0;
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new AppError('VALIDATION_ERROR', 'delayMs must be >= 0');
-    return backend.add(def, toJson(parsed.data), { jobId: opts.jobId, delayMs });
+    return backend.add(def, withTenant(toJson(parsed.data), opts.tenantId), { jobId: opts.jobId, delayMs });
   };
 
   return {
@@ -151,6 +204,9 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
     enqueue: enqueue as JobQueue['enqueue'],
     getJob: (jobId) => backend.getJob(jobId),
     counts: () => backend.counts(),
+    list: (listOptions) => backend.list(listOptions),
+    logs: (jobId, limit = MAX_JOB_LOGS) => backend.logs(jobId, Math.max(1, Math.min(limit, MAX_JOB_LOGS))),
+    cancel: (jobId) => backend.cancel(jobId),
     startWorker: (opts) => backend.startWorker(opts?.concurrency ?? DEFAULT_CONCURRENCY),
     close: () => backend.close(),
   };
@@ -161,6 +217,9 @@ interface Backend {
   add(def: JobDefinition, payload: unknown, opts: { jobId?: string; delayMs: number }): Promise<{ jobId: string }>;
   getJob(jobId: string): Promise<JobInfo | null>;
   counts(): Promise<JobCounts>;
+  list(options: ListJobsOptions): Promise<{ jobs: JobInfo[]; total: number }>;
+  logs(jobId: string, limit: number): Promise<JobLog[]>;
+  cancel(jobId: string): Promise<JobInfo | null>;
   startWorker(concurrency: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -179,12 +238,20 @@ function validateJobId(jobId: string): void {
 async function runAttempt(
   def: JobDefinition,
   payload: unknown,
-  meta: { jobId: string; attempt: number; logger: Logger; updateProgress: JobContext['updateProgress'] },
+  meta: {
+    jobId: string;
+    attempt: number;
+    logger: Logger;
+    updateProgress: JobContext['updateProgress'];
+    log: JobContext['log'];
+    signal: AbortSignal;
+  },
 ): Promise<unknown> {
   const log = meta.logger.child({ job: def.id, jobId: meta.jobId, attempt: meta.attempt });
   const started = performance.now();
   try {
-    const parsed = def.schema.safeParse(payload);
+    meta.signal.throwIfAborted();
+    const parsed = def.schema.safeParse(withoutTenant(payload));
     if (!parsed.success) {
       // Stored by an older version of the schema, or written by hand: no retry will fix it.
       throw new UnrecoverableJobError(`Stored payload no longer matches the schema of "${def.id}"`);
@@ -194,10 +261,14 @@ async function runAttempt(
       attempt: meta.attempt,
       jobId: meta.jobId,
       updateProgress: meta.updateProgress,
+      log: meta.log,
+      signal: meta.signal,
     });
     log.info({ ms: Math.round(performance.now() - started) }, 'job completed');
     return result;
-  } catch (error) {
+  } catch (caught) {
+    // A cancelled job stops for good, whatever the handler threw on its way out.
+    const error = meta.signal.aborted ? new UnrecoverableJobError(CANCELLED_REASON, { cause: caught }) : caught;
     const willRetry = !(error instanceof UnrecoverableJobError) && meta.attempt < def.attempts;
     log[willRetry ? 'warn' : 'error'](
       { err: error, ms: Math.round(performance.now() - started), willRetry },
@@ -206,6 +277,68 @@ async function runAttempt(
     throw error;
   }
 }
+
+/** Where the owning tenant rides along in the stored payload; stripped before the handler's schema sees it. */
+const TENANT_KEY = '__tenantId';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function withTenant(payload: unknown, tenantId: string | undefined): unknown {
+  if (tenantId === undefined) return payload;
+  if (typeof tenantId !== 'string' || tenantId.length === 0 || tenantId.length > 200) {
+    throw new AppError('VALIDATION_ERROR', 'tenantId must be a non-empty string of at most 200 characters');
+  }
+  if (!isPlainObject(payload)) throw new AppError('VALIDATION_ERROR', 'Only object payloads can carry a tenant');
+  return { ...payload, [TENANT_KEY]: tenantId };
+}
+
+function withoutTenant(payload: unknown): unknown {
+  if (!isPlainObject(payload) || !(TENANT_KEY in payload)) return payload;
+  const { [TENANT_KEY]: _tenant, ...rest } = payload;
+  return rest;
+}
+
+function tenantOf(payload: unknown): string | null {
+  return isPlainObject(payload) && typeof payload[TENANT_KEY] === 'string' ? payload[TENANT_KEY] : null;
+}
+
+function formatLog(level: JobLogLevel, message: string): string {
+  return JSON.stringify({ t: Date.now(), l: level, m: message.slice(0, 2000) });
+}
+
+function parseLog(line: string): JobLog {
+  try {
+    const parsed = JSON.parse(line) as { t?: unknown; l?: unknown; m?: unknown };
+    const level = parsed.l === 'WARN' || parsed.l === 'ERROR' ? parsed.l : 'INFO';
+    return { timestamp: new Date(Number(parsed.t)), level, message: String(parsed.m ?? '') };
+  } catch {
+    // A line written by other BullMQ code (job.log with plain text).
+    return { timestamp: new Date(0), level: 'INFO', message: line };
+  }
+}
+
+function matches(info: JobInfo, options: ListJobsOptions): boolean {
+  return (
+    (options.name === undefined || info.name === options.name) &&
+    (options.tenantId === undefined || info.tenantId === options.tenantId) &&
+    (options.cancelled === undefined || isCancelled(info) === options.cancelled)
+  );
+}
+
+export function isCancelled(info: JobInfo): boolean {
+  return info.state === 'failed' && info.failedReason === CANCELLED_REASON;
+}
+
+function page(infos: JobInfo[], options: ListJobsOptions): { jobs: JobInfo[]; total: number } {
+  infos.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id.localeCompare(a.id));
+  return { jobs: infos.slice(options.offset, options.offset + options.limit), total: infos.length };
+}
+
+const ALL_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'failed', 'delayed'];
+/** How often a worker looks for a cancel request of a job it runs (any process may ask). */
+const CANCEL_POLL_MS = 250;
 
 function toJson(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
@@ -237,8 +370,10 @@ function createBullBackend(opts: {
   let worker: Worker | undefined;
   let workerConnection: Redis | undefined;
   let closing: Promise<void> | undefined;
+  // Beside BullMQ's own keys, so a queue obliteration takes it too.
+  const cancelKey = (jobId: string) => `${prefix}:${queueName}:cancel:${jobId}`;
 
-  const toInfo = (job: Job, state: JobState): JobInfo | null => {
+  const toInfo = (job: Job, state: JobState, cancelFlag = false): JobInfo | null => {
     if (job.id === undefined) return null;
     return {
       id: job.id,
@@ -249,8 +384,20 @@ function createBullBackend(opts: {
       ...(state === 'completed' ? { result: job.returnvalue ?? null } : {}),
       ...(state !== 'completed' && job.failedReason ? { failedReason: job.failedReason } : {}),
       createdAt: new Date(job.timestamp),
+      ...(job.processedOn ? { startedAt: new Date(job.processedOn) } : {}),
       ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
+      tenantId: tenantOf(job.data),
+      cancelRequested: cancelFlag || (state === 'failed' && job.failedReason === CANCELLED_REASON),
     };
+  };
+
+  const readJob = async (jobId: string): Promise<JobInfo | null> => {
+    // The state first, then the data: read the other way round, a job that finishes in between
+    // shows as completed with the data it had while running (no result, attempts 0).
+    const state = mapBullState(await queue.getJobState(jobId));
+    if (!state) return null;
+    const [job, flag] = await Promise.all([queue.getJob(jobId), connection.exists(cancelKey(jobId))]);
+    return job ? toInfo(job, state, flag === 1) : null;
   };
 
   return {
@@ -261,17 +408,49 @@ function createBullBackend(opts: {
         delay: delayMs > 0 ? delayMs : undefined,
         attempts: def.attempts,
         backoff: { type: 'exponential', delay: def.backoffMs },
+        keepLogs: MAX_JOB_LOGS,
       });
       if (job.id === undefined) throw new Error('BullMQ returned a job without an id');
       return { jobId: job.id };
     },
-    async getJob(jobId) {
-      // The state first, then the data: read the other way round, a job that finishes in between
-      // shows as completed with the data it had while running (no result, attempts 0).
+    getJob: readJob,
+    async list(options) {
+      const bullTypes: Record<JobState, string[]> = {
+        waiting: ['waiting', 'prioritized', 'waiting-children'],
+        active: ['active'],
+        completed: ['completed'],
+        failed: ['failed'],
+        delayed: ['delayed'],
+      };
+      const infos: JobInfo[] = [];
+      for (const state of options.states ?? ALL_STATES) {
+        for (const type of bullTypes[state]) {
+          // Each type on its own: BullMQ pages several types together only as one merged range.
+          const jobs = await queue.getJobs([type as 'waiting'], 0, LIST_SCAN_LIMIT - 1, false);
+          for (const job of jobs) {
+            const info = job ? toInfo(job, state) : null;
+            if (info && matches(info, options)) infos.push(info);
+          }
+        }
+      }
+      return page(infos, options);
+    },
+    async logs(jobId, limit) {
+      const { logs } = await queue.getJobLogs(jobId, -limit, -1, true);
+      return logs.map(parseLog);
+    },
+    async cancel(jobId) {
       const state = mapBullState(await queue.getJobState(jobId));
       if (!state) return null;
-      const job = await queue.getJob(jobId);
-      return job ? toInfo(job, state) : null;
+      if (state === 'completed' || state === 'failed') return readJob(jobId);
+      // A flag every worker reads: before it starts the job, and every CANCEL_POLL_MS while it runs.
+      await connection.set(cancelKey(jobId), '1', 'EX', KEEP_FAILED.age);
+      if (state === 'delayed') {
+        // Run it now, so it fails as cancelled at once instead of at its scheduled time.
+        const job = await queue.getJob(jobId);
+        await job?.promote().catch(() => undefined);
+      }
+      return readJob(jobId);
     },
     async counts() {
       const c = await queue.getJobCounts(
@@ -309,16 +488,30 @@ function createBullBackend(opts: {
         async (job: Job) => {
           const def = definitions.get(job.name);
           if (!def) throw new UnrecoverableError(`No definition for job "${job.name}" in this worker`);
+          const jobId = job.id ?? '';
+          const controller = new AbortController();
+          const checkCancel = async () => {
+            if (!controller.signal.aborted && (await connection.exists(cancelKey(jobId))) === 1) controller.abort();
+          };
+          await checkCancel();
+          const poll = setInterval(() => void checkCancel().catch(() => undefined), CANCEL_POLL_MS);
+          poll.unref();
           try {
             return await runAttempt(def, job.data, {
-              jobId: job.id ?? '',
+              jobId,
               attempt: job.attemptsMade + 1,
               logger,
               updateProgress: (progress) => job.updateProgress(progress),
+              log: async (message, level = 'INFO') => {
+                await job.log(formatLog(level, message));
+              },
+              signal: controller.signal,
             });
           } catch (error) {
             if (error instanceof UnrecoverableJobError) throw new UnrecoverableError(error.message);
             throw error;
+          } finally {
+            clearInterval(poll);
           }
         },
         { connection: workerConnection, prefix, concurrency },
@@ -373,8 +566,14 @@ interface MemoryJob {
   result?: unknown;
   failedReason?: string;
   createdAt: number;
+  startedAt?: number;
   finishedAt?: number;
   timer?: NodeJS.Timeout;
+  tenantId: string | null;
+  logs: string[];
+  /** Set while a run is in progress. */
+  controller?: AbortController;
+  cancelRequested: boolean;
 }
 
 function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; logger: Logger }): Backend {
@@ -423,6 +622,8 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
 
   const run = async (job: MemoryJob) => {
     const attempt = job.attemptsMade + 1;
+    job.startedAt = Date.now();
+    job.controller = new AbortController();
     try {
       const result = await runAttempt(job.def, job.payload, {
         jobId: job.id,
@@ -431,6 +632,11 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
         updateProgress: async (progress) => {
           job.progress = toJson(progress) as number | object;
         },
+        log: async (message, level = 'INFO') => {
+          job.logs.push(formatLog(level, message));
+          if (job.logs.length > MAX_JOB_LOGS) job.logs.splice(0, job.logs.length - MAX_JOB_LOGS);
+        },
+        signal: job.controller.signal,
       });
       job.attemptsMade = attempt;
       job.result = toJson(result) ?? null;
@@ -440,6 +646,7 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
       job.attemptsMade = attempt;
       job.failedReason = errorMessage(error);
       if (error instanceof UnrecoverableJobError || attempt >= job.def.attempts) {
+        if (job.controller.signal.aborted) job.failedReason = CANCELLED_REASON;
         finish(job, 'failed');
       } else if (closed) {
         // Shutting down: the retry would have nowhere to run.
@@ -447,8 +654,25 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
       } else {
         schedule(job, job.def.backoffMs * 2 ** (attempt - 1));
       }
+    } finally {
+      job.controller = undefined;
     }
   };
+
+  const toInfo = (job: MemoryJob): JobInfo => ({
+    id: job.id,
+    name: job.def.id,
+    state: job.state,
+    attemptsMade: job.attemptsMade,
+    progress: toJson(job.progress) as number | object,
+    ...(job.state === 'completed' ? { result: toJson(job.result) } : {}),
+    ...(job.state !== 'completed' && job.failedReason ? { failedReason: job.failedReason } : {}),
+    createdAt: new Date(job.createdAt),
+    ...(job.startedAt ? { startedAt: new Date(job.startedAt) } : {}),
+    ...(job.finishedAt ? { finishedAt: new Date(job.finishedAt) } : {}),
+    tenantId: job.tenantId,
+    cancelRequested: job.cancelRequested,
+  });
 
   const pump = () => {
     while (!closed && running.size < concurrency && waiting.length > 0) {
@@ -477,6 +701,9 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
         attemptsMade: 0,
         progress: 0,
         createdAt: Date.now(),
+        tenantId: tenantOf(payload),
+        logs: [],
+        cancelRequested: false,
       };
       jobs.set(id, job);
       schedule(job, delayMs);
@@ -484,18 +711,35 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
     },
     async getJob(jobId) {
       const job = jobs.get(jobId);
+      return job ? toInfo(job) : null;
+    },
+    async list(options) {
+      const states = new Set(options.states ?? ALL_STATES);
+      const infos = [...jobs.values()].filter((job) => states.has(job.state)).map(toInfo);
+      return page(
+        infos.filter((info) => matches(info, options)),
+        options,
+      );
+    },
+    async logs(jobId, limit) {
+      return (jobs.get(jobId)?.logs ?? []).slice(-limit).map(parseLog);
+    },
+    async cancel(jobId) {
+      const job = jobs.get(jobId);
       if (!job) return null;
-      return {
-        id: job.id,
-        name: job.def.id,
-        state: job.state,
-        attemptsMade: job.attemptsMade,
-        progress: toJson(job.progress) as number | object,
-        ...(job.state === 'completed' ? { result: toJson(job.result) } : {}),
-        ...(job.state !== 'completed' && job.failedReason ? { failedReason: job.failedReason } : {}),
-        createdAt: new Date(job.createdAt),
-        ...(job.finishedAt ? { finishedAt: new Date(job.finishedAt) } : {}),
-      };
+      if (job.state === 'waiting' || job.state === 'delayed') {
+        if (job.timer) clearTimeout(job.timer);
+        job.timer = undefined;
+        const index = waiting.indexOf(job.id);
+        if (index >= 0) waiting.splice(index, 1);
+        job.cancelRequested = true;
+        job.failedReason = CANCELLED_REASON;
+        finish(job, 'failed');
+      } else if (job.state === 'active') {
+        job.cancelRequested = true;
+        job.controller?.abort();
+      }
+      return toInfo(job);
     },
     async counts() {
       const counts: JobCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };

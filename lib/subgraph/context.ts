@@ -20,6 +20,13 @@ export interface StripeSettings {
   usageMeterEvent: string;
 }
 
+/** The services of this process that can be restarted in place (set by the all-in-one process, app/platform.ts). */
+export interface ServiceControl {
+  restartable(): readonly string[];
+  /** Rebuilds the service (its server and schema) and swaps it in; in-flight requests finish on the old one. */
+  restart(name: string): Promise<void>;
+}
+
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
   /** Seals secrets the platform stores and must read back (lib/secret-box.ts). */
@@ -53,6 +60,8 @@ export interface SubgraphDeps {
   subgraphs?: SubgraphClient;
   /** Every subgraph's privacy hook, for identity's export and erasure jobs (from app/subgraphs.ts). */
   privacyHooks: readonly PrivacyHook[];
+  /** Restarting services of this process; absent where the process cannot (separate processes). */
+  services?: ServiceControl;
 }
 
 export interface SubgraphContext {

@@ -8,7 +8,8 @@ import { createApolloHandler } from '../http/apollo-handler.js';
 import { closeServerGracefully } from '../http/graceful-close.js';
 import type { Logger } from '../logger.js';
 import { PRINCIPAL_HEADER, verifyPrincipal } from '../principal.js';
-import { AppError } from '../errors.js';
+import { AppError, ERROR_STATUS, isErrorCode } from '../errors.js';
+import { serviceMeter } from '../runtime/service-metrics.js';
 import type { JobDefinition } from '../runtime/jobs.js';
 import type { SubgraphContext, SubgraphDeps } from './context.js';
 import type { PrivacyHook } from './privacy.js';
@@ -53,6 +54,7 @@ export async function startSubgraphService(options: {
 }): Promise<SubgraphService> {
   const { module, deps, signingSecret } = options;
   const logger = options.logger.child({ subgraph: module.name });
+  const meter = serviceMeter(deps.kv);
   const apollo = new ApolloServer<SubgraphContext>({
     schema: module.schema,
     logger,
@@ -63,9 +65,32 @@ export async function startSubgraphService(options: {
     includeStacktraceInErrorResponses: false,
     introspection: true,
     // Inline traces are for Apollo's hosted usage reporting, which this platform does not send to.
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      {
+        // Counted here, where the subgraph really handles each operation (either transport):
+        // the platform's service list reads these figures. Errors are the server's own (5xx codes).
+        async requestDidStart() {
+          const started = performance.now();
+          let failure: string | undefined;
+          return {
+            async didEncounterErrors({ errors }) {
+              for (const error of errors) {
+                const code = error.extensions?.code;
+                const status = isErrorCode(code) ? ERROR_STATUS[code] : 500;
+                if (status >= 500) failure ??= isErrorCode(code) ? code : 'INTERNAL_ERROR';
+              }
+            },
+            async willSendResponse() {
+              meter.record(module.name, performance.now() - started, failure);
+            },
+          };
+        },
+      },
+    ],
   });
   await apollo.start();
+  await meter.started(module.name);
 
   const contextFromHeaders: SubgraphService['contextFromHeaders'] = async (headers) => {
     const raw = headers[PRINCIPAL_HEADER];

@@ -4,6 +4,10 @@ import { corePlatformRoutes } from './core-platform.js';
 import { corePlatformDatabaseRoutes } from './core-platform-database.js';
 import { corePlatformTenantRoutes } from './core-platform-tenants.js';
 import { nexusCoreRoutes } from './nexus-core.js';
+import { nexusCoreTaskRoutes } from './nexus-core-tasks.js';
+import { nexusCoreBackupRoutes } from './nexus-core-backups.js';
+import { securityOpsRoutes } from './security-ops.js';
+import { nexusCoreServiceRoutes } from './nexus-core-services.js';
 import { platformForgeRoutes } from './platform-forge.js';
 import { platformForgeAuthRoutes } from './platform-forge-auth.js';
 import { platformForgeBillingRoutes } from './platform-forge-billing.js';
@@ -39,6 +43,10 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeEdgeRoutes,
   ...platformForgeWhitelabelRoutes,
   ...nexusCoreRoutes,
+  ...nexusCoreTaskRoutes,
+  ...nexusCoreBackupRoutes,
+  ...securityOpsRoutes,
+  ...nexusCoreServiceRoutes,
   ...tenantsdbRoutes,
   ...tenantsdbAccountRoutes,
   ...tenantsdbTenantOpsRoutes,

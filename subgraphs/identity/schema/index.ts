@@ -11,5 +11,6 @@ import './mfa.js';
 import './audit.js';
 import './admin-users.js';
 import './tenant-admin.js';
+import './security-status.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

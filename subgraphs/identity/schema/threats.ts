@@ -3,7 +3,7 @@ import { builder } from '../builder.js';
 import { listThreats, updateThreatStatus, type Threat, type ThreatPage } from '../services/threats.js';
 import { OffsetPaginationRef } from './audit.js';
 
-const ThreatRef = builder.objectRef<Threat>('Threat').implement({
+export const ThreatRef = builder.objectRef<Threat>('Threat').implement({
   description: 'A detected sign-in attack and its automatic mitigation: a temporary block on the ip or account.',
   fields: (t) => ({
     id: t.exposeID('id'),

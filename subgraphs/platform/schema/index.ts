@@ -1,5 +1,9 @@
 import { builder } from '../builder.js';
 import './health-report.js';
 import './system-status.js';
+import './tasks.js';
+import './system-backups.js';
+import './security.js';
+import './services.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

@@ -49,7 +49,7 @@ export async function requestTenantBackup({
     },
   });
   try {
-    await deps.jobs.enqueue(BACKUP_JOB, { backupId: backup.id }, { jobId: `backup-${backup.id}` });
+    await deps.jobs.enqueue(BACKUP_JOB, { backupId: backup.id }, { jobId: `backup-${backup.id}`, tenantId: tenant.id });
   } catch (error) {
     await deps.db.prisma.tenantBackup.update({
       where: { id: backup.id },
@@ -265,7 +265,7 @@ export async function startTenantOperation(
     const { jobId } = await deps.jobs.enqueue(
       job,
       { operationId: operation.id },
-      { jobId: `${data.kind}-${operation.id}` },
+      { jobId: `${data.kind}-${operation.id}`, tenantId: data.tenantId },
     );
     return await deps.db.prisma.tenantOperation.update({ where: { id: operation.id }, data: { jobId } });
   } catch (error) {
