@@ -20,6 +20,7 @@ import { tenantsdbAdminRoutes } from './tenantsdb-admin.js';
 import { tenantsdbBlueprintRoutes } from './tenantsdb-blueprints.js';
 import { tenantsdbDataImportRoutes } from './tenantsdb-data-import.js';
 import { tenantsdbWorkspaceRoutes } from './tenantsdb-workspaces.js';
+import { cacheConfigRoutes } from './platform-cache-config.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
@@ -44,4 +45,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...tenantsdbDataImportRoutes,
   ...tenantsdbWorkspaceRoutes,
   ...cloudpioneerRoutes,
+  ...cacheConfigRoutes,
 ];

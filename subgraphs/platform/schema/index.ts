@@ -1,5 +1,7 @@
 import { builder } from '../builder.js';
 import './health-report.js';
 import './system-status.js';
+import './cache.js';
+import './config.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
