@@ -45,6 +45,11 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   method: HttpMethod;
   /** As documented, `{param}` style, including any `/api` prefix. */
   path: string;
+  /**
+   * Path parameters that span several segments (`/api/secrets/{path}` with `path` =
+   * `database/credentials/production`): matched greedily and joined with `/`.
+   */
+  multiSegmentParams?: readonly string[];
   summary: string;
   /** The GraphQL document; the supergraph resolves it with the caller's principal. */
   operation: string;

@@ -21,6 +21,7 @@ import { tenantsdbBlueprintRoutes } from './tenantsdb-blueprints.js';
 import { tenantsdbDataImportRoutes } from './tenantsdb-data-import.js';
 import { tenantsdbWorkspaceRoutes } from './tenantsdb-workspaces.js';
 import { cacheConfigRoutes } from './platform-cache-config.js';
+import { corePlatformSecretRoutes } from './core-platform-secrets.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
@@ -46,4 +47,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...tenantsdbWorkspaceRoutes,
   ...cloudpioneerRoutes,
   ...cacheConfigRoutes,
+  ...corePlatformSecretRoutes,
 ];

@@ -3,5 +3,6 @@ import './health-report.js';
 import './system-status.js';
 import './cache.js';
 import './config.js';
+import './secrets.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
