@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
+import type { BlobStore } from '../../lib/runtime/blob-store.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
 import { guardRestInput } from './input-guard.js';
@@ -51,6 +52,8 @@ export interface RestHandlerOptions {
   checkResponses?: boolean;
   /** Idempotency-Key on POST (gateway/rest/idempotency.ts); absent, the header is ignored. */
   idempotency?: Idempotency;
+  /** The object store uploads stream into (routes with `receiveBody`); absent, they answer NOT_CONFIGURED. */
+  blobs?: BlobStore;
 }
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -359,7 +362,16 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         });
       }
       if (authError !== undefined) throw authError;
-      const body = await readJsonBody(req, method);
+      const receiver = resolution.entry.route.receiveBody;
+      const client = { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null };
+      const body = receiver
+        ? {
+            parsed: await receiver(req, {
+              blobs: options.blobs,
+              execute: (document, variables = {}) => execute({ document, variables, principal, requestId, client }),
+            }),
+          }
+        : await readJsonBody(req, method);
       const target = `${url.pathname}${url.search}`;
       const idempotent = await options.idempotency?.begin({
         req,

@@ -61,6 +61,14 @@ export interface HealthReportData {
     failed: number | null;
     error: string | null;
   };
+  storage: {
+    status: GraphQLHealthStatus;
+    responseTimeMs: number | null;
+    backend: string;
+    totalFiles: number | null;
+    availableSpaceBytes: number | null;
+    error: string | null;
+  };
   /** Null: that subgraph did not answer (the response carries an error for it). */
   platform: SubgraphProbeData | null;
   identity: SubgraphProbeData | null;
@@ -121,6 +129,7 @@ const HEALTH_SELECTION = /* GraphQL */ `
     database { status responseTimeMs driver error connections { active idle waiting max } }
     cache { status responseTimeMs kind hitRate memoryUsageBytes keys error }
     jobs { status responseTimeMs kind waiting active delayed failed error }
+    storage { status responseTimeMs backend totalFiles availableSpaceBytes error }
     platform { ...SubgraphProbe } identity { ...SubgraphProbe } tenancy { ...SubgraphProbe }
     billing { ...SubgraphProbe } telemetry { ...SubgraphProbe } edge { ...SubgraphProbe }
   }

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
+import type { IncomingMessage } from 'node:http';
+import type { BodyReceiverContext } from './multipart.js';
 import type { RateLimitPolicyName } from './rate-limit.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -53,6 +55,11 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   summary: string;
   /** The GraphQL document; the supergraph resolves it with the caller's principal. */
   operation: string;
+  /**
+   * A body that is not JSON (multipart uploads): the route reads it itself, streaming, and returns
+   * what `input.body` validates. It may run operations as the caller first (an upload ticket).
+   */
+  receiveBody?: (req: IncomingMessage, ctx: BodyReceiverContext) => Promise<unknown>;
   /** Validated before anything runs; every issue comes back at once as VALIDATION_ERROR. */
   input?: I;
   variables?: (input: RouteInput<I>) => Record<string, unknown>;

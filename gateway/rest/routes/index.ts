@@ -22,6 +22,7 @@ import { tenantsdbDataImportRoutes } from './tenantsdb-data-import.js';
 import { tenantsdbWorkspaceRoutes } from './tenantsdb-workspaces.js';
 import { cacheConfigRoutes } from './platform-cache-config.js';
 import { corePlatformSecretRoutes } from './core-platform-secrets.js';
+import { corePlatformStorageRoutes } from './core-platform-storage.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
@@ -48,4 +49,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...cloudpioneerRoutes,
   ...cacheConfigRoutes,
   ...corePlatformSecretRoutes,
+  ...corePlatformStorageRoutes,
 ];

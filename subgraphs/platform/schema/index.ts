@@ -4,5 +4,6 @@ import './system-status.js';
 import './cache.js';
 import './config.js';
 import './secrets.js';
+import './storage.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
