@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expectRestError, uniqueClientIp } from './rest.js';
-import { bootPlatform, uniqueSlug, type RestInit, type TestPlatform } from './platform.js';
+import { uniqueSlug, type RestInit, type TestPlatform } from './platform.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './tenants.js';
 
 // The storage suite, run on each object store backend (test/platform-storage*.test.ts): streamed
