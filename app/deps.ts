@@ -6,7 +6,8 @@ import type { Logger } from '../lib/logger.js';
 import { createSmtpMailer } from '../lib/mailer.js';
 import { applyMigrations } from '../lib/migrate.js';
 import { parseAllowList } from '../lib/outbound-address.js';
-import { createFilesystemBlobStore } from '../lib/runtime/blob-store.js';
+import { createFilesystemBlobStore, type BlobStore } from '../lib/runtime/blob-store.js';
+import { createS3BlobStore, type S3BlobStoreConfig } from '../lib/runtime/blob-store-s3.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
@@ -39,6 +40,10 @@ export interface DepsConfig {
   smtp?: { url: string; from: string };
   /** STORAGE_DIR: the platform's file storage (tenant backups). Default `<dataDir>/storage`. */
   storageDir?: string;
+  /** S3_*: objects (deps.blobs) in an S3-compatible bucket instead of `<storageDir>/objects`. */
+  s3?: S3BlobStoreConfig;
+  /** CLAMAV_HOST: clamd that scans uploads; unset, uploads answer that they were not scanned. */
+  clamav?: { host: string; port: number };
   /** TENANT_DATABASE_URL: where dedicated (level 2) tenant databases live; unset, the platform's own server. */
   tenantDatabaseUrl?: string;
   /** WEBHOOK_SIGNING_SECRET: verifies the vm-ready webhook; unset, it answers NOT_CONFIGURED. */
@@ -68,6 +73,18 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     secretsEncryptionKey: env.SECRETS_ENCRYPTION_KEY,
     smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
     storageDir: storageDirFrom(env),
+    s3: env.S3_BUCKET
+      ? {
+          bucket: env.S3_BUCKET,
+          endpoint: env.S3_ENDPOINT,
+          region: env.S3_REGION,
+          accessKeyId: env.S3_ACCESS_KEY_ID,
+          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: env.S3_FORCE_PATH_STYLE ?? Boolean(env.S3_ENDPOINT),
+          prefix: env.S3_PREFIX || undefined,
+        }
+      : undefined,
+    clamav: env.CLAMAV_HOST ? parseHostPort(env.CLAMAV_HOST, 3310) : undefined,
     tenantDatabaseUrl: env.TENANT_DATABASE_URL,
     webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
     dataImport: {
@@ -84,6 +101,16 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
         }
       : undefined,
   };
+}
+
+/** The one choice of object store backend: S3 when S3_BUCKET is set, else the local folder. */
+export function createBlobStore(config: Pick<DepsConfig, 's3'>, storageDir: string): BlobStore {
+  return config.s3 ? createS3BlobStore(config.s3) : createFilesystemBlobStore(join(storageDir, 'objects'));
+}
+
+function parseHostPort(value: string, defaultPort: number): { host: string; port: number } {
+  const match = /^(.*?)(?::(\d+))?$/.exec(value)!;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port: match[2] ? Number(match[2]) : defaultPort };
 }
 
 export interface Runtime {
@@ -143,7 +170,8 @@ export async function createSubgraphDeps(
       mailer,
       subgraphs: options.subgraphs,
       storageDir,
-      blobs: createFilesystemBlobStore(join(storageDir, 'objects')),
+      blobs: createBlobStore(config, storageDir),
+      clamav: config.clamav,
       tenantDatabaseUrl: config.tenantDatabaseUrl,
       webhookSigningSecret: config.webhookSigningSecret,
       dataImport: {

@@ -12,6 +12,7 @@ import { createHttpSubgraphClient, createInProcessSubgraphClient } from '../lib/
 import { startSubgraphService, type SubgraphService } from '../lib/subgraph/service.js';
 import { serviceMeter } from '../lib/runtime/service-metrics.js';
 import { SUBGRAPHS } from './subgraphs.js';
+import { STORAGE_URL_KEY_LABEL } from '../lib/storage-url.js';
 import { createSubgraphDeps, type DepsConfig } from './deps.js';
 import { assembleGateway } from './gateway.js';
 
@@ -127,6 +128,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       rateLimitPolicies: config.rateLimitPolicies,
       graphqlLimits: config.graphqlLimits,
       checkResponses: config.environment === 'test',
+      storage: { blobs: deps.blobs, urlKey: deps.secretBox.derive(STORAGE_URL_KEY_LABEL) },
     });
     closers.push({ step: 'gateway', close: () => gateway.stop({ graceMs }) });
     const { url } = await gateway.listen(config.port, config.host);

@@ -17,6 +17,8 @@ import type { Logger } from '../lib/logger.js';
 import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
 import type { Kv } from '../lib/runtime/kv.js';
 import { serviceMeter } from '../lib/runtime/service-metrics.js';
+import type { BlobStore } from '../lib/runtime/blob-store.js';
+import { createStorageObjectHandler, STORAGE_URL_PATH } from './storage-objects.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
 import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
@@ -66,6 +68,12 @@ export interface GatewayOptions {
   checkResponses?: boolean;
   /** Operation limits and schema visibility on /graphql; the GRAPHQL_* defaults when absent. */
   graphqlLimits?: Partial<GraphQLLimits>;
+  /**
+   * The object store uploads stream into and signed downloads are served from, and the key that
+   * verifies signed URLs (secretBox.derive(STORAGE_URL_KEY_LABEL)). Absent: uploads answer
+   * NOT_CONFIGURED and signed URLs are not served.
+   */
+  storage?: { blobs: BlobStore; urlKey: string };
 }
 
 export interface Gateway {
@@ -152,7 +160,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     pipeline,
     checkResponses: options.checkResponses,
     idempotency: createIdempotency({ cache: options.kv.cache, logger }),
+    blobs: options.storage?.blobs,
   });
+  const storageObjects = options.storage && createStorageObjectHandler({ ...options.storage, logger });
 
   // /graphql: admitted by the same pipeline as the REST routes before Apollo sees the request.
   const callers = new WeakMap<IncomingMessage, Caller>();
@@ -193,6 +203,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // The public key set access tokens are verified with (RFC 8414 well-known location).
     if (pathname === '/.well-known/jwks.json' && req.method === 'GET') return serveJwks(res);
     if (isSsoCallbackPath(pathname)) return ssoCallback(req, res, requestId);
+    if (storageObjects && pathname.startsWith(STORAGE_URL_PATH)) return storageObjects(req, res, requestId);
     const openapi = /^\/openapi\/([a-z-]+?)(\.json)?$/.exec(pathname);
     const dialect = openapi && DIALECTS.find((d) => d.name === openapi[1]);
     if (dialect && req.method === 'GET') {

@@ -76,6 +76,38 @@ export const storageEnv = z.object({
     .trim()
     .transform((v) => (v === '' ? undefined : v))
     .optional(),
+  /** S3-compatible object storage instead of the local folder (set S3_BUCKET to use it). */
+  S3_BUCKET: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+  /** Unset: AWS for S3_REGION. Self-hosted servers (MinIO...): their URL. */
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().trim().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+  S3_SECRET_ACCESS_KEY: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
+  /** Path-style requests (endpoint/bucket/key); default true when S3_ENDPOINT is set. */
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false', ''])
+    .optional()
+    .transform((v) => (v === 'true' ? true : v === 'false' ? false : undefined)),
+  /** Key prefix inside the bucket. */
+  S3_PREFIX: z.string().trim().optional(),
+  /** clamd for virus scans of uploads (host, or host:port; port 3310 by default). Unset: uploads say not scanned. */
+  CLAMAV_HOST: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
 });
 
 export const tenancyEnv = z.object({

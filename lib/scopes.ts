@@ -20,6 +20,10 @@ export const SCOPES = [
   'write:telemetry',
   'read:edge',
   'write:edge',
+  'read:storage',
+  'write:storage',
+  'read:secrets',
+  'write:secrets',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
@@ -47,6 +51,10 @@ export const PROJECT_SCOPES = [
   'write:telemetry',
   'read:edge',
   'write:edge',
+  'read:storage',
+  'write:storage',
+  'read:secrets',
+  'write:secrets',
 ] as const satisfies readonly Scope[];
 
 /**
@@ -56,8 +64,8 @@ export const PROJECT_SCOPES = [
 export const ROLE_SCOPES: Readonly<Record<string, readonly Scope[]>> = {
   owner: PROJECT_SCOPES,
   admin: [...PROJECT_SCOPES, 'admin:security'],
-  user: ['read:tenants', 'read:telemetry', 'write:telemetry', 'read:edge'],
-  viewer: ['read:tenants', 'read:telemetry', 'read:edge'],
+  user: ['read:tenants', 'read:telemetry', 'write:telemetry', 'read:edge', 'read:storage', 'write:storage'],
+  viewer: ['read:tenants', 'read:telemetry', 'read:edge', 'read:storage'],
 };
 
 export function scopesForRoles(roles: readonly string[]): Scope[] {

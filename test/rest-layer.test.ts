@@ -78,6 +78,14 @@ function healthReport(overrides: Partial<HealthReportData> = {}): HealthReportDa
       failed: 7,
       error: null,
     },
+    storage: {
+      status: 'HEALTHY',
+      responseTimeMs: 45,
+      backend: 'filesystem',
+      totalFiles: 15420,
+      availableSpaceBytes: 1024 * 1024 ** 3,
+      error: null,
+    },
     platform: probe('platform'),
     identity: probe('identity'),
     tenancy: probe('tenancy'),
@@ -343,6 +351,13 @@ describe('core-platform health routes', () => {
         components: {
           database: { status: 'healthy', response_time_ms: 15, connections: { active: 45, idle: 55, max: 100 } },
           cache: { status: 'healthy', response_time_ms: 2, hit_rate: 0.87, memory_usage_mb: 256 },
+          storage: {
+            status: 'healthy',
+            response_time_ms: 45,
+            available_space_gb: 1024,
+            total_files: 15420,
+            backend: 'filesystem',
+          },
           jobs: { status: 'healthy', response_time_ms: 3, waiting: 4, active: 2, delayed: 1, failed: 7 },
           subgraphs: Object.fromEntries(
             ['platform', 'tenancy', 'billing', 'identity', 'telemetry', 'edge'].map((name) => [
@@ -353,8 +368,7 @@ describe('core-platform health routes', () => {
         },
       },
     });
-    // Nothing backs the documented storage, external_apis and metrics blocks yet.
-    expect(body.data.components.storage).toBeUndefined();
+    // Nothing backs the documented external_apis and metrics blocks yet.
     expect(body.data.metrics).toBeUndefined();
   });
 
@@ -593,6 +607,13 @@ describe('nexus-core health routes', () => {
           database: { status: 'healthy', response_time_ms: 15, connection_pool: { active: 45, idle: 55, total: 100 } },
           event_bus: { status: 'healthy', queue_size: 7 },
           cache: { status: 'healthy', hit_rate: 0.87, memory_usage: '256MB' },
+          storage: {
+            status: 'healthy',
+            response_time_ms: 45,
+            available_space_gb: 1024,
+            total_files: 15420,
+            backend: 'filesystem',
+          },
         },
       },
     });

@@ -6,6 +6,7 @@ import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import { readMultipart } from '../../lib/http/multipart.js';
 import type { Logger } from '../../lib/logger.js';
+import type { BlobStore } from '../../lib/runtime/blob-store.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
 import { guardRestInput } from './input-guard.js';
@@ -39,6 +40,8 @@ export interface RestHandlerOptions {
   checkResponses?: boolean;
   /** Idempotency-Key on POST (gateway/rest/idempotency.ts); absent, the header is ignored. */
   idempotency?: Idempotency;
+  /** The object store uploads stream into (routes with `receiveBody`); absent, they answer NOT_CONFIGURED. */
+  blobs?: BlobStore;
 }
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -50,7 +53,9 @@ interface CompiledRoute {
   method: HttpMethod;
   pattern: string;
   paramCount: number;
-  match: MatchFunction<Record<string, string>>;
+  /** Has a multi-segment parameter: tried after routes of the same parameter count without one. */
+  greedy: boolean;
+  match: MatchFunction<Record<string, string | string[]>>;
 }
 
 type Resolution =
@@ -64,11 +69,20 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 const SAFE_VERSION = /^[\w.-]{1,32}$/;
 
 /** `{param}` (documented, OpenAPI) to `:param` (path-to-regexp), escaping path-to-regexp's reserved characters. */
-function toMatcherPattern(path: string): string {
+function toMatcherPattern(path: string, multiSegment: readonly string[] = []): string {
   return path
     .split(/(\{\w+\})/)
-    .map((part) => (/^\{\w+\}$/.test(part) ? `:${part.slice(1, -1)}` : part.replace(/[(){}[\]?+!*:\\]/g, '\\$&')))
+    .map((part) => {
+      if (!/^\{\w+\}$/.test(part)) return part.replace(/[(){}[\]?+!*:\\]/g, '\\$&');
+      const name = part.slice(1, -1);
+      return multiSegment.includes(name) ? `*${name}` : `:${name}`;
+    })
     .join('');
+}
+
+/** A multi-segment parameter arrives as its segments; routes see one `a/b/c` string. */
+function joinParams(params: Record<string, string | string[]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v.join('/') : v]));
 }
 
 /** A malformed escape (`%E0%A4%A`) keeps its raw text: validation can refuse it, a crash would not explain. */
@@ -104,13 +118,20 @@ function compileRoutes(routes: readonly RestRoute[]): CompiledRoute[] {
           method: route.method,
           pattern,
           paramCount: (route.path.match(/\{\w+\}/g) ?? []).length,
-          match: match(toMatcherPattern(pattern), { decode: decodeParam }),
+          greedy: (route.multiSegmentParams ?? []).length > 0,
+          match: match(toMatcherPattern(pattern, route.multiSegmentParams), { decode: decodeParam }),
         });
       }
     }
   }
-  // A literal segment wins over a parameter in the same place (`/x/publish` before `/x/{id}`).
-  return compiled.sort((a, b) => a.paramCount - b.paramCount);
+  // A literal segment wins over a parameter in the same place (`/x/publish` before `/x/{id}`); among
+  // greedy routes the longer pattern first (`/s/{path}/rotate` before `/s/{path}`).
+  return compiled.sort(
+    (a, b) =>
+      a.paramCount - b.paramCount ||
+      Number(a.greedy) - Number(b.greedy) ||
+      (a.greedy ? b.pattern.length - a.pattern.length : 0),
+  );
 }
 
 function resolveRoute(compiled: readonly CompiledRoute[], pathname: string, method: string): Resolution {
@@ -119,7 +140,8 @@ function resolveRoute(compiled: readonly CompiledRoute[], pathname: string, meth
   for (const entry of compiled) {
     const result = entry.match(pathname);
     if (!result) continue;
-    if (entry.method === method) return { kind: 'route', entry, params: result.params, dialect: entry.dialect };
+    if (entry.method === method)
+      return { kind: 'route', entry, params: joinParams(result.params), dialect: entry.dialect };
     firstDialect ??= entry.dialect;
     if (!allow.includes(entry.method)) allow = [...allow, entry.method];
   }
@@ -305,7 +327,17 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           allowed_methods: resolution.allow,
         });
       }
-      const body = await readJsonBody(req, method, resolution.kind === 'route' ? resolution.entry.route : undefined);
+      const { route } = resolution.entry;
+      const receiver = route.receiveBody;
+      const body = receiver
+        ? {
+            parsed: await receiver(req, {
+              blobs: options.blobs,
+              execute: (document, variables = {}) =>
+                execute({ document, variables, principal: caller.principal, requestId, client: caller.client }),
+            }),
+          }
+        : await readJsonBody(req, method, route);
       const target = `${url.pathname}${url.search}`;
       const idempotent = await options.idempotency?.begin({
         req,
@@ -321,7 +353,6 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       }
       claim = idempotent ?? undefined;
       const { status, payload } = await runRoute(req, url, method, resolution, caller, body);
-      const { route } = resolution.entry;
       if (route.redirect && !wantsJson(req)) {
         await claim?.release();
         return redirect(res, route.redirect(payload));

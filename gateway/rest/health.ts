@@ -90,6 +90,14 @@ const HealthReportFields = graphql(
         failed
         error
       }
+      storage {
+        status
+        responseTimeMs
+        backend
+        totalFiles
+        availableSpaceBytes
+        error
+      }
       platform {
         ...SubgraphProbe
       }

@@ -2,6 +2,8 @@ import type { TadaDocumentNode } from 'gql.tada';
 import { parse, type DocumentNode } from 'graphql';
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
+import type { IncomingMessage } from 'node:http';
+import type { BodyReceiverContext } from './multipart.js';
 import type { RateLimitPolicyName } from '../pipeline/rate-limit.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -47,6 +49,11 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, T
   method: HttpMethod;
   /** As documented, `{param}` style, including any `/api` prefix. */
   path: string;
+  /**
+   * Path parameters that span several segments (`/api/secrets/{path}` with `path` =
+   * `database/credentials/production`): matched greedily and joined with `/`.
+   */
+  multiSegmentParams?: readonly string[];
   summary: string;
   /**
    * The GraphQL document (`graphql(...)` from ./graphql.ts, typed from the supergraph): the
@@ -54,6 +61,11 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, T
    * `respond` receives its result type.
    */
   operation: TadaDocumentNode<TData, TVariables> | UntypedOperation;
+  /**
+   * A body that is not JSON (multipart uploads): the route reads it itself, streaming, and returns
+   * what `input.body` validates. It may run operations as the caller first (an upload ticket).
+   */
+  receiveBody?: (req: IncomingMessage, ctx: BodyReceiverContext) => Promise<unknown>;
   /** Validated before anything runs; every issue comes back at once as VALIDATION_ERROR. */
   input?: I;
   /** The document's variables, from the validated input (checked against the document's types). */

@@ -23,6 +23,22 @@ export interface CacheStats {
   keys: number;
   /** Memory mode: UTF-8 bytes of stored keys and values, without Map overhead. */
   memoryBytes: number | null;
+  /** Keys removed because their TTL ran out (Redis expired_keys; memory: counted by this cache). */
+  expiredKeys: number | null;
+  /** Keys removed under memory pressure (Redis evicted_keys; memory: it never evicts, 0). */
+  evictedKeys: number | null;
+  /** Redis maxmemory (null when 0, unlimited); memory: null. */
+  maxMemoryBytes: number | null;
+  /** Redis used_memory_overhead; memory: null. */
+  overheadBytes: number | null;
+  /** Redis instantaneous_ops_per_sec; memory: null (not sampled). */
+  opsPerSecond: number | null;
+}
+
+/** What a purge removed: entries and the bytes they took (Redis MEMORY USAGE; memory: UTF-8 bytes). */
+export interface PurgeResult {
+  deleted: number;
+  freedBytes: number;
 }
 
 export interface Cache {
@@ -40,6 +56,13 @@ export interface Cache {
   /** Deletes every key matching a Redis glob (`user:*`, `tenant:?:flags`, `[ab]*`); returns how many. */
   clear(pattern: string): Promise<number>;
   stats(): Promise<CacheStats>;
+  /**
+   * Up to `limit` keys matching a glob (SCAN on Redis, never KEYS); `complete` is false when it
+   * stopped at the limit. Keys come back without the namespace, as callers wrote them.
+   */
+  scan(pattern: string, limit: number): Promise<{ keys: string[]; complete: boolean }>;
+  /** Deletes the keys matching a glob, or the named keys, measuring what they took first. */
+  purge(target: { pattern: string } | { keys: string[] }): Promise<PurgeResult>;
 }
 
 export type MessageHandler = (message: string) => void;

@@ -43,6 +43,8 @@ export interface SubgraphDeps {
   storageDir?: string;
   /** The platform's object storage (lib/runtime/blob-store.ts): uploads, packages, artifacts, assets, exports. */
   blobs: BlobStore;
+  /** clamd scanning uploads (CLAMAV_HOST); absent: uploads say they were not scanned. */
+  clamav?: { host: string; port: number };
   /** Server for dedicated (level 2) tenant databases (TENANT_DATABASE_URL); absent: the platform's own server. */
   tenantDatabaseUrl?: string;
   /** Shared secret of the vm-ready webhook (WEBHOOK_SIGNING_SECRET); absent: the webhook answers NOT_CONFIGURED. */

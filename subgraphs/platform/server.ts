@@ -2,6 +2,7 @@ import type { SubgraphModule } from '../../lib/subgraph/service.js';
 import { createSystemBackupJob, createSystemRestoreJob } from './jobs/system-backup.js';
 import { createDiagnosticProbeJob } from './jobs/diagnostic-probe.js';
 import { createSecurityScanJob } from './jobs/security-scan.js';
+import { createRotateSecretsJob, scheduleSecretRotation } from './jobs/rotate-secrets.js';
 import { schema } from './schema/index.js';
 
 export const platformSubgraph: SubgraphModule = {
@@ -12,5 +13,9 @@ export const platformSubgraph: SubgraphModule = {
     createSystemRestoreJob(deps),
     createSecurityScanJob(deps),
     createDiagnosticProbeJob(),
+    createRotateSecretsJob(deps),
   ],
+  start: async (deps) => {
+    await scheduleSecretRotation(deps);
+  },
 };

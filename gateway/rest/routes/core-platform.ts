@@ -49,7 +49,7 @@ const componentError = { error: z.string().optional() };
 
 function describeComponents(report: HealthReportData) {
   const { subgraphs } = assessHealth(report);
-  const { database, cache, jobs } = report;
+  const { database, cache, jobs, storage } = report;
   return {
     database: withError(
       {
@@ -83,6 +83,19 @@ function describeComponents(report: HealthReportData) {
       },
       jobs.error,
     ),
+    storage: withError(
+      {
+        status: toHealthLevel(storage.status),
+        response_time_ms: storage.responseTimeMs,
+        available_space_gb:
+          storage.availableSpaceBytes === null
+            ? null
+            : Math.round((storage.availableSpaceBytes / 1024 ** 3) * 100) / 100,
+        total_files: storage.totalFiles,
+        backend: storage.backend,
+      },
+      storage.error,
+    ),
     // A subgraph's probe times its own database round trip: the only timing it reports.
     subgraphs: Object.fromEntries(
       Object.entries(subgraphs).map(([name, probe]) => [
@@ -104,9 +117,9 @@ const detailedHealth = defineRoute({
   summary: 'Detailed health check with component status',
   operation: HEALTH_OPERATION,
   allowPartial: true,
-  // The doc's `storage`, `external_apis` and `metrics` blocks are left out: nothing in the
-  // platform measures object storage, third-party APIs or user/request rates yet, and a block
-  // with invented figures would be worse than none. `jobs` and `subgraphs` are what exists.
+  // The doc's `external_apis` and `metrics` blocks are left out: nothing in the platform measures
+  // third-party APIs or user/request rates yet, and a block with invented figures would be worse
+  // than none. `storage` is the object store's own probe; `jobs` and `subgraphs` are what exists.
   respond: ({ health: report }) => ({
     overall: assessHealth(report).overall,
     timestamp: report.timestamp,
@@ -131,6 +144,14 @@ const detailedHealth = defineRoute({
         response_time_ms: z.number().nullable(),
         hit_rate: z.number().nullable().describe('Null before the cache has served a lookup'),
         memory_usage_mb: z.number().nullable(),
+        ...componentError,
+      }),
+      storage: z.object({
+        status: healthLevelSchema,
+        response_time_ms: z.number().nullable(),
+        available_space_gb: z.number().nullable().describe("Free space of the local store's volume; null on S3"),
+        total_files: nullableCount,
+        backend: z.string(),
         ...componentError,
       }),
       jobs: z.object({

@@ -26,6 +26,9 @@ import { tenantsdbAdminRoutes } from './tenantsdb-admin.js';
 import { tenantsdbBlueprintRoutes } from './tenantsdb-blueprints.js';
 import { tenantsdbDataImportRoutes } from './tenantsdb-data-import.js';
 import { tenantsdbWorkspaceRoutes } from './tenantsdb-workspaces.js';
+import { cacheConfigRoutes } from './platform-cache-config.js';
+import { corePlatformSecretRoutes } from './core-platform-secrets.js';
+import { corePlatformStorageRoutes } from './core-platform-storage.js';
 
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
@@ -56,4 +59,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...tenantsdbDataImportRoutes,
   ...tenantsdbWorkspaceRoutes,
   ...cloudpioneerRoutes,
+  ...cacheConfigRoutes,
+  ...corePlatformSecretRoutes,
+  ...corePlatformStorageRoutes,
 ];

@@ -48,7 +48,7 @@ const status = defineRoute({
   // Always 200, like core-platform's /api/status: this is the informational view; the probes are
   // /api/v1/health and /api/v1/components/health.
   respond: ({ health: report }) => {
-    const { database, cache, jobs } = report;
+    const { database, cache, jobs, storage } = report;
     const memoryMb = bytesToMegabytes(cache.memoryUsageBytes);
     return {
       status: assessHealth(report).overall,
@@ -75,6 +75,16 @@ const status = defineRoute({
           status: toHealthLevel(cache.status),
           hit_rate: cache.hitRate,
           memory_usage: memoryMb === null ? null : `${memoryMb}MB`,
+        },
+        storage: {
+          status: toHealthLevel(storage.status),
+          response_time_ms: storage.responseTimeMs,
+          backend: storage.backend,
+          total_files: storage.totalFiles,
+          available_space_gb:
+            storage.availableSpaceBytes === null
+              ? null
+              : Math.round((storage.availableSpaceBytes / 1024 ** 3) * 100) / 100,
         },
       },
     };
@@ -105,6 +115,13 @@ const status = defineRoute({
         status: healthLevelSchema,
         hit_rate: z.number().nullable().describe('Null before the cache has served a lookup'),
         memory_usage: z.string().nullable().describe('e.g. "245MB"'),
+      }),
+      storage: z.object({
+        status: healthLevelSchema,
+        response_time_ms: z.number().nullable(),
+        backend: z.string(),
+        total_files: z.number().int().nullable(),
+        available_space_gb: z.number().nullable().describe("Free space of the local store's volume; null on S3"),
       }),
     }),
   }),

@@ -18,11 +18,16 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
   const entries = new Map<string, MemoryEntry>();
   let hits = 0;
   let misses = 0;
+  let expired = 0;
 
   const isLive = (entry: MemoryEntry, now: number) => entry.expiresAt === null || entry.expiresAt > now;
   const sweep = () => {
     const now = Date.now();
-    for (const [key, entry] of entries) if (!isLive(entry, now)) entries.delete(key);
+    for (const [key, entry] of entries) {
+      if (isLive(entry, now)) continue;
+      entries.delete(key);
+      expired += 1;
+    }
   };
   const sweeper = setInterval(sweep, MEMORY_SWEEP_INTERVAL_MS);
   sweeper.unref();
@@ -34,7 +39,10 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
         hits += 1;
         return entry.value;
       }
-      if (entry) entries.delete(key);
+      if (entry) {
+        entries.delete(key);
+        expired += 1;
+      }
       misses += 1;
       return null;
     },
@@ -85,7 +93,47 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
       sweep();
       let bytes = 0;
       for (const [key, entry] of entries) bytes += Buffer.byteLength(key) + Buffer.byteLength(entry.value);
-      return { hits, misses, hitRate: rate(hits, misses), keys: entries.size, memoryBytes: bytes };
+      return {
+        hits,
+        misses,
+        hitRate: rate(hits, misses),
+        keys: entries.size,
+        memoryBytes: bytes,
+        expiredKeys: expired,
+        evictedKeys: 0,
+        maxMemoryBytes: null,
+        overheadBytes: null,
+        opsPerSecond: null,
+      };
+    },
+    async scan(pattern, limit) {
+      const matcher = globToRegExp(pattern);
+      const now = Date.now();
+      const keys: string[] = [];
+      for (const [key, entry] of entries) {
+        if (!isLive(entry, now) || !matcher.test(key)) continue;
+        if (keys.length >= limit) return { keys, complete: false };
+        keys.push(key);
+      }
+      return { keys, complete: true };
+    },
+    async purge(target) {
+      const now = Date.now();
+      const matches =
+        'pattern' in target
+          ? ((matcher) => [...entries.keys()].filter((key) => matcher.test(key)))(globToRegExp(target.pattern))
+          : target.keys;
+      let deleted = 0;
+      let freedBytes = 0;
+      for (const key of matches) {
+        const entry = entries.get(key);
+        if (!entry) continue;
+        entries.delete(key);
+        if (!isLive(entry, now)) continue;
+        deleted += 1;
+        freedBytes += Buffer.byteLength(key) + Buffer.byteLength(entry.value);
+      }
+      return { deleted, freedBytes };
     },
   };
 

@@ -89,9 +89,55 @@ export async function createRedisKv(
       // every health probe walk the whole keyspace. DBSIZE is O(1) and agrees with the other numbers.
       const [stats, memory, keys] = await Promise.all([client.info('stats'), client.info('memory'), client.dbsize()]);
       const s = parseInfo(stats);
+      const m = parseInfo(memory);
       const hits = toInt(s.keyspace_hits) ?? 0;
       const misses = toInt(s.keyspace_misses) ?? 0;
-      return { hits, misses, hitRate: rate(hits, misses), keys, memoryBytes: toInt(parseInfo(memory).used_memory) };
+      const maxMemory = toInt(m.maxmemory);
+      return {
+        hits,
+        misses,
+        hitRate: rate(hits, misses),
+        keys,
+        memoryBytes: toInt(m.used_memory),
+        expiredKeys: toInt(s.expired_keys),
+        evictedKeys: toInt(s.evicted_keys),
+        maxMemoryBytes: maxMemory === 0 ? null : maxMemory,
+        overheadBytes: toInt(m.used_memory_overhead),
+        opsPerSecond: toInt(s.instantaneous_ops_per_sec),
+      };
+    },
+    async scan(pattern, limit) {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await client.scan(cursor, 'MATCH', escapeGlob(cacheNs) + pattern, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        for (const key of batch) {
+          if (keys.length >= limit) return { keys, complete: false };
+          keys.push(key.slice(cacheNs.length));
+        }
+      } while (cursor !== '0');
+      return { keys, complete: true };
+    },
+    async purge(target) {
+      let deleted = 0;
+      let freedBytes = 0;
+      const removeBatch = async (batch: string[]) => {
+        // MEMORY USAGE before UNLINK, in one pipeline per SCAN batch: the bytes the entries held.
+        const pipeline = client.pipeline();
+        for (const key of batch) pipeline.memory('USAGE', key);
+        const sizes = (await pipeline.exec()) ?? [];
+        for (const [error, size] of sizes) if (!error && typeof size === 'number') freedBytes += size;
+        deleted += await client.unlink(...batch);
+      };
+      if ('pattern' in target) {
+        await scanKeys(client, escapeGlob(cacheNs) + target.pattern, removeBatch);
+      } else {
+        for (let i = 0; i < target.keys.length; i += SCAN_COUNT) {
+          await removeBatch(target.keys.slice(i, i + SCAN_COUNT).map((k) => cacheNs + k));
+        }
+      }
+      return { deleted, freedBytes };
     },
   };
 

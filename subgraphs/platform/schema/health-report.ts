@@ -8,6 +8,7 @@ import {
   type DatabaseHealth,
   type HealthReport,
   type JobsHealth,
+  type StorageHealth,
   type Liveness,
 } from '../services/check-health.js';
 
@@ -65,6 +66,20 @@ const JobsHealthRef = builder.objectRef<JobsHealth>('JobsHealth').implement({
   }),
 });
 
+const StorageHealthRef = builder.objectRef<StorageHealth>('StorageHealth').implement({
+  fields: (t) => ({
+    status: t.field({ type: HealthStatusEnum, resolve: (c) => c.status }),
+    responseTimeMs: t.exposeFloat('responseTimeMs', { nullable: true }),
+    error: t.exposeString('error', { nullable: true }),
+    backend: t.exposeString('backend'),
+    totalFiles: t.exposeInt('totalFiles', { nullable: true }),
+    availableSpaceBytes: t.exposeFloat('availableSpaceBytes', {
+      nullable: true,
+      description: "Free space of the local store's volume; null on S3.",
+    }),
+  }),
+});
+
 const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implement({
   description: 'Component health. Each other subgraph adds a field named after itself with its own probe.',
   fields: (t) => ({
@@ -81,6 +96,7 @@ const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implemen
     database: t.field({ type: DatabaseHealthRef, resolve: (r) => r.database }),
     cache: t.field({ type: CacheHealthRef, resolve: (r) => r.cache }),
     jobs: t.field({ type: JobsHealthRef, resolve: (r) => r.jobs }),
+    storage: t.field({ type: StorageHealthRef, resolve: (r) => r.storage }),
     platform: t.field({ type: SubgraphHealthRef, resolve: (r) => r.platform }),
   }),
 });

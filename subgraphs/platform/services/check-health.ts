@@ -7,6 +7,7 @@ import {
   type SubgraphProbe,
 } from '../../../lib/subgraph/health.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
+import { checkStorage } from './storage/stats.js';
 
 export interface DatabaseHealth extends ComponentCheck {
   driver: 'postgres' | 'pglite';
@@ -28,6 +29,14 @@ export interface JobsHealth extends ComponentCheck {
   failed: number | null;
 }
 
+export interface StorageHealth extends ComponentCheck {
+  backend: 'filesystem' | 's3';
+  /** Files recorded in the platform's storage metadata (every owner). */
+  totalFiles: number | null;
+  /** Free space of the filesystem backend's volume; null on S3. */
+  availableSpaceBytes: number | null;
+}
+
 export interface HealthReport {
   id: string;
   status: HealthStatus;
@@ -38,6 +47,7 @@ export interface HealthReport {
   database: DatabaseHealth;
   cache: CacheHealth;
   jobs: JobsHealth;
+  storage: StorageHealth;
   platform: SubgraphProbe;
 }
 
@@ -62,11 +72,12 @@ export async function checkLiveness({ deps }: { deps: SubgraphDeps }): Promise<L
 }
 
 export async function checkHealth({ deps }: { deps: SubgraphDeps }): Promise<HealthReport> {
-  const [database, cache, jobs, platform] = await Promise.all([
+  const [database, cache, jobs, platform, storage] = await Promise.all([
     checkDatabase(deps),
     checkCache(deps),
     checkJobs(deps),
     probeSubgraph('platform', deps),
+    checkStorageHealth(deps),
   ]);
   // The database is what everything stands on; losing cache or jobs leaves requests working, slower.
   const status: HealthStatus =
@@ -85,8 +96,33 @@ export async function checkHealth({ deps }: { deps: SubgraphDeps }): Promise<Hea
     database,
     cache,
     jobs,
+    storage,
     platform,
   };
+}
+
+/** A real round trip to the object store (a stat) and the recorded file count. */
+async function checkStorageHealth(deps: SubgraphDeps): Promise<StorageHealth> {
+  try {
+    const probe = await checkStorage(deps);
+    return {
+      status: 'HEALTHY',
+      responseTimeMs: probe.responseTimeMs,
+      error: null,
+      backend: deps.blobs.backend,
+      totalFiles: probe.totalFiles,
+      availableSpaceBytes: probe.availableSpaceBytes,
+    };
+  } catch (error) {
+    return {
+      status: 'UNHEALTHY',
+      responseTimeMs: null,
+      error: (error as Error).message,
+      backend: deps.blobs.backend,
+      totalFiles: null,
+      availableSpaceBytes: null,
+    };
+  }
 }
 
 async function checkDatabase(deps: SubgraphDeps): Promise<DatabaseHealth> {

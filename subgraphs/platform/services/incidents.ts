@@ -3,6 +3,7 @@ import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
+import { getRuntimeConfig } from './config/runtime-config.js';
 import type { Incident, MaintenanceWindow } from '../../../prisma/generated/client.js';
 
 export type { Incident, MaintenanceWindow };
@@ -84,12 +85,14 @@ export interface SystemStatus {
 
 export async function getSystemStatus({ deps }: { deps: SubgraphDeps }): Promise<SystemStatus> {
   const now = new Date();
-  const [activeIncidents, windows] = await Promise.all([
+  const [activeIncidents, windows, config] = await Promise.all([
     deps.db.prisma.incident.findMany({ where: { status: { not: 'resolved' } }, orderBy: { createdAt: 'desc' } }),
     deps.db.prisma.maintenanceWindow.findMany({ where: { endsAt: { gt: now } }, orderBy: { startsAt: 'asc' } }),
+    getRuntimeConfig(deps),
   ]);
   return {
-    maintenanceInProgress: windows.some((w) => w.startsAt <= now),
+    // The operator's maintenance switch (configuration, live) or a scheduled window now open.
+    maintenanceInProgress: config.maintenance.maintenance_mode || windows.some((w) => w.startsAt <= now),
     maintenanceScheduled: windows.some((w) => w.startsAt > now),
     activeIncidents,
     upcomingMaintenance: windows.filter((w) => w.startsAt > now),

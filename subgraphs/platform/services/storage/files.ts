@@ -1,0 +1,355 @@
+import { createHash } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { z } from 'zod';
+import { AppError } from '../../../../lib/errors.js';
+import { newId } from '../../../../lib/ids.js';
+import type { Principal } from '../../../../lib/principal.js';
+import { assertBlobKey } from '../../../../lib/runtime/blob-store.js';
+import {
+  fileBlobKey,
+  stagingPrefix,
+  STORAGE_URL_KEY_LABEL,
+  storageUrlPath,
+  type StorageGrant,
+} from '../../../../lib/storage-url.js';
+import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
+import { parseInput } from '../../../../lib/validate.js';
+import type { Prisma} from '../../../../prisma/generated/client.js';
+import { type StoredFile } from '../../../../prisma/generated/client.js';
+import { getRuntimeConfig } from '../config/runtime-config.js';
+import { resolveOwner } from '../owner.js';
+import {
+  canExtractText,
+  canThumbnail,
+  countWords,
+  extractText,
+  makeThumbnail,
+  PROCESSING_STEPS,
+  scanWithClamd,
+  sniffContentType,
+  SNIFF_BYTES,
+  type ProcessingResults,
+} from './processing.js';
+
+export type { StoredFile };
+
+function callerId(principal: Principal): string {
+  return `${principal.kind}:${principal.id}`;
+}
+
+export interface UploadTicket {
+  maxBytes: number;
+  stagingPrefix: string;
+}
+
+/** Asked by the gateway before it reads an upload's body: may this caller upload, and how much. */
+export async function getUploadTicket({
+  deps,
+  principal,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal;
+}): Promise<UploadTicket> {
+  resolveOwner(principal);
+  const config = await getRuntimeConfig(deps);
+  return { maxBytes: config.storage.max_upload_mb * 1024 * 1024, stagingPrefix: stagingPrefix(callerId(principal)) };
+}
+
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+$/;
+
+const completeInput = z.object({
+  stagingKey: z.string().min(1).max(300),
+  key: z.string().min(1).max(400),
+  filename: z.string().max(255).nullish(),
+  declaredType: z.string().max(127).regex(CONTENT_TYPE).nullish(),
+  metadata: z
+    .record(z.string().min(1).max(64), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]))
+    .nullish(),
+  processing: z.array(z.enum(PROCESSING_STEPS)).max(3).nullish(),
+  acl: z.enum(['private', 'public-read']).nullish(),
+  tenantId: z.string().nullish(),
+});
+
+export interface UploadResult {
+  file: StoredFile;
+  processing: ProcessingResults;
+  downloadPath: string;
+}
+
+/** md5 beside the store's own sha256, and the first bytes for sniffing, in the one copy pass. */
+function inspectStream(): Transform & { md5(): string; head(): Buffer } {
+  const md5 = createHash('md5');
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      md5.update(chunk);
+      if (headBytes < SNIFF_BYTES) {
+        head.push(chunk.subarray(0, SNIFF_BYTES - headBytes));
+        headBytes += Math.min(chunk.length, SNIFF_BYTES - headBytes);
+      }
+      callback(null, chunk);
+    },
+  });
+  let digest: string | undefined;
+  return Object.assign(stream, { md5: () => (digest ??= md5.digest('hex')), head: () => Buffer.concat(head) });
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Turns bytes the gateway staged into a stored file: checks the staging key is this caller's,
+ * scans (when configured), copies to the owner's space hashing as it goes, sniffs the type,
+ * makes a thumbnail and extracts text when asked and possible, then records the metadata row.
+ * The staged object is deleted whatever happens.
+ */
+export async function completeUpload({
+  deps,
+  principal,
+  input,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal;
+  input: z.input<typeof completeInput>;
+}): Promise<UploadResult> {
+  const data = parseInput(completeInput, input);
+  const owner = resolveOwner(principal, data.tenantId);
+  const staging = data.stagingKey;
+  try {
+    if (!staging.startsWith(`${stagingPrefix(callerId(principal))}/`)) {
+      throw new AppError('FORBIDDEN', 'This upload was not staged by this caller');
+    }
+    assertBlobKey(staging);
+    assertBlobKey(data.key);
+    const staged = await deps.blobs.stat(staging);
+    if (!staged) throw new AppError('NOT_FOUND', 'No staged upload with this key');
+    const steps = new Set(data.processing ?? []);
+    const results: ProcessingResults = {
+      virusScan: null,
+      virusName: null,
+      scanNote: null,
+      thumbnailGenerated: null,
+      thumbnailKey: null,
+      textExtracted: null,
+      wordCount: null,
+    };
+    if (steps.has('virus_scan')) {
+      if (!deps.clamav) {
+        results.virusScan = 'not_scanned';
+        results.scanNote = 'No virus scanner is configured (CLAMAV_HOST)';
+      } else {
+        try {
+          const verdict = await scanWithClamd(deps.clamav, await deps.blobs.get(staging));
+          results.virusScan = verdict.verdict;
+          results.virusName = verdict.virus;
+        } catch (error) {
+          results.virusScan = 'error';
+          results.scanNote = (error as Error).message.slice(0, 200);
+        }
+        if (results.virusScan === 'infected') {
+          throw new AppError('BAD_REQUEST', 'The file is infected and was not stored', {
+            virus_scan: 'infected',
+            virus: results.virusName,
+          });
+        }
+        if (results.virusScan === 'error') {
+          throw new AppError('SERVICE_UNAVAILABLE', 'The virus scanner could not scan the file; it was not stored', {
+            virus_scan: 'error',
+          });
+        }
+      }
+    }
+    const blobKey = fileBlobKey(owner, data.key);
+    const inspect = inspectStream();
+    const source = await deps.blobs.get(staging);
+    const copied = await deps.blobs.put(blobKey, source.pipe(inspect));
+    const contentType = await sniffContentType(inspect.head());
+    const size = copied.size;
+
+    if (steps.has('thumbnail')) {
+      results.thumbnailGenerated = false;
+      if (canThumbnail(contentType, size)) {
+        try {
+          const thumb = await makeThumbnail(await readAll(await deps.blobs.get(blobKey)));
+          const thumbKey = `thumbnails/${owner}/${data.key}_thumb.jpg`;
+          await deps.blobs.put(thumbKey, thumb);
+          results.thumbnailGenerated = true;
+          results.thumbnailKey = thumbKey;
+        } catch {
+          // An image sharp cannot decode: stored, without a thumbnail.
+        }
+      }
+    }
+    if (steps.has('text_extraction')) {
+      results.textExtracted = false;
+      if (canExtractText(contentType, size)) {
+        try {
+          const text = await extractText(contentType, await readAll(await deps.blobs.get(blobKey)));
+          if (text !== null) {
+            results.textExtracted = true;
+            results.wordCount = countWords(text);
+          }
+        } catch {
+          // A PDF pdf.js cannot read: stored, without text.
+        }
+      }
+    }
+
+    const bucket = data.key.split('/')[0]!;
+    const declared = data.declaredType && data.declaredType !== contentType ? data.declaredType : null;
+    const row = {
+      blobKey,
+      bucket,
+      contentType,
+      declaredType: declared,
+      sizeBytes: BigInt(size),
+      sha256: copied.sha256,
+      md5: inspect.md5(),
+      acl: data.acl ?? 'private',
+      metadata: {
+        ...(data.metadata ?? {}),
+        ...(data.filename ? { filename: data.filename } : {}),
+      } as Prisma.InputJsonValue,
+      processing: results as unknown as Prisma.InputJsonValue,
+      thumbnailKey: results.thumbnailKey,
+      createdBy: callerId(principal),
+    };
+    const file = await deps.db.prisma.$transaction(async (tx) => {
+      const stored = await tx.storedFile.upsert({
+        where: { owner_key: { owner, key: data.key } },
+        create: { id: newId('file', 8), owner, key: data.key, ...row },
+        update: { ...row, createdAt: new Date() },
+      });
+      await countTransfer(tx, owner, { uploads: 1, uploadBytes: size });
+      return stored;
+    });
+    const config = await getRuntimeConfig(deps);
+    const downloadPath = signedPath(deps, {
+      op: 'download',
+      owner,
+      key: data.key,
+      contentType,
+      expires: Math.floor(Date.now() / 1000) + config.storage.url_default_expiry_seconds,
+    });
+    return { file, processing: results, downloadPath };
+  } finally {
+    await deps.blobs.delete(staging).catch(() => undefined);
+  }
+}
+
+async function countTransfer(
+  tx: Prisma.TransactionClient,
+  owner: string,
+  counts: { uploads?: number; uploadBytes?: number; downloads?: number; downloadBytes?: number },
+): Promise<void> {
+  const day = new Date(new Date().toISOString().slice(0, 10));
+  await tx.storageDailyTransfer.upsert({
+    where: { owner_day: { owner, day } },
+    create: {
+      owner,
+      day,
+      uploads: counts.uploads ?? 0,
+      uploadBytes: BigInt(counts.uploadBytes ?? 0),
+      downloads: counts.downloads ?? 0,
+      downloadBytes: BigInt(counts.downloadBytes ?? 0),
+    },
+    update: {
+      uploads: { increment: counts.uploads ?? 0 },
+      uploadBytes: { increment: BigInt(counts.uploadBytes ?? 0) },
+      downloads: { increment: counts.downloads ?? 0 },
+      downloadBytes: { increment: BigInt(counts.downloadBytes ?? 0) },
+    },
+  });
+}
+
+function signedPath(deps: SubgraphDeps, grant: StorageGrant): string {
+  return storageUrlPath(grant, deps.secretBox.derive(STORAGE_URL_KEY_LABEL));
+}
+
+const urlInput = z.object({
+  key: z.string().min(1).max(400),
+  operation: z.enum(['upload', 'download']),
+  expiresIn: z.number().int().min(1).nullish(),
+  contentType: z.string().max(127).regex(CONTENT_TYPE).nullish(),
+  tenantId: z.string().nullish(),
+});
+
+export interface SignedUrl {
+  path: string;
+  expiresAt: Date;
+  key: string;
+  operation: 'upload' | 'download';
+  contentType: string | null;
+}
+
+/** A signed URL the gateway serves: download of a stored file, or upload of one to a key. */
+export async function createStorageUrl({
+  deps,
+  principal,
+  input,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal;
+  input: z.input<typeof urlInput>;
+}): Promise<SignedUrl> {
+  const data = parseInput(urlInput, input);
+  assertBlobKey(data.key);
+  if (data.operation === 'upload') {
+    // Uploads go through POST /api/storage/upload (streamed, sniffed, scanned, recorded); a
+    // signed upload URL would need the same pipeline behind an unauthenticated PUT, not built yet.
+    throw new AppError('NOT_IMPLEMENTED', 'Signed upload URLs are not available: upload with POST /api/storage/upload');
+  }
+  const owner = resolveOwner(principal, data.tenantId);
+  const config = await getRuntimeConfig(deps);
+  const expiresIn = data.expiresIn ?? config.storage.url_default_expiry_seconds;
+  if (expiresIn > config.storage.url_max_expiry_seconds) {
+    throw new AppError('VALIDATION_ERROR', `expires_in is at most ${config.storage.url_max_expiry_seconds} seconds`);
+  }
+  let contentType = data.contentType ?? '';
+  if (data.operation === 'download') {
+    const file = await deps.db.prisma.storedFile.findUnique({ where: { owner_key: { owner, key: data.key } } });
+    if (!file) throw new AppError('NOT_FOUND', 'No stored file with this key', { key: data.key });
+    contentType = file.contentType;
+  }
+  const expires = Math.floor(Date.now() / 1000) + expiresIn;
+  return {
+    path: signedPath(deps, { op: data.operation, owner, key: data.key, contentType, expires }),
+    expiresAt: new Date(expires * 1000),
+    key: data.key,
+    operation: data.operation,
+    contentType: contentType === '' ? null : contentType,
+  };
+}
+
+export async function getStoredFile({
+  deps,
+  principal,
+  key,
+  tenantId,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal;
+  key: string;
+  tenantId?: string | null;
+}): Promise<StoredFile> {
+  const owner = resolveOwner(principal, tenantId);
+  const file = await deps.db.prisma.storedFile.findUnique({ where: { owner_key: { owner, key } } });
+  if (!file) throw new AppError('NOT_FOUND', 'No stored file with this key', { key });
+  return file;
+}
+
+/** Free space of the filesystem backend's volume; null on S3 (a bucket has no such figure). */
+export async function availableSpaceBytes(deps: SubgraphDeps): Promise<number | null> {
+  if (deps.blobs.backend !== 'filesystem' || !deps.storageDir) return null;
+  try {
+    const fs = await statfs(deps.storageDir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return null;
+  }
+}
