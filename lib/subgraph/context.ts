@@ -20,6 +20,15 @@ export interface StripeSettings {
   usageMeterEvent: string;
 }
 
+export interface OutboundSettings {
+  allow: readonly AllowEntry[];
+  timeoutMs: number;
+  /** Delays before each webhook retry; the platform default is about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+  webhookRetryScheduleMs: readonly number[];
+  /** Failed attempts in a row after which an endpoint is disabled. */
+  webhookDisableAfterFailures: number;
+}
+
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
   /** Seals secrets the platform stores and must read back (lib/secret-box.ts). */
@@ -42,6 +51,8 @@ export interface SubgraphDeps {
   webhookSigningSecret?: string;
   /** Data import sources: the operator's allow-list (DATA_IMPORT_ALLOWED_HOSTS) and connect timeout. */
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
+  /** Webhook deliveries and mesh health checks (OUTBOUND_*): allow-list, timeout, retry schedule. */
+  outbound: OutboundSettings;
   /** Stripe (STRIPE_*); absent: billing answers NOT_CONFIGURED. */
   stripe?: StripeSettings;
   /**

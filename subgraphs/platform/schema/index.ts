@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
 import './health-report.js';
 import './system-status.js';
+import './webhooks.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
