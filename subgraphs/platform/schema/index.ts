@@ -1,4 +1,5 @@
 import { builder } from '../builder.js';
+import './certificates.js';
 import './health-report.js';
 import './system-status.js';
 import './webhooks.js';
