@@ -18,6 +18,7 @@ import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
 
 const DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_OUTBOUND_TIMEOUT_MS = 10_000;
+const DEFAULT_HEALTH_CHECK_TICK_MS = 10_000;
 
 /** How data import is configured: allow-list entries as the operator wrote them. */
 export interface DataImportConfig {
@@ -56,6 +57,7 @@ export interface DepsConfig {
     timeoutMs?: number;
     webhookRetryScheduleMs?: number[];
     webhookDisableAfterFailures?: number;
+    healthCheckTickMs?: number;
   };
   /** STRIPE_*: billing through Stripe; unset, the billing routes answer NOT_CONFIGURED. */
   stripe?: StripeSettings;
@@ -163,6 +165,7 @@ export async function createSubgraphDeps(
         timeoutMs: config.outbound?.timeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
         webhookRetryScheduleMs: config.outbound?.webhookRetryScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
         webhookDisableAfterFailures: config.outbound?.webhookDisableAfterFailures ?? WEBHOOK_DISABLE_AFTER_FAILURES,
+        healthCheckTickMs: config.outbound?.healthCheckTickMs ?? DEFAULT_HEALTH_CHECK_TICK_MS,
       },
       stripe: config.stripe,
       privacyHooks: PRIVACY_HOOKS,

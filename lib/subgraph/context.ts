@@ -27,6 +27,8 @@ export interface OutboundSettings {
   webhookRetryScheduleMs: readonly number[];
   /** Failed attempts in a row after which an endpoint is disabled. */
   webhookDisableAfterFailures: number;
+  /** How often the mesh registry looks for services due a health check (each has its own interval). */
+  healthCheckTickMs: number;
 }
 
 /** What every subgraph's services are built from; the composition root makes one per process. */
