@@ -61,6 +61,12 @@ export interface HealthReportData {
     failed: number | null;
     error: string | null;
   };
+  /** Installed marketplace extensions across tenants; null when they could not be read. */
+  plugins: {
+    installed: number;
+    active: number;
+    extensions: { extensionId: string; name: string; version: string; installs: number }[];
+  } | null;
   /** Null: that subgraph did not answer (the response carries an error for it). */
   platform: SubgraphProbeData | null;
   identity: SubgraphProbeData | null;
@@ -121,6 +127,7 @@ const HEALTH_SELECTION = /* GraphQL */ `
     database { status responseTimeMs driver error connections { active idle waiting max } }
     cache { status responseTimeMs kind hitRate memoryUsageBytes keys error }
     jobs { status responseTimeMs kind waiting active delayed failed error }
+    plugins { installed active extensions { extensionId name version installs } }
     platform { ...SubgraphProbe } identity { ...SubgraphProbe } tenancy { ...SubgraphProbe }
     billing { ...SubgraphProbe } telemetry { ...SubgraphProbe } edge { ...SubgraphProbe }
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type RestRoute } from '../route.js';
-import { isoTimestamp } from '../schemas.js';
+import { isoTimestamp, paginationSchema } from '../schemas.js';
 
 // platform-forge "Security Advanced" (mTLS certificates, service mesh) and "Marketplace" modules.
 // The documents give requests only; answers are snake_case like the rest of the dialect. The
@@ -199,4 +199,223 @@ const registerService = defineRoute({
   }),
 });
 
-export const platformForgeTrustRoutes: RestRoute[] = [issueCertificate, registerService];
+interface ExtensionData {
+  id: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  category: string;
+  publisher: string | null;
+  latestVersion: string;
+  installCount: number;
+  permissions: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const EXTENSION_FIELDS =
+  'id slug name description category publisher latestVersion installCount permissions createdAt updatedAt';
+
+const extensionResponse = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  category: z.string(),
+  publisher: z.string().nullable(),
+  latest_version: z.string(),
+  install_count: z.number().int(),
+  permissions: z.array(z.string()).describe('What the latest version asks for'),
+  created_at: isoTimestamp,
+  updated_at: isoTimestamp,
+});
+
+function toExtension(e: ExtensionData): z.infer<typeof extensionResponse> {
+  return {
+    id: e.id,
+    slug: e.slug,
+    name: e.name,
+    description: e.description,
+    category: e.category,
+    publisher: e.publisher,
+    latest_version: e.latestVersion,
+    install_count: e.installCount,
+    permissions: e.permissions,
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  };
+}
+
+const positiveInt = z.coerce.number().int().min(1);
+
+const listExtensions = defineRoute({
+  dialect: 'platform-forge',
+  method: 'GET',
+  path: '/api/v1/marketplace/extensions',
+  summary: 'The extension catalogue: filter by category, search, sort (popular, newest, name), page',
+  operation: `query MarketplaceExtensions($category: String, $search: String, $sort: String, $page: Int, $limit: Int) {
+    marketplaceExtensions(category: $category, search: $search, sort: $sort, page: $page, limit: $limit) {
+      extensions { ${EXTENSION_FIELDS} } page limit total pages
+    }
+  }`,
+  input: {
+    query: z.object({
+      category: z.string().max(40).optional(),
+      search: z.string().max(100).optional(),
+      sort: z.enum(['popular', 'newest', 'rating', 'name']).optional(),
+      page: positiveInt.optional(),
+      limit: positiveInt.max(100).optional(),
+    }),
+  },
+  variables: ({ query }) => ({
+    category: query.category ?? null,
+    search: query.search ?? null,
+    sort: query.sort ?? null,
+    page: query.page ?? null,
+    limit: query.limit ?? null,
+  }),
+  respond: ({
+    marketplaceExtensions: p,
+  }: {
+    marketplaceExtensions: { extensions: ExtensionData[]; page: number; limit: number; total: number; pages: number };
+  }) => ({
+    extensions: p.extensions.map(toExtension),
+    pagination: { page: p.page, limit: p.limit, total: p.total, pages: p.pages },
+  }),
+  response: z.object({ extensions: z.array(extensionResponse), pagination: paginationSchema }),
+});
+
+const publishExtension = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/marketplace/extensions/publish',
+  summary:
+    'Publish an extension (or a higher version of it): manifest validated, package (base64) checked against manifest.checksum and stored',
+  operation: `mutation PublishExtension($input: PublishExtensionInput!) {
+    publishExtension(input: $input) {
+      extension { ${EXTENSION_FIELDS} } version manifest packageSha256 packageSize publishedAt
+    }
+  }`,
+  input: {
+    body: z.object({
+      name: z.string().min(1).max(100),
+      version: z.string().min(1).max(64),
+      description: z.string().max(2000).optional(),
+      category: z.string().min(1).max(40),
+      manifest: z
+        .record(z.string(), z.unknown())
+        .describe(
+          'entrypoint, permissions[], configuration{key:{type,required,secret}}, checksum "sha256:<hex>", publisher, homepage, platform_version',
+        ),
+      package: z.string().min(1).describe('The package bytes, base64 (at most 512 KiB)'),
+    }),
+  },
+  variables: ({ body }) => ({ input: { ...body, description: body.description ?? null } }),
+  status: 201,
+  respond: ({
+    publishExtension: p,
+  }: {
+    publishExtension: {
+      extension: ExtensionData;
+      version: string;
+      manifest: Record<string, unknown>;
+      packageSha256: string;
+      packageSize: number;
+      publishedAt: string;
+    };
+  }) => ({
+    extension: toExtension(p.extension),
+    version: p.version,
+    manifest: p.manifest,
+    package: { sha256: p.packageSha256, size: p.packageSize },
+    published_at: p.publishedAt,
+  }),
+  response: z.object({
+    extension: extensionResponse,
+    version: z.string(),
+    manifest: z.record(z.string(), z.unknown()).describe('As validated, with defaults filled in'),
+    package: z.object({ sha256: z.string(), size: z.number().int() }),
+    published_at: isoTimestamp,
+  }),
+});
+
+interface InstallationData {
+  id: string;
+  tenantId: string;
+  extensionId: string;
+  extensionName: string;
+  version: string;
+  status: string;
+  configuration: Record<string, unknown>;
+  secretKeys: string[];
+  grantedPermissions: string[];
+  grantedBy: string;
+  installedAt: string;
+  updatedAt: string;
+}
+
+const installExtension = defineRoute({
+  dialect: 'platform-forge',
+  method: 'POST',
+  path: '/api/v1/marketplace/extensions/{extension_id}/install',
+  summary:
+    "Install an extension for the caller's tenant: configuration checked against the manifest, secrets sealed, permissions granted",
+  operation: `mutation InstallExtension($input: InstallExtensionInput!) {
+    installExtension(input: $input) {
+      id tenantId extensionId extensionName version status configuration secretKeys grantedPermissions grantedBy installedAt updatedAt
+    }
+  }`,
+  input: {
+    params: z.object({ extension_id: z.string().min(1).max(100) }),
+    body: z.object({
+      version: z.string().max(64).optional(),
+      configuration: z.record(z.string(), z.unknown()).optional(),
+      tenant_id: z.string().max(100).optional().describe('Operators only; a tenant-bound caller gets its own tenant'),
+    }),
+  },
+  variables: ({ params, body }) => ({
+    input: {
+      extensionId: params.extension_id,
+      version: body.version ?? null,
+      configuration: body.configuration ?? null,
+      tenantId: body.tenant_id ?? null,
+    },
+  }),
+  status: 201,
+  respond: ({ installExtension: i }: { installExtension: InstallationData }) => ({
+    installation_id: i.id,
+    extension_id: i.extensionId,
+    extension_name: i.extensionName,
+    tenant_id: i.tenantId,
+    version: i.version,
+    status: i.status,
+    configuration: i.configuration,
+    secret_keys: i.secretKeys,
+    granted_permissions: i.grantedPermissions,
+    granted_by: i.grantedBy,
+    installed_at: i.installedAt,
+    updated_at: i.updatedAt,
+  }),
+  response: z.object({
+    installation_id: z.string(),
+    extension_id: z.string(),
+    extension_name: z.string(),
+    tenant_id: z.string(),
+    version: z.string(),
+    status: z.string(),
+    configuration: z.record(z.string(), z.unknown()).describe('Values that are not secrets'),
+    secret_keys: z.array(z.string()).describe('Keys whose values are stored sealed and never returned'),
+    granted_permissions: z.array(z.string()),
+    granted_by: z.string(),
+    installed_at: isoTimestamp,
+    updated_at: isoTimestamp,
+  }),
+});
+
+export const platformForgeTrustRoutes: RestRoute[] = [
+  issueCertificate,
+  registerService,
+  listExtensions,
+  publishExtension,
+  installExtension,
+];

@@ -65,7 +65,7 @@ const JobsHealthRef = builder.objectRef<JobsHealth>('JobsHealth').implement({
   }),
 });
 
-const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implement({
+export const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implement({
   description: 'Component health. Each other subgraph adds a field named after itself with its own probe.',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,6 +1,7 @@
 import { builder } from '../builder.js';
 import './certificates.js';
 import './health-report.js';
+import './marketplace.js';
 import './mesh.js';
 import './system-status.js';
 import './webhooks.js';
