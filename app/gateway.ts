@@ -1,4 +1,4 @@
-import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
+import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/pipeline/authenticate.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway/server.js';
 import type { Logger } from '../lib/logger.js';
 import { createJobQueue, type JobQueue } from '../lib/runtime/jobs.js';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import type { DocumentNode } from 'graphql';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits, type SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
@@ -17,18 +18,19 @@ import type { Kv } from '../lib/runtime/kv.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
 import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
-import { createAuditPlugin, type AuditSink } from './plugins/use-audit.js';
-import type { Authenticate } from './plugins/use-auth.js';
-import { createClientIpResolver } from './plugins/use-client-ip.js';
-import { createSignInRateLimitPlugin } from './plugins/use-sign-in-rate-limit.js';
-import { createJwksHandler } from './plugins/use-jwt.js';
+import { createAuditPlugin, type AuditSink } from './plugins/audit.js';
+import type { Authenticate } from './pipeline/authenticate.js';
+import { createClientIpResolver } from './pipeline/client-ip.js';
+import { createSignInRateLimitPlugin } from './plugins/sign-in-rate-limit.js';
+import { createJwksHandler } from './pipeline/jwt.js';
 import {
   checkIntrospectionAllowed,
   checkOperationLimits,
   createSchemaVisibilityPlugin,
-} from './plugins/use-operation-limits.js';
-import { resolveRequestId } from './plugins/use-request-id.js';
-import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
+} from './plugins/operation-limits.js';
+import { resolveRequestId } from './pipeline/request-id.js';
+import { createRequestPipeline, type Caller } from './pipeline/index.js';
+import type { RateLimitOverrides } from './pipeline/rate-limit.js';
 import { createRestHandler } from './rest/handler.js';
 import { createIdempotency } from './rest/idempotency.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
@@ -54,7 +56,7 @@ export interface GatewayOptions {
   /** Proxy addresses whose X-Forwarded-For names the real client. */
   trustedProxies: string[];
   /** Tests shrink the documented limits to reach a 429 quickly. */
-  rateLimitPolicies?: Parameters<typeof createRestHandler>[0]['policies'];
+  rateLimitPolicies?: RateLimitOverrides;
   /** Where mutation audit entries go (identity's record-audit job); without it nothing is audited. */
   audit?: AuditSink;
   /** Fail any REST answer that does not match its route's response schema (tests). */
@@ -67,7 +69,7 @@ export interface Gateway {
   apollo: ApolloServer<GatewayContext>;
   /** Runs an operation in-process with a given principal: the REST layer's way in. */
   execute(args: {
-    document: string;
+    document: string | DocumentNode;
     variables: Record<string, unknown>;
     principal: Principal | null;
     requestId: string;
@@ -97,9 +99,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
-  const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
-    options.kv.rateLimiter(policy);
-  const limiterFor = createPolicyLimiters(rateLimiter, options.rateLimitPolicies);
+  // Built before Apollo (the sign-in plugin spends its limits); its authenticator runs operations
+  // through the gateway's own `execute`, defined below and only called once requests arrive.
+  const pipeline = createRequestPipeline({
+    authenticate: options.authenticate((args) => execute(args)),
+    rateLimiter: (policy) => options.kv.rateLimiter(policy),
+    logger,
+    rateLimitEnabled: options.rateLimitEnabled,
+    policies: options.rateLimitPolicies,
+    clientIp: createClientIpResolver(options.trustedProxies),
+  });
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -117,7 +126,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       createSchemaVisibilityPlugin(limits.schemaVisibility),
       ...(options.audit ? [createAuditPlugin({ sink: options.audit, logger })] : []),
       ...(options.rateLimitEnabled
-        ? [createSignInRateLimitPlugin({ limiter: limiterFor('graphql.sign-in'), logger })]
+        ? [createSignInRateLimitPlugin({ limiter: pipeline.limiter('graphql.sign-in'), logger })]
         : []),
     ],
   });
@@ -134,28 +143,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { data: data ?? null, errors: errors as never };
   };
 
-  const authenticate = options.authenticate(execute);
-  const clientIp = createClientIpResolver(options.trustedProxies);
   const rest = createRestHandler({
     routes: allRoutes,
     execute,
-    authenticate: (req) => authenticate(req.headers),
-    rateLimiter,
-    logger,
-    rateLimitEnabled: options.rateLimitEnabled,
-    policies: options.rateLimitPolicies,
-    clientIp,
+    pipeline,
     checkResponses: options.checkResponses,
     idempotency: createIdempotency({ cache: options.kv.cache, logger }),
   });
 
-  // /graphql: authenticated and rate-limited before Apollo sees the request, like the REST routes.
-  const principals = new WeakMap<IncomingMessage, { requestId: string; principal: Principal | null }>();
+  // /graphql: admitted by the same pipeline as the REST routes before Apollo sees the request.
+  const callers = new WeakMap<IncomingMessage, Caller>();
   const apolloHandler = createApolloHandler(
     apollo,
     async (req) => {
-      const { requestId, principal } = principals.get(req)!;
-      const client = { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null };
+      const { requestId, principal, client } = callers.get(req)!;
       return { requestId, principal, client, logger: logger.child({ requestId }) };
     },
     { maxResponseBytes: limits.maxResponseBytes },
@@ -164,16 +165,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     let request;
     try {
-      const principal = await authenticate(req.headers);
-      if (options.rateLimitEnabled) {
-        const key = resolveRateLimitKey(principal, clientIp(req));
-        await enforceRateLimit({ limiter: limiterFor('graphql.default'), key, res, logger, requestId });
-      }
+      const caller = await pipeline.admit(req, res, { requestId, policy: 'graphql.default' });
       request = await readGraphQLHttpRequest(req);
       const source = operationSource(request);
       const checked = source === undefined ? undefined : checkOperationLimits(source, limits);
-      if (checked?.usesIntrospection) checkIntrospectionAllowed(limits.schemaVisibility, principal);
-      principals.set(req, { requestId, principal });
+      if (checked?.usesIntrospection) checkIntrospectionAllowed(limits.schemaVisibility, caller.principal);
+      callers.set(req, caller);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       sendGraphQLError(res, error);
@@ -184,17 +181,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });
   // IdPs return the browser here after an SSO login; undocumented paths, so outside the REST table.
-  const ssoCallback = createSsoCallbackHandler({
-    execute,
-    limiter: limiterFor('platform-forge.auth'),
-    rateLimitEnabled: options.rateLimitEnabled,
-    clientIp,
-    logger,
-  });
+  const ssoCallback = createSsoCallbackHandler({ execute, pipeline });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = resolveRequestId(req);
-    res.setHeader('X-Request-Id', requestId);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
     if (pathname === '/graphql') return graphql(req, res, requestId);
     // The public key set access tokens are verified with (RFC 8414 well-known location).

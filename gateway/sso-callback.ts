@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, appErrorFromGraphQL } from '../lib/errors.js';
 import { readBody } from '../lib/http/body.js';
-import type { Logger } from '../lib/logger.js';
 import type { ClientInfo } from '../lib/principal.js';
 import { getDialect } from './rest/dialects.js';
+import { graphql, type ResultOf } from './rest/graphql.js';
 import type { ExecuteArgs, ExecuteResult } from './rest/handler.js';
-import { enforceRateLimit, resolveRateLimitKey, type RateLimiter } from './rest/rate-limit.js';
+import type { RequestPipeline } from './pipeline/index.js';
 
 /**
  * Where identity providers send the browser back after an SSO login. No spec documents these
@@ -18,35 +18,47 @@ export const SSO_CALLBACK_PATHS = {
   saml: '/api/v1/sso/callback/saml',
 } as const;
 
-const SIGN_IN_FIELDS = 'accessToken refreshToken tokenType expiresIn userId tenantId email provisioned redirectTo';
+const SignInFields = graphql(`
+  fragment SignInFields on SsoSignIn {
+    accessToken
+    refreshToken
+    tokenType
+    expiresIn
+    userId
+    tenantId
+    email
+    provisioned
+    redirectTo
+  }
+`);
 
-const OIDC_OPERATION = `mutation CompleteOidcLogin($callbackQuery: String!) {
-  completeOidcLogin(callbackQuery: $callbackQuery) { ${SIGN_IN_FIELDS} }
-}`;
+const OIDC_OPERATION = graphql(
+  `
+    mutation CompleteOidcLogin($callbackQuery: String!) {
+      completeOidcLogin(callbackQuery: $callbackQuery) {
+        ...SignInFields
+      }
+    }
+  `,
+  [SignInFields],
+);
 
-const SAML_OPERATION = `mutation CompleteSamlLogin($samlResponse: String!, $relayState: String!) {
-  completeSamlLogin(samlResponse: $samlResponse, relayState: $relayState) { ${SIGN_IN_FIELDS} }
-}`;
+const SAML_OPERATION = graphql(
+  `
+    mutation CompleteSamlLogin($samlResponse: String!, $relayState: String!) {
+      completeSamlLogin(samlResponse: $samlResponse, relayState: $relayState) {
+        ...SignInFields
+      }
+    }
+  `,
+  [SignInFields],
+);
 
-interface SignInData {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: string;
-  expiresIn: number;
-  userId: string;
-  tenantId: string;
-  email: string;
-  provisioned: boolean;
-  redirectTo: string | null;
-}
+type SignInData = ResultOf<typeof SignInFields>;
 
 export interface SsoCallbackOptions {
   execute: (args: ExecuteArgs) => Promise<ExecuteResult>;
-  /** The sign-in policy (platform-forge.auth): a callback is a login attempt. */
-  limiter: RateLimiter;
-  rateLimitEnabled: boolean;
-  clientIp: (req: IncomingMessage) => string;
-  logger: Logger;
+  pipeline: RequestPipeline;
 }
 
 export type SsoCallbackHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -89,7 +101,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallbackHandler {
-  const { execute, logger } = options;
+  const { execute, pipeline } = options;
+  const { logger } = pipeline;
   const dialect = getDialect('platform-forge');
 
   async function complete(
@@ -118,7 +131,8 @@ export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallba
       if (appError.status >= 500) logger.error({ requestId, errors: result.errors }, 'SSO callback failed');
       throw appError;
     }
-    const data = (result.data as Record<string, SignInData | undefined> | null | undefined) ?? {};
+    // One of the two operations ran: its result is the one of the two fields that is present.
+    const data = (result.data ?? {}) as Partial<ResultOf<typeof OIDC_OPERATION> & ResultOf<typeof SAML_OPERATION>>;
     const signIn = data.completeOidcLogin ?? data.completeSamlLogin;
     if (!signIn) throw new Error('SSO callback operation returned no data and no errors');
     return signIn;
@@ -127,19 +141,11 @@ export function createSsoCallbackHandler(options: SsoCallbackOptions): SsoCallba
   return async (req, res, requestId) => {
     const now = new Date();
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
-    const ip = options.clientIp(req);
     setPrivateHeaders(res);
     try {
-      if (options.rateLimitEnabled) {
-        await enforceRateLimit({
-          limiter: options.limiter,
-          key: resolveRateLimitKey(null, ip),
-          res,
-          logger,
-          requestId,
-        });
-      }
-      const signIn = await complete(req, pathname, requestId, { ip, userAgent: req.headers['user-agent'] ?? null });
+      // A callback is a login attempt: it spends the sign-in allowance (platform-forge.auth).
+      const { client } = await pipeline.admit(req, res, { requestId, policy: 'platform-forge.auth', anonymous: true });
+      const signIn = await complete(req, pathname, requestId, client);
       if (signIn.redirectTo) {
         // Tokens travel in the fragment, which browsers never send to a server: they stay out of
         // the client's access logs, proxies and Referer headers, and only its page script reads them.

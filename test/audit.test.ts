@@ -1,7 +1,7 @@
 import type { GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import { buildSchema, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildAuditEntries, createAuditPlugin, describeMutation } from '../gateway/plugins/use-audit.js';
+import { buildAuditEntries, createAuditPlugin, describeMutation } from '../gateway/plugins/audit.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { createLogger } from '../lib/logger.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';

@@ -1,6 +1,6 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOperationLimits } from '../gateway/plugins/use-operation-limits.js';
+import { checkOperationLimits } from '../gateway/plugins/operation-limits.js';
 import { DEFAULT_GRAPHQL_LIMITS, graphqlLimitsEnv, graphqlLimitsFrom, loadEnv } from '../lib/env.js';
 import { bootPlatform, type TestPlatform } from './support/platform.js';
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequestPipeline } from '../gateway/pipeline/index.js';
 import { createRestHandler } from '../gateway/rest/handler.js';
 import { createIdempotency } from '../gateway/rest/idempotency.js';
 import { defineRoute } from '../gateway/rest/route.js';
@@ -15,6 +16,7 @@ import {
   type RestInit,
   type TestPlatform,
 } from './support/platform.js';
+import { testOperation } from './support/rest.js';
 
 // Idempotency-Key on the REST POSTs of every dialect that has one (nexus-core documents no POST),
 // with Stripe's semantics: same key and body replays the first answer without running the work
@@ -179,8 +181,8 @@ describe('Idempotency-Key while the first request is still running', () => {
     path: '/idempotency-probe',
     summary: 'test only',
     status: 201,
-    operation: 'mutation Probe { probe }',
-    respond: (data: { probe: number }) => ({ run: data.probe }),
+    operation: testOperation<{ probe: number }>('mutation Probe { probe }'),
+    respond: (data) => ({ run: data.probe }),
   });
 
   beforeAll(async () => {
@@ -197,20 +199,22 @@ describe('Idempotency-Key while the first request is still running', () => {
         }
         return { data: { probe: runs } };
       },
-      authenticate: async (req) =>
-        req.headers.authorization
-          ? {
-              kind: 'user',
-              id: String(req.headers.authorization),
-              projectId: null,
-              tenantId: null,
-              roles: [],
-              scopes: [],
-            }
-          : null,
-      rateLimiter: (policy) => kv.rateLimiter(policy),
-      rateLimitEnabled: false,
-      logger,
+      pipeline: createRequestPipeline({
+        authenticate: async (headers) =>
+          headers.authorization
+            ? {
+                kind: 'user',
+                id: String(headers.authorization),
+                projectId: null,
+                tenantId: null,
+                roles: [],
+                scopes: [],
+              }
+            : null,
+        rateLimiter: (policy) => kv.rateLimiter(policy),
+        rateLimitEnabled: false,
+        logger,
+      }),
       idempotency: createIdempotency({ cache: kv.cache, logger }),
     });
     server = createServer((req, res) => void handler(req, res, 'req_test'));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApiKeyResolver } from '../gateway/plugins/use-api-key.js';
-import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/plugins/use-auth.js';
+import { createApiKeyResolver } from '../gateway/pipeline/api-key.js';
+import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/pipeline/authenticate.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { composeSupergraph } from '../gateway/supergraph.js';
 import { createLogger } from '../lib/logger.js';

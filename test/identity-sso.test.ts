@@ -9,12 +9,14 @@ import { pino } from 'pino';
 import * as samlify from 'samlify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { resolveRequestId } from '../gateway/plugins/use-request-id.js';
+import { resolveRequestId } from '../gateway/pipeline/request-id.js';
+import { createRequestPipeline } from '../gateway/pipeline/index.js';
 import { createRestHandler } from '../gateway/rest/handler.js';
 import { buildOpenApi } from '../gateway/rest/openapi.js';
-import type { RateLimiter } from '../gateway/rest/rate-limit.js';
+import type { RateLimiter } from '../gateway/pipeline/rate-limit.js';
 import { defineRoute } from '../gateway/rest/route.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { testOperation } from './support/rest.js';
 
 // Enterprise SSO end to end: the real gateway and identity subgraph against real identity
 // providers started here: an oidc-provider instance (OIDC) and a samlify IdentityProvider with its
@@ -32,10 +34,10 @@ describe('REST routes with a redirect', () => {
     method: 'GET',
     path: '/api/v1/test/go/{target}',
     summary: 'Redirect test',
-    operation: 'query { go }',
+    operation: testOperation<{ go: string }>('query { go }'),
     input: { params: z.object({ target: z.string() }) },
     variables: ({ params }) => ({ target: params.target }),
-    respond: (data: { go: string }) => ({ url: data.go }),
+    respond: (data) => ({ url: data.go }),
     redirect: (payload) => payload.url,
     response: z.object({ url: z.string() }),
   });
@@ -49,9 +51,11 @@ describe('REST routes with a redirect', () => {
       execute: async ({ variables }) => ({
         data: { go: `https://idp.example/authorize?to=${String(variables.target)}` },
       }),
-      authenticate: async () => null,
-      rateLimiter: () => unlimited,
-      logger: pino({ level: 'silent' }),
+      pipeline: createRequestPipeline({
+        authenticate: async () => null,
+        rateLimiter: () => unlimited,
+        logger: pino({ level: 'silent' }),
+      }),
     });
     const server = createServer((req, res) => void handler(req, res, resolveRequestId(req)));
     servers.push(server);

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Supergraph } from '@apollo/federation-internals';
-import { Kind, parse, validate } from 'graphql';
+import { Kind, print, validate } from 'graphql';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../lib/errors.js';
 import type { Principal } from '../lib/principal.js';
-import { resolveRequestId } from '../gateway/plugins/use-request-id.js';
-import { SIGN_IN_FIELDS } from '../gateway/plugins/use-sign-in-rate-limit.js';
+import { resolveRequestId } from '../gateway/pipeline/request-id.js';
+import { SIGN_IN_FIELDS } from '../gateway/plugins/sign-in-rate-limit.js';
 import { ENDPOINT_CATALOG, endpointKey } from '../gateway/rest/catalog.js';
 import { attributeDialect, DIALECT_NAMES, type DialectName } from '../gateway/rest/dialects.js';
 import {
@@ -20,10 +20,11 @@ import {
 } from '../gateway/rest/handler.js';
 import type { HealthReportData, SubgraphProbeData, SystemStatusData } from '../gateway/rest/health.js';
 import { buildOpenApi, renderOpenApiHtml } from '../gateway/rest/openapi.js';
-import type { RateLimitPolicy, RateLimiter } from '../gateway/rest/rate-limit.js';
-import { defineRoute, type RestRoute } from '../gateway/rest/route.js';
+import type { RateLimitPolicy, RateLimiter } from '../gateway/pipeline/rate-limit.js';
+import { createRequestPipeline, type RequestPipelineOptions } from '../gateway/pipeline/index.js';
+import { defineRoute, routeDocument, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
-import { expectDialectError, ISO_TIMESTAMP } from './support/rest.js';
+import { expectDialectError, ISO_TIMESTAMP, testOperation } from './support/rest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: canned GraphQL results, shaped exactly as the supergraph answers.
@@ -142,7 +143,7 @@ const echoDevice = defineRoute({
   method: 'POST',
   path: '/api/v1/edge/test-echo',
   summary: 'Echo (test only)',
-  operation: 'mutation Echo { echo }',
+  operation: testOperation<{ echo: Record<string, unknown> }>('mutation Echo { echo }'),
   input: {
     body: z.object({
       device_id: z.string().min(3),
@@ -151,7 +152,7 @@ const echoDevice = defineRoute({
     }),
   },
   variables: (input) => ({ deviceId: input.body.device_id, capabilities: input.body.capabilities }),
-  respond: (data: { echo: Record<string, unknown> }) => data.echo,
+  respond: (data) => data.echo,
   status: 201,
 });
 
@@ -160,13 +161,13 @@ const getItem = defineRoute({
   method: 'GET',
   path: '/api/test/items/{item_id}',
   summary: 'Item (test only)',
-  operation: 'query Item { item }',
+  operation: testOperation<{ echo: Record<string, unknown> }>('query Item { item }'),
   input: {
     params: z.object({ item_id: z.string().startsWith('item_') }),
     query: z.object({ limit: z.coerce.number().int().max(100).optional(), tag: z.array(z.string()).optional() }),
   },
   variables: (input) => ({ id: input.params.item_id, limit: input.query.limit ?? 20 }),
-  respond: (data: { echo: Record<string, unknown> }) => data.echo,
+  respond: (data) => data.echo,
 });
 
 const TEST_ROUTES: RestRoute[] = [echoDevice, getItem];
@@ -205,10 +206,8 @@ const PRINCIPAL: Principal = {
   scopes: ['read:system'],
 };
 
-async function authenticate(req: {
-  headers: Record<string, string | string[] | undefined>;
-}): Promise<Principal | null> {
-  const header = req.headers.authorization;
+async function authenticate(headers: Record<string, string | string[] | undefined>): Promise<Principal | null> {
+  const header = headers.authorization;
   if (header === undefined) return null;
   if (header === 'Bearer good') return PRINCIPAL;
   throw new AppError('UNAUTHORIZED', 'Invalid or expired credentials');
@@ -233,7 +232,9 @@ afterEach(async () => {
   }
 });
 
-async function startHarness(overrides: Partial<RestHandlerOptions> = {}): Promise<Harness> {
+async function startHarness(
+  overrides: Partial<Pick<RestHandlerOptions, 'routes' | 'checkResponses'> & RequestPipelineOptions> = {},
+): Promise<Harness> {
   const logs: Array<Record<string, unknown>> = [];
   const calls: ExecuteArgs[] = [];
   const respond: Harness['respond'] = {
@@ -247,18 +248,25 @@ async function startHarness(overrides: Partial<RestHandlerOptions> = {}): Promis
     routes: [...allRoutes, ...TEST_ROUTES],
     execute: async (args) => {
       calls.push(args);
-      const name = /(?:query|mutation)\s+(\w+)/.exec(args.document)?.[1] ?? '';
+      const name =
+        /(?:query|mutation)\s+(\w+)/.exec(
+          typeof args.document === 'string' ? args.document : print(args.document),
+        )?.[1] ?? '';
       const canned = respond[name];
       if (!canned) throw new Error(`No canned result for ${name}`);
       return typeof canned === 'function' ? canned(args) : canned;
     },
-    authenticate,
-    rateLimiter: createMemoryLimiter,
-    logger: pino(
-      { level: 'debug' },
-      { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
-    ),
-    ...overrides,
+    pipeline: createRequestPipeline({
+      authenticate,
+      rateLimiter: createMemoryLimiter,
+      logger: pino(
+        { level: 'debug' },
+        { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+      ),
+      ...overrides,
+    }),
+    ...(overrides.routes ? { routes: overrides.routes } : {}),
+    checkResponses: overrides.checkResponses,
   });
   const server = createServer((req, res) => {
     void handler(req, res, resolveRequestId(req));
@@ -1042,7 +1050,7 @@ describe('rate limits', () => {
 
   it('every route that runs a sign-in mutation spends the sign-in allowance (platform-forge.auth)', () => {
     const signInRoutes = allRoutes.filter((route) =>
-      parse(route.operation).definitions.some(
+      routeDocument(route).definitions.some(
         (d) =>
           d.kind === Kind.OPERATION_DEFINITION &&
           d.operation === 'mutation' &&
@@ -1081,9 +1089,11 @@ describe('route table, OpenAPI and catalog', () => {
       createRestHandler({
         routes: [echoDevice, duplicate],
         execute: async () => ({}),
-        authenticate: async () => null,
-        rateLimiter: createMemoryLimiter,
-        logger: pino({ level: 'silent' }),
+        pipeline: createRequestPipeline({
+          authenticate: async () => null,
+          rateLimiter: createMemoryLimiter,
+          logger: pino({ level: 'silent' }),
+        }),
       }),
     ).toThrow(/Two REST routes serve POST \/api\/v1\/edge\/test-echo/);
   });
@@ -1169,7 +1179,7 @@ describe('route table, OpenAPI and catalog', () => {
     const sdl = readFileSync(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8');
     const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
     for (const route of allRoutes) {
-      const errors = validate(schema, parse(route.operation)).map((error) => error.message);
+      const errors = validate(schema, routeDocument(route)).map((error) => error.message);
       expect(errors, `${route.method} ${route.path}`).toEqual([]);
     }
   });
@@ -1205,7 +1215,7 @@ describe('response schema check (on in tests)', () => {
     method: 'GET',
     path: '/api/test/drift',
     summary: 'Answers outside its documented shape (test only)',
-    operation: 'query Echo { echo }',
+    operation: testOperation<{ echo: unknown }>('query Echo { echo }'),
     respond: () => ({ id: 42 }) as unknown as { id: string },
     response: z.object({ id: z.string() }),
   });

@@ -623,14 +623,18 @@ describe('tenantsdb workspaces through the real gateway', () => {
       'Billing schema',
     );
 
-    const gql = await t.graphql<{ workspaces: { count: number; workspaces: Array<{ id: string }> } }>(
-      `query { workspaces }`,
+    const gql = await t.graphql<{ workspaces: Array<{ id: string; createdAt: string }> }>(
+      `query { workspaces { id createdAt } }`,
       {},
       { token: keyA },
     );
     expect(gql.body.errors).toBeUndefined();
-    expect(gql.body.data!.workspaces.workspaces.map((w) => w.id)).toContain(name);
-    const other = await t.graphql(`query($id: String!) { workspaceSettings(id: $id) }`, { id: name }, { token: keyB });
+    expect(gql.body.data!.workspaces.map((w) => w.id)).toContain(name);
+    const other = await t.graphql(
+      `query($id: String!) { workspaceSettings(id: $id) { allowApiDdl } }`,
+      { id: name },
+      { token: keyB },
+    );
     expect(other.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
   }, 60_000);

@@ -1,5 +1,5 @@
 import type { AppError, ErrorCode } from '../../lib/errors.js';
-import type { RateLimitPolicyName } from './rate-limit.js';
+import type { RateLimitPolicyName } from '../pipeline/rate-limit.js';
 
 export const DIALECT_NAMES = ['core-platform', 'platform-forge', 'nexus-core', 'tenantsdb', 'cloudpioneer'] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];

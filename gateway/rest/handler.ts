@@ -1,24 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, type MatchFunction } from 'path-to-regexp';
 import type { z } from 'zod';
+import type { DocumentNode } from 'graphql';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
 import { attributeDialect, getDialect, type Dialect } from './dialects.js';
 import { guardRestInput } from './input-guard.js';
-import {
-  createPolicyLimiters,
-  enforceRateLimit,
-  resolveRateLimitKey,
-  type RateLimitOverrides,
-  type RateLimiterFactory,
-} from './rate-limit.js';
+import type { Caller, RequestPipeline } from '../pipeline/index.js';
 import { REPLAYED_HEADER, type Idempotency, type IdempotencyOutcome } from './idempotency.js';
-import type { HttpMethod, RestRoute, RouteInput } from './route.js';
+import { routeDocument, type HttpMethod, type RestRoute, type RouteInput } from './route.js';
 
 export interface ExecuteArgs {
-  document: string;
+  document: string | DocumentNode;
   variables: Record<string, unknown>;
   principal: Principal | null;
   requestId: string;
@@ -33,16 +28,8 @@ export interface ExecuteResult {
 export interface RestHandlerOptions {
   routes: readonly RestRoute[];
   execute: (args: ExecuteArgs) => Promise<ExecuteResult>;
-  /** Null for a caller without credentials; throws AppError UNAUTHORIZED for bad ones. */
-  authenticate: (req: IncomingMessage) => Promise<Principal | null>;
-  rateLimiter: RateLimiterFactory;
-  logger: Logger;
-  /** Default true. */
-  rateLimitEnabled?: boolean;
-  /** Replaces documented limits, so tests reach a 429 in a few requests. */
-  policies?: RateLimitOverrides;
-  /** The caller's address for anonymous rate limits; default the socket's peer. */
-  clientIp?: (req: IncomingMessage) => string;
+  /** Request id, client address, authentication and rate limit: the gateway's one sequence. */
+  pipeline: RequestPipeline;
   /**
    * Checks every answer against its route's documented `response` schema and fails the request
    * when it does not match. On in tests, so every REST call the suite makes proves the route's
@@ -240,35 +227,16 @@ function echoVersionHeader(req: IncomingMessage, res: ServerResponse, dialect: D
  * input, run the route's GraphQL operation, and answer in the route's dialect, errors included.
  */
 export function createRestHandler(options: RestHandlerOptions): RestHandler {
-  const { execute, authenticate, logger } = options;
+  const { execute, pipeline } = options;
+  const { logger } = pipeline;
   const compiled = compileRoutes(options.routes);
-  const limiterFor = createPolicyLimiters(options.rateLimiter, options.policies);
-  const rateLimitEnabled = options.rateLimitEnabled ?? true;
-  const clientIp = options.clientIp ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
-
-  /** Sets the rate-limit headers; throws RATE_LIMIT_EXCEEDED (with Retry-After set) when spent. */
-  async function applyRateLimit(
-    req: IncomingMessage,
-    res: ServerResponse,
-    resolution: Resolution,
-    principal: Principal | null,
-    requestId: string,
-  ): Promise<void> {
-    if (!rateLimitEnabled) return;
-    const policy =
-      (resolution.kind === 'route' ? resolution.entry.route.rateLimit : undefined) ??
-      resolution.dialect.defaultRateLimit;
-    const key = resolveRateLimitKey(principal, clientIp(req));
-    await enforceRateLimit({ limiter: limiterFor(policy), key, res, logger, requestId });
-  }
 
   async function runRoute(
     req: IncomingMessage,
     url: URL,
     method: string,
     resolution: Extract<Resolution, { kind: 'route' }>,
-    principal: Principal | null,
-    requestId: string,
+    { requestId, principal, client }: Caller,
     { parsed: body, raw: rawBody }: { parsed: unknown; raw?: string },
   ): Promise<{ status: number; payload: unknown }> {
     const { route } = resolution.entry;
@@ -278,11 +246,11 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     input.rawBody = rawBody;
     input.headers = req.headers;
     const result = await execute({
-      document: route.operation,
+      document: routeDocument(route),
       variables: route.variables?.(input) ?? {},
       principal,
       requestId,
-      client: { ip: clientIp(req), userAgent: req.headers['user-agent'] ?? null },
+      client,
     });
     const errors = result.errors ?? [];
     const hasData = result.data !== undefined && result.data !== null;
@@ -313,23 +281,15 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     const resolution = resolveRoute(compiled, url.pathname, method);
     const { dialect } = resolution;
     const context = { requestId, now };
-    res.setHeader('X-Request-Id', requestId);
     echoVersionHeader(req, res, dialect);
 
-    // Authenticate only to learn who is calling; whether a route needs a principal (and which
-    // scopes) is the owning subgraph's decision. A bad credential is reported after the rate
-    // limit, so guessing keys still spends the caller's allowance.
-    let principal: Principal | null = null;
-    let authError: unknown;
-    try {
-      principal = await authenticate(req);
-    } catch (error) {
-      authError = error;
-    }
-
+    // Whether a route needs a principal (and which scopes) is the owning subgraph's decision: the
+    // pipeline only learns who is calling. Unknown paths spend the dialect's default allowance.
+    const policy =
+      (resolution.kind === 'route' ? resolution.entry.route.rateLimit : undefined) ?? dialect.defaultRateLimit;
     let claim: Extract<IdempotencyOutcome, { kind: 'claimed' }> | undefined;
     try {
-      await applyRateLimit(req, res, resolution, principal, requestId);
+      const caller = await pipeline.admit(req, res, { requestId, policy });
       if (resolution.kind === 'not-found') {
         throw new AppError('NOT_FOUND', `No endpoint at ${method} ${url.pathname}`);
       }
@@ -339,15 +299,14 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           allowed_methods: resolution.allow,
         });
       }
-      if (authError !== undefined) throw authError;
       const body = await readJsonBody(req, method);
       const target = `${url.pathname}${url.search}`;
       const idempotent = await options.idempotency?.begin({
         req,
         method,
         target,
-        principal,
-        clientIp: clientIp(req),
+        principal: caller.principal,
+        clientIp: caller.client.ip,
         rawBody: body.raw,
       });
       if (idempotent?.kind === 'replay') {
@@ -355,7 +314,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         return send(res, idempotent.status, idempotent.body);
       }
       claim = idempotent ?? undefined;
-      const { status, payload } = await runRoute(req, url, method, resolution, principal, requestId, body);
+      const { status, payload } = await runRoute(req, url, method, resolution, caller, body);
       const { route } = resolution.entry;
       if (route.redirect && !wantsJson(req)) {
         await claim?.release();

@@ -1,103 +1,16 @@
 import { z } from 'zod';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../../lib/env.js';
+import { graphql, type ResultOf } from './graphql.js';
 
 /**
  * The health operations every dialect's health routes run, their result types, and the one rule
  * that turns the parts into an overall status.
  */
 
-export type GraphQLHealthStatus = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 export const healthLevelSchema = z.enum(['healthy', 'degraded', 'unhealthy']);
 export type HealthLevel = z.infer<typeof healthLevelSchema>;
 
-export interface LivenessData {
-  /** Null: the gateway could not reach the platform subgraph (the result carries the error). */
-  liveness: { status: GraphQLHealthStatus; timestamp: string; uptimeSeconds: number; version: string } | null;
-}
-
-/** An unreachable platform is an unhealthy platform: health routes answer that, not an error. */
-export function livenessLevel(data: LivenessData): HealthLevel {
-  return data.liveness ? toHealthLevel(data.liveness.status) : 'unhealthy';
-}
-
-export interface SubgraphProbeData {
-  name: string;
-  status: GraphQLHealthStatus;
-  uptimeSeconds: number;
-  database: { status: GraphQLHealthStatus; responseTimeMs: number | null; error: string | null };
-}
-
-export interface HealthReportData {
-  status: GraphQLHealthStatus;
-  timestamp: string;
-  uptimeSeconds: number;
-  version: string;
-  environment: string;
-  database: {
-    status: GraphQLHealthStatus;
-    responseTimeMs: number | null;
-    driver: string;
-    error: string | null;
-    /** Null on the embedded PGlite, which has no pool. */
-    connections: { active: number; idle: number; waiting: number; max: number } | null;
-  };
-  cache: {
-    status: GraphQLHealthStatus;
-    responseTimeMs: number | null;
-    kind: string;
-    hitRate: number | null;
-    memoryUsageBytes: number | null;
-    keys: number | null;
-    error: string | null;
-  };
-  jobs: {
-    status: GraphQLHealthStatus;
-    responseTimeMs: number | null;
-    kind: string;
-    /** Null when the queue could not be read. */
-    waiting: number | null;
-    active: number | null;
-    delayed: number | null;
-    failed: number | null;
-    error: string | null;
-  };
-  /** Installed marketplace extensions across tenants; null when they could not be read. */
-  plugins: {
-    installed: number;
-    active: number;
-    extensions: { extensionId: string; name: string; version: string; installs: number }[];
-  } | null;
-  /** Null: that subgraph did not answer (the response carries an error for it). */
-  platform: SubgraphProbeData | null;
-  identity: SubgraphProbeData | null;
-  tenancy: SubgraphProbeData | null;
-  billing: SubgraphProbeData | null;
-  telemetry: SubgraphProbeData | null;
-  edge: SubgraphProbeData | null;
-}
-
-export interface IncidentData {
-  id: string;
-  title: string;
-  status: string;
-  severity: string;
-  impact: string | null;
-  createdAt: string;
-  resolvedAt: string | null;
-}
-
-export interface SystemStatusData {
-  health: HealthReportData;
-  systemStatus: {
-    maintenanceInProgress: boolean;
-    maintenanceScheduled: boolean;
-    incidents: IncidentData[];
-    activeIncidents: Omit<IncidentData, 'resolvedAt'>[];
-    upcomingMaintenance: { id: string; title: string; description: string | null; startsAt: string; endsAt: string }[];
-  };
-}
-
-export const LIVENESS_OPERATION = /* GraphQL */ `
+export const LIVENESS_OPERATION = graphql(`
   query Liveness {
     liveness {
       status
@@ -106,9 +19,17 @@ export const LIVENESS_OPERATION = /* GraphQL */ `
       version
     }
   }
-`;
+`);
 
-const SUBGRAPH_PROBE_FRAGMENT = /* GraphQL */ `
+/** `liveness` is null when the gateway could not reach the platform subgraph (the result carries the error). */
+export type LivenessData = ResultOf<typeof LIVENESS_OPERATION>;
+
+/** An unreachable platform is an unhealthy platform: health routes answer that, not an error. */
+export function livenessLevel(data: LivenessData): HealthLevel {
+  return data.liveness ? toHealthLevel(data.liveness.status) : 'unhealthy';
+}
+
+const SubgraphProbe = graphql(`
   fragment SubgraphProbe on SubgraphHealth {
     name
     status
@@ -119,37 +40,142 @@ const SUBGRAPH_PROBE_FRAGMENT = /* GraphQL */ `
       error
     }
   }
-`;
+`);
 
-const HEALTH_SELECTION = /* GraphQL */ `
-  health {
-    status timestamp uptimeSeconds version environment
-    database { status responseTimeMs driver error connections { active idle waiting max } }
-    cache { status responseTimeMs kind hitRate memoryUsageBytes keys error }
-    jobs { status responseTimeMs kind waiting active delayed failed error }
-    plugins { installed active extensions { extensionId name version installs } }
-    platform { ...SubgraphProbe } identity { ...SubgraphProbe } tenancy { ...SubgraphProbe }
-    billing { ...SubgraphProbe } telemetry { ...SubgraphProbe } edge { ...SubgraphProbe }
-  }
-`;
+export type SubgraphProbeData = ResultOf<typeof SubgraphProbe>;
+/** The schema's HealthStatus enum. */
+export type GraphQLHealthStatus = SubgraphProbeData['status'];
 
-export const HEALTH_OPERATION = /* GraphQL */ `
-  ${SUBGRAPH_PROBE_FRAGMENT}
-  query Health { ${HEALTH_SELECTION} }
-`;
-
-export const SYSTEM_STATUS_OPERATION = /* GraphQL */ `
-  ${SUBGRAPH_PROBE_FRAGMENT}
-  query SystemStatus {
-    ${HEALTH_SELECTION}
-    systemStatus {
-      maintenanceInProgress maintenanceScheduled
-      incidents(limit: 20) { id title status severity impact createdAt resolvedAt }
-      activeIncidents { id title status severity impact createdAt }
-      upcomingMaintenance { id title description startsAt endsAt }
+/**
+ * `database.connections` is null on the embedded PGlite, which has no pool; the jobs figures are
+ * null when the queue could not be read; a subgraph probe other than the platform's is null when
+ * that subgraph did not answer (the response carries an error for it).
+ */
+const HealthReportFields = graphql(
+  `
+    fragment HealthReportFields on HealthReport {
+      status
+      timestamp
+      uptimeSeconds
+      version
+      environment
+      database {
+        status
+        responseTimeMs
+        driver
+        error
+        connections {
+          active
+          idle
+          waiting
+          max
+        }
+      }
+      cache {
+        status
+        responseTimeMs
+        kind
+        hitRate
+        memoryUsageBytes
+        keys
+        error
+      }
+      jobs {
+        status
+        responseTimeMs
+        kind
+        waiting
+        active
+        delayed
+        failed
+        error
+      }
+      plugins {
+        installed
+        active
+        extensions {
+          extensionId
+          name
+          version
+          installs
+        }
+      }
+      platform {
+        ...SubgraphProbe
+      }
+      identity {
+        ...SubgraphProbe
+      }
+      tenancy {
+        ...SubgraphProbe
+      }
+      billing {
+        ...SubgraphProbe
+      }
+      telemetry {
+        ...SubgraphProbe
+      }
+      edge {
+        ...SubgraphProbe
+      }
     }
-  }
-`;
+  `,
+  [SubgraphProbe],
+);
+
+export type HealthReportData = ResultOf<typeof HealthReportFields>;
+
+export const HEALTH_OPERATION = graphql(
+  `
+    query Health {
+      health {
+        ...HealthReportFields
+      }
+    }
+  `,
+  [HealthReportFields],
+);
+
+export const SYSTEM_STATUS_OPERATION = graphql(
+  `
+    query SystemStatus {
+      health {
+        ...HealthReportFields
+      }
+      systemStatus {
+        maintenanceInProgress
+        maintenanceScheduled
+        incidents(limit: 20) {
+          id
+          title
+          status
+          severity
+          impact
+          createdAt
+          resolvedAt
+        }
+        activeIncidents {
+          id
+          title
+          status
+          severity
+          impact
+          createdAt
+        }
+        upcomingMaintenance {
+          id
+          title
+          description
+          startsAt
+          endsAt
+        }
+      }
+    }
+  `,
+  [HealthReportFields],
+);
+
+export type SystemStatusData = ResultOf<typeof SYSTEM_STATUS_OPERATION>;
 
 export function toHealthLevel(status: GraphQLHealthStatus): HealthLevel {
   return status.toLowerCase() as HealthLevel;

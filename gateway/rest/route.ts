@@ -1,6 +1,8 @@
+import type { TadaDocumentNode } from 'gql.tada';
+import type { DocumentNode } from 'graphql';
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
-import type { RateLimitPolicyName } from './rate-limit.js';
+import type { RateLimitPolicyName } from '../pipeline/rate-limit.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -35,7 +37,7 @@ export interface RouteInput<I extends RouteInputSchemas = NoInput> {
  * One documented endpoint: which GraphQL operation it runs and how the answer becomes the
  * documented payload. The dialect adds the envelope; the handler does everything else.
  */
-export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
+export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, TVariables = Record<string, unknown>> {
   dialect: DialectName;
   /**
    * Other dialects documenting this same method, path and body. The route is served once, counted
@@ -46,11 +48,16 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   /** As documented, `{param}` style, including any `/api` prefix. */
   path: string;
   summary: string;
-  /** The GraphQL document; the supergraph resolves it with the caller's principal. */
-  operation: string;
+  /**
+   * The GraphQL document (`graphql(...)` from ./graphql.ts, typed from the supergraph): the
+   * supergraph resolves it with the caller's principal; `variables` must build its variables and
+   * `respond` receives its result type.
+   */
+  operation: TadaDocumentNode<TData, TVariables>;
   /** Validated before anything runs; every issue comes back at once as VALIDATION_ERROR. */
   input?: I;
-  variables?: (input: RouteInput<I>) => Record<string, unknown>;
+  /** The document's variables, from the validated input (checked against the document's types). */
+  variables?: (input: RouteInput<I>) => NoInfer<TVariables>;
   /** The documented payload, before the dialect's envelope. */
   respond: (data: TData, input: RouteInput<I>) => TPayload;
   /** Success status; 200 when absent. */
@@ -76,16 +83,29 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload> {
   redirect?: (payload: NoInfer<TPayload>) => string;
 }
 
+/** A route's operation as the document the supergraph runs. */
+export function routeDocument(route: RestRoute): DocumentNode {
+  return route.operation;
+}
+
 /** A route with its types erased, as the handler, OpenAPI and catalog see it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RestRoute = RouteDefinition<any, any, any>;
+export type RestRoute = RouteDefinition<any, any, any, any>;
+
+/** A document with a required variable needs `variables` to build it. */
+type VariablesRequired<TVariables> = Record<never, never> extends TVariables ? unknown : { variables: unknown };
 
 /**
- * Keeps each route's types inferred: input from its schemas, data from `respond`'s annotated
- * parameter, payload from what `respond` returns (checked against `response`).
+ * Keeps each route's types inferred: input from its schemas, data and variables from its
+ * document, payload from what `respond` returns (checked against `response`).
  */
-export function defineRoute<TData, TPayload, I extends RouteInputSchemas = NoInput>(
-  route: RouteDefinition<I, TData, TPayload>,
-): RouteDefinition<I, TData, TPayload> {
+export function defineRoute<
+  TData,
+  TPayload,
+  I extends RouteInputSchemas = NoInput,
+  TVariables = Record<string, unknown>,
+>(
+  route: RouteDefinition<I, TData, TPayload, TVariables> & VariablesRequired<TVariables>,
+): RouteDefinition<I, TData, TPayload, TVariables> {
   return route;
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { TadaDocumentNode } from 'gql.tada';
+import { parse } from 'graphql';
 import { expect } from 'vitest';
 import type { DialectName } from '../../gateway/rest/dialects.js';
 
@@ -16,6 +18,14 @@ export function uniqueClientIp(): string {
   addressCounter += 1;
   const hex = randomBytes(6).toString('hex');
   return `2001:db8:${hex.slice(0, 4)}:${hex.slice(4, 8)}:${hex.slice(8, 12)}::${addressCounter.toString(16)}`;
+}
+
+/**
+ * A test route's document: it selects fields the test's own `execute` answers, not the
+ * supergraph's, so its result type is given here instead of read from the schema.
+ */
+export function testOperation<TData>(source: string): TadaDocumentNode<TData, Record<string, unknown>> {
+  return parse(source) as unknown as TadaDocumentNode<TData, Record<string, unknown>>;
 }
 
 export const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 
 /**
@@ -6,21 +7,21 @@ import { defineRoute, type RestRoute } from '../route.js';
  * dialect: it is served at /health and at /v1/health, and counted as served for both.
  */
 
-interface LoginData {
-  login: { accessToken: string; refreshToken: string; expiresIn: number };
-}
-
 /** POST /auth/login (and /v1/auth/login): the OAuth-style bare token object the document shows. */
 const login = defineRoute({
   dialect: 'cloudpioneer',
   method: 'POST',
   path: '/auth/login',
   summary: 'Sign in with email and password',
-  operation: `mutation CloudPioneerLogin($email: String!, $password: String!, $mfaCode: String, $tenantId: ID) {
-    login(email: $email, password: $password, mfaCode: $mfaCode, tenantId: $tenantId) {
-      accessToken refreshToken expiresIn
+  operation: graphql(`
+    mutation CloudPioneerLogin($email: String!, $password: String!, $mfaCode: String, $tenantId: ID) {
+      login(email: $email, password: $password, mfaCode: $mfaCode, tenantId: $tenantId) {
+        accessToken
+        refreshToken
+        expiresIn
+      }
     }
-  }`,
+  `),
   input: {
     body: z.object({
       email: z.email().max(320),
@@ -39,7 +40,7 @@ const login = defineRoute({
   // cloudpioneer documents only its general tier limit; a password guess costs the same here as at
   // every other sign-in route (one 20/minute allowance per caller, shared by all of them).
   rateLimit: 'platform-forge.auth',
-  respond: ({ login: s }: LoginData) => ({
+  respond: ({ login: s }) => ({
     access_token: s.accessToken,
     refresh_token: s.refreshToken,
     token_type: 'bearer' as const,

@@ -1,21 +1,9 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute } from '../route.js';
 
 // core-platform "Database Operations": tenant SQL, schema introspection and tenant migrations,
 // all owned by the tenancy subgraph. A tenant-bound key may omit `schema` (its own tenant).
-
-const QUERY_RESULT_FIELDS = 'queryId executionTimeMs rowCount rows columns schema truncated timeoutEnforced';
-
-interface QueryResultData {
-  queryId: string;
-  executionTimeMs: number;
-  rowCount: number;
-  rows: unknown[][];
-  columns: string[];
-  schema: string;
-  truncated: boolean;
-  timeoutEnforced: boolean;
-}
 
 const jsonValue = z.union([
   z.string(),
@@ -41,9 +29,20 @@ const query = defineRoute({
       timeout_ms: z.number().int().optional(),
     }),
   },
-  operation: `mutation CorePlatformDatabaseQuery($input: TenantQueryInput!) {
-    executeTenantQuery(input: $input) { ${QUERY_RESULT_FIELDS} }
-  }`,
+  operation: graphql(`
+    mutation CorePlatformDatabaseQuery($input: TenantQueryInput!) {
+      executeTenantQuery(input: $input) {
+        queryId
+        executionTimeMs
+        rowCount
+        rows
+        columns
+        schema
+        truncated
+        timeoutEnforced
+      }
+    }
+  `),
   variables: ({ body }) => ({
     input: {
       query: body.query,
@@ -53,7 +52,7 @@ const query = defineRoute({
       timeoutMs: body.timeout_ms ?? null,
     },
   }),
-  respond: ({ executeTenantQuery: r }: { executeTenantQuery: QueryResultData }) => ({
+  respond: ({ executeTenantQuery: r }) => ({
     query_id: r.queryId,
     execution_time_ms: r.executionTimeMs,
     row_count: r.rowCount,
@@ -77,28 +76,6 @@ const query = defineRoute({
   }),
 });
 
-interface ColumnData {
-  name: string;
-  type: string;
-  nullable: boolean;
-  default: string | null;
-  constraints: string[];
-}
-interface IndexData {
-  name: string;
-  columns: string[];
-  type: string;
-  unique: boolean;
-}
-interface TableData {
-  name: string;
-  columns: ColumnData[];
-  indexes: IndexData[] | null;
-  rowCount: number;
-  rowCountEstimated: boolean;
-  sizeMb: number;
-}
-
 const booleanParam = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const schema = defineRoute({
@@ -113,22 +90,38 @@ const schema = defineRoute({
       include_indexes: booleanParam.optional(),
     }),
   },
-  operation: `query CorePlatformDatabaseSchema($schema: String, $table: String, $includeIndexes: Boolean) {
-    tenantDatabaseSchema(schema: $schema, table: $table, includeIndexes: $includeIndexes) {
-      schema
-      tables {
-        name rowCount rowCountEstimated sizeMb
-        columns { name type nullable default constraints }
-        indexes { name columns type unique }
+  operation: graphql(`
+    query CorePlatformDatabaseSchema($schema: String, $table: String, $includeIndexes: Boolean) {
+      tenantDatabaseSchema(schema: $schema, table: $table, includeIndexes: $includeIndexes) {
+        schema
+        tables {
+          name
+          rowCount
+          rowCountEstimated
+          sizeMb
+          columns {
+            name
+            type
+            nullable
+            default
+            constraints
+          }
+          indexes {
+            name
+            columns
+            type
+            unique
+          }
+        }
       }
     }
-  }`,
+  `),
   variables: ({ query: q }) => ({
     schema: q.schema ?? null,
     table: q.table ?? null,
     includeIndexes: q.include_indexes ?? false,
   }),
-  respond: ({ tenantDatabaseSchema: s }: { tenantDatabaseSchema: { schema: string; tables: TableData[] } }) => ({
+  respond: ({ tenantDatabaseSchema: s }) => ({
     schema: s.schema,
     tables: s.tables.map((t) => ({
       name: t.name,
@@ -181,21 +174,6 @@ const schema = defineRoute({
   }),
 });
 
-interface MigrationData {
-  migrationId: string;
-  executedMigrations: {
-    version: string;
-    name: string;
-    executionTimeMs: number;
-    status: string;
-    error: string | null;
-  }[];
-  totalExecutionTimeMs: number;
-  schemaVersion: string | null;
-  schema: string;
-  dryRun: boolean;
-}
-
 const migrate = defineRoute({
   dialect: 'core-platform',
   method: 'POST',
@@ -209,19 +187,31 @@ const migrate = defineRoute({
       dry_run: z.boolean().optional(),
     }),
   },
-  operation: `mutation CorePlatformDatabaseMigrate($schema: String, $direction: String, $version: String, $dryRun: Boolean) {
-    migrateTenantSchema(schema: $schema, direction: $direction, version: $version, dryRun: $dryRun) {
-      migrationId totalExecutionTimeMs schemaVersion schema dryRun
-      executedMigrations { version name executionTimeMs status error }
+  operation: graphql(`
+    mutation CorePlatformDatabaseMigrate($schema: String, $direction: String, $version: String, $dryRun: Boolean) {
+      migrateTenantSchema(schema: $schema, direction: $direction, version: $version, dryRun: $dryRun) {
+        migrationId
+        totalExecutionTimeMs
+        schemaVersion
+        schema
+        dryRun
+        executedMigrations {
+          version
+          name
+          executionTimeMs
+          status
+          error
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ body }) => ({
     schema: body.schema ?? null,
     direction: body.direction ?? 'up',
     version: body.version ?? null,
     dryRun: body.dry_run ?? false,
   }),
-  respond: ({ migrateTenantSchema: m }: { migrateTenantSchema: MigrationData }) => ({
+  respond: ({ migrateTenantSchema: m }) => ({
     migration_id: m.migrationId,
     executed_migrations: m.executedMigrations.map((e) => ({
       version: e.version,

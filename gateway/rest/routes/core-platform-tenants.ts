@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -21,28 +22,6 @@ const PLATFORM_FEATURES = { multi_tenancy: true, gdpr_compliance: true } as cons
 const BYTES_PER_GB = 1024 ** 3;
 
 const tenantParams = z.object({ tenant_id: z.string().min(1).max(100) });
-
-interface TenantData {
-  id: string;
-  name: string;
-  schemaName: string;
-  domain: string | null;
-  status: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-interface ProvisionData {
-  provisionTenant: {
-    tenant: TenantData;
-    adminUser: { id: string; email: string; name: string; roles: string[] } | null;
-    schemaCreated: boolean;
-    migrationsApplied: string[];
-    schemaVersion: string | null;
-    extensionsEnabled: string[];
-    extensionsMissing: string[];
-  };
-}
 
 const tenantSchema = z.object({
   id: z.string(),
@@ -85,7 +64,7 @@ const createTenant = defineRoute({
       }),
     }),
   },
-  operation: /* GraphQL */ `
+  operation: graphql(`
     mutation CorePlatformCreateTenant($input: CreateTenantInput!) {
       provisionTenant(input: $input) {
         tenant {
@@ -110,7 +89,7 @@ const createTenant = defineRoute({
         extensionsMissing
       }
     }
-  `,
+  `),
   variables: ({ body }) => {
     const { features, ...settings } = body.tenant.settings ?? {};
     return {
@@ -126,7 +105,7 @@ const createTenant = defineRoute({
       },
     };
   },
-  respond: ({ provisionTenant: p }: ProvisionData) => ({
+  respond: ({ provisionTenant: p }) => ({
     tenant: {
       id: p.tenant.id,
       name: p.tenant.name,
@@ -171,18 +150,12 @@ const createTenant = defineRoute({
   }),
 });
 
-interface TenantInfoData {
-  tenant: TenantData & {
-    limits: { users?: number | null; storage_gb?: number | null; api_calls_per_day?: number | null } | null;
-    features: Record<string, boolean> | null;
-    storageBytes: number;
-    userCount: number;
-    apiCallsToday: number;
-    plan: { code: string; limits: PlanLimitsData } | null;
-  };
-}
-
-type PlanLimitsData = { users?: number; storage_gb?: number; api_calls_per_day?: number };
+/**
+ * A tenant's `limits` and a plan's `limits` are JSON: `{ users, storage_gb, api_calls_per_day }`,
+ * each optional. `plan` is JSON too: `{ code, limits }`, null without a subscription.
+ */
+type LimitsJson = { users?: number | null; storage_gb?: number | null; api_calls_per_day?: number | null };
+type PlanJson = { code: string; limits: LimitsJson } | null;
 
 function percent(current: number | null, limit: number | null | undefined): number | null {
   if (current === null || limit === null || limit === undefined || limit <= 0) return null;
@@ -197,7 +170,7 @@ const getTenant = defineRoute({
   path: '/api/tenants/{tenant_id}',
   summary: 'Tenant configuration, status and usage',
   input: { params: tenantParams },
-  operation: /* GraphQL */ `
+  operation: graphql(`
     query CorePlatformTenant($id: ID!) {
       tenant(id: $id) {
         id
@@ -215,11 +188,12 @@ const getTenant = defineRoute({
         plan
       }
     }
-  `,
+  `),
   variables: ({ params }) => ({ id: params.tenant_id }),
-  respond: ({ tenant }: TenantInfoData) => {
+  respond: ({ tenant }) => {
     // The plan's limits are the ones enforced; a tenant without a plan shows the limits it was created with.
-    const limits = tenant.plan ? tenant.plan.limits : (tenant.limits ?? {});
+    const plan = tenant.plan as PlanJson;
+    const limits = plan ? plan.limits : (tenant.limits as LimitsJson);
     const storageGb = tenant.storageBytes / BYTES_PER_GB;
     return {
       tenant: {
@@ -248,7 +222,7 @@ const getTenant = defineRoute({
           usage_percent: percent(tenant.apiCallsToday, limits.api_calls_per_day),
         },
       },
-      features: { ...PLATFORM_FEATURES, ...(tenant.features ?? {}) } as Record<string, boolean>,
+      features: { ...PLATFORM_FEATURES, ...(tenant.features as Record<string, boolean>) } as Record<string, boolean>,
     };
   },
   response: z.object({

@@ -10,7 +10,6 @@ import {
   SYSTEM_STATUS_OPERATION,
   toHealthLevel,
   type HealthReportData,
-  type LivenessData,
   type SystemStatusData,
 } from '../health.js';
 import { defineRoute } from '../route.js';
@@ -28,7 +27,7 @@ const health = defineRoute({
   summary: 'Basic health check',
   operation: LIVENESS_OPERATION,
   allowPartial: true,
-  respond: (data: LivenessData) => ({
+  respond: (data) => ({
     health: livenessLevel(data),
     timestamp: data.liveness?.timestamp ?? new Date().toISOString(),
     // Unknown, not zero, when the platform subgraph cannot be reached.
@@ -108,7 +107,7 @@ const detailedHealth = defineRoute({
   // The doc's `storage`, `external_apis` and `metrics` blocks are left out: nothing in the
   // platform measures object storage, third-party APIs or user/request rates yet, and a block
   // with invented figures would be worse than none. `jobs` and `subgraphs` are what exists.
-  respond: ({ health: report }: { health: HealthReportData }) => ({
+  respond: ({ health: report }) => ({
     overall: assessHealth(report).overall,
     timestamp: report.timestamp,
     components: describeComponents(report),
@@ -178,7 +177,7 @@ const status = defineRoute({
   operation: SYSTEM_STATUS_OPERATION,
   allowPartial: true,
   // Always 200: a status page reports outages, it is not itself a probe.
-  respond: (data: SystemStatusData) => {
+  respond: (data) => {
     const assessment = assessHealth(data.health);
     const { systemStatus } = data;
     return {

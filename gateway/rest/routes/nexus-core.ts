@@ -10,7 +10,6 @@ import {
   toHealthLevel,
   type GraphQLHealthStatus,
   type HealthReportData,
-  type LivenessData,
 } from '../health.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
@@ -25,7 +24,7 @@ const liveness = defineRoute({
   envelope: false,
   // Degraded still serves traffic, so a load balancer should keep sending it.
   allowPartial: true,
-  respond: (data: LivenessData) => ({
+  respond: (data) => ({
     status: livenessLevel(data) === 'unhealthy' ? ('error' as const) : ('ok' as const),
     timestamp: data.liveness?.timestamp ?? new Date().toISOString(),
   }),
@@ -49,7 +48,7 @@ const status = defineRoute({
   // the platform loads no extension code itself, so none can fail to load.
   // Always 200, like core-platform's /api/status: this is the informational view; the probes are
   // /api/v1/health and /api/v1/components/health.
-  respond: ({ health: report }: { health: HealthReportData }) => {
+  respond: ({ health: report }) => {
     const { database, cache, jobs } = report;
     const memoryMb = bytesToMegabytes(cache.memoryUsageBytes);
     return {
@@ -147,7 +146,7 @@ interface Check {
 
 function createCheck(
   name: string,
-  part: { status: GraphQLHealthStatus; responseTimeMs: number | null; error: string | null },
+  part: Pick<HealthReportData['database'], 'status' | 'responseTimeMs' | 'error'>,
   figures = {},
 ): Check {
   return {
@@ -216,7 +215,7 @@ const componentsHealth = defineRoute({
   summary: 'Health of every component: platform database, cache, jobs and each subgraph',
   operation: HEALTH_OPERATION,
   allowPartial: true,
-  respond: ({ health: report }: { health: HealthReportData }) => ({
+  respond: ({ health: report }) => ({
     overall_status: assessHealth(report).overall,
     components: listComponents(report),
   }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Pagination } from '../../../lib/pagination.js';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp, paginationSchema } from '../schemas.js';
 
@@ -16,35 +16,45 @@ const isoDateOrInstant = z.union([z.iso.datetime({ offset: true }), z.iso.date()
 const startOfDay = (value: string) => (value.length === 10 ? `${value}T00:00:00.000Z` : value);
 const endOfDay = (value: string) => (value.length === 10 ? `${value}T23:59:59.999Z` : value);
 
-interface AuditLogData {
-  id: string;
-  actorId: string | null;
-  actorKind: string | null;
-  tenantId: string | null;
-  action: string;
-  resource: string;
-  resourceId: string | null;
-  outcome: string;
-  errorCode: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  createdAt: string;
-}
-
-type PaginationData = Pagination;
-
 const auditLogs = defineRoute({
   dialect: 'platform-forge',
   method: 'GET',
   path: '/api/v1/admin/audit-logs',
   summary: "The audit trail of the caller's tenant (admin:security)",
-  operation: `query AuditLogs($userId: ID, $action: String, $startDate: DateTime, $endDate: DateTime, $page: Int, $limit: Int) {
-    auditLogs(userId: $userId, action: $action, startDate: $startDate, endDate: $endDate, page: $page, limit: $limit) {
-      logs { id actorId actorKind tenantId action resource resourceId outcome errorCode ip userAgent requestId createdAt }
-      pagination { page limit total pages }
+  operation: graphql(`
+    query AuditLogs($userId: ID, $action: String, $startDate: DateTime, $endDate: DateTime, $page: Int, $limit: Int) {
+      auditLogs(
+        userId: $userId
+        action: $action
+        startDate: $startDate
+        endDate: $endDate
+        page: $page
+        limit: $limit
+      ) {
+        logs {
+          id
+          actorId
+          actorKind
+          tenantId
+          action
+          resource
+          resourceId
+          outcome
+          errorCode
+          ip
+          userAgent
+          requestId
+          createdAt
+        }
+        pagination {
+          page
+          limit
+          total
+          pages
+        }
+      }
     }
-  }`,
+  `),
   input: {
     query: z.object({
       page,
@@ -66,7 +76,7 @@ const auditLogs = defineRoute({
   rateLimit: 'platform-forge.admin',
   // The documented fields, as documented; what else an entry knows (outcome, error code, the
   // resource's id, the request id) travels in `details` beside ip and user_agent.
-  respond: ({ auditLogs: result }: { auditLogs: { logs: AuditLogData[]; pagination: PaginationData } }) => ({
+  respond: ({ auditLogs: result }) => ({
     logs: result.logs.map((log) => ({
       id: log.id,
       user_id: log.actorId,
@@ -113,22 +123,22 @@ const auditLogs = defineRoute({
   }),
 });
 
-const USER_FIELDS = 'id email name tenantId roles status createdAt updatedAt lastLoginAt deletedAt';
+const UserFields = graphql(`
+  fragment UserFields on User {
+    id
+    email
+    name
+    tenantId
+    roles
+    status
+    createdAt
+    updatedAt
+    lastLoginAt
+    deletedAt
+  }
+`);
 
-interface UserData {
-  id: string;
-  email: string;
-  name: string;
-  tenantId: string | null;
-  roles: string[];
-  status: string;
-  createdAt: string;
-  updatedAt: string;
-  lastLoginAt: string | null;
-  deletedAt: string | null;
-}
-
-function toUser(user: UserData) {
+function toUser(user: ResultOf<typeof UserFields>) {
   return {
     id: user.id,
     email: user.email,
@@ -163,12 +173,24 @@ const listUsers = defineRoute({
   method: 'GET',
   path: '/api/v1/admin/users',
   summary: "The tenant's users, newest first (read:users)",
-  operation: `query AdminUsers($page: Int, $limit: Int, $status: String, $role: String, $search: String) {
-    users(page: $page, limit: $limit, status: $status, role: $role, search: $search) {
-      users { ${USER_FIELDS} }
-      pagination { page limit total pages }
-    }
-  }`,
+  operation: graphql(
+    `
+      query AdminUsers($page: Int, $limit: Int, $status: String, $role: String, $search: String) {
+        users(page: $page, limit: $limit, status: $status, role: $role, search: $search) {
+          users {
+            ...UserFields
+          }
+          pagination {
+            page
+            limit
+            total
+            pages
+          }
+        }
+      }
+    `,
+    [UserFields],
+  ),
   input: {
     query: z.object({
       page,
@@ -186,7 +208,7 @@ const listUsers = defineRoute({
     search: query.search ?? null,
   }),
   rateLimit: 'platform-forge.admin',
-  respond: ({ users: result }: { users: { users: UserData[]; pagination: PaginationData } }) => ({
+  respond: ({ users: result }) => ({
     users: result.users.map(toUser),
     pagination: result.pagination,
   }),
@@ -198,9 +220,16 @@ const updateUser = defineRoute({
   method: 'PUT',
   path: '/api/v1/admin/users/{user_id}',
   summary: 'Change a user’s name, email or roles (write:users; only roles you hold)',
-  operation: `mutation AdminUpdateUser($id: ID!, $input: UpdateUserInput!) {
-    updateUser(id: $id, input: $input) { ${USER_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation AdminUpdateUser($id: ID!, $input: UpdateUserInput!) {
+        updateUser(id: $id, input: $input) {
+          ...UserFields
+        }
+      }
+    `,
+    [UserFields],
+  ),
   input: {
     params: userIdParams,
     // Strict: a field this endpoint does not change (status, password) is refused, not ignored.
@@ -217,23 +246,59 @@ const updateUser = defineRoute({
     input: { name: body.name ?? null, email: body.email ?? null, roles: body.roles ?? null },
   }),
   rateLimit: 'platform-forge.admin',
-  respond: ({ updateUser: user }: { updateUser: UserData }) => ({ user: toUser(user) }),
+  respond: ({ updateUser: user }) => ({ user: toUser(user) }),
   response: z.object({ user: userSchema }),
 });
 
-function userAction(options: { method: 'POST' | 'DELETE'; path: string; field: string; summary: string }) {
+const USER_ACTIONS = {
+  deleteUser: graphql(
+    `
+      mutation AdminDeleteUser($id: ID!) {
+        user: deleteUser(id: $id) {
+          ...UserFields
+        }
+      }
+    `,
+    [UserFields],
+  ),
+  suspendUser: graphql(
+    `
+      mutation AdminSuspendUser($id: ID!) {
+        user: suspendUser(id: $id) {
+          ...UserFields
+        }
+      }
+    `,
+    [UserFields],
+  ),
+  activateUser: graphql(
+    `
+      mutation AdminActivateUser($id: ID!) {
+        user: activateUser(id: $id) {
+          ...UserFields
+        }
+      }
+    `,
+    [UserFields],
+  ),
+};
+
+function userAction(options: {
+  method: 'POST' | 'DELETE';
+  path: string;
+  field: keyof typeof USER_ACTIONS;
+  summary: string;
+}) {
   return defineRoute({
     dialect: 'platform-forge',
     method: options.method,
     path: options.path,
     summary: options.summary,
-    operation: `mutation Admin${options.field[0]!.toUpperCase()}${options.field.slice(1)}($id: ID!) {
-      ${options.field}(id: $id) { ${USER_FIELDS} }
-    }`,
+    operation: USER_ACTIONS[options.field],
     input: { params: userIdParams },
     variables: ({ params }) => ({ id: params.user_id }),
     rateLimit: 'platform-forge.admin',
-    respond: (data: Record<string, UserData>) => ({ user: toUser(data[options.field]!) }),
+    respond: ({ user }) => ({ user: toUser(user) }),
     response: z.object({ user: userSchema }),
   });
 }

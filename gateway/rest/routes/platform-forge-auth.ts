@@ -1,18 +1,28 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
 /** platform-forge Authentication Module: register, login, refresh (MFA routes are in platform-forge-mfa.ts). */
 
-interface SessionData {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: string;
-  expiresIn: number;
-  user: { id: string; email: string; name: string; tenantId: string | null; roles: string[]; createdAt: string };
-}
+const SessionFields = graphql(`
+  fragment SessionFields on AuthSession {
+    accessToken
+    refreshToken
+    tokenType
+    expiresIn
+    user {
+      id
+      email
+      name
+      tenantId
+      roles
+      createdAt
+    }
+  }
+`);
 
-const SESSION_FIELDS = 'accessToken refreshToken tokenType expiresIn user { id email name tenantId roles createdAt }';
+type SessionData = ResultOf<typeof SessionFields>;
 
 const tokenFields = (s: SessionData) => ({
   access_token: s.accessToken,
@@ -37,9 +47,16 @@ const register = defineRoute({
   method: 'POST',
   path: '/api/v1/auth/register',
   summary: 'Register a user in a tenant (open registration, or a caller with write:users for the tenant)',
-  operation: `mutation Register($email: String!, $password: String!, $name: String!, $tenantId: ID!) {
-    register(email: $email, password: $password, name: $name, tenantId: $tenantId) { ${SESSION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation Register($email: String!, $password: String!, $name: String!, $tenantId: ID!) {
+        register(email: $email, password: $password, name: $name, tenantId: $tenantId) {
+          ...SessionFields
+        }
+      }
+    `,
+    [SessionFields],
+  ),
   input: {
     body: z.object({
       email,
@@ -51,7 +68,7 @@ const register = defineRoute({
   variables: ({ body }) => ({ email: body.email, password: body.password, name: body.name, tenantId: body.tenant_id }),
   rateLimit: 'platform-forge.auth',
   status: 201,
-  respond: ({ register: s }: { register: SessionData }) => ({
+  respond: ({ register: s }) => ({
     user: {
       id: s.user.id,
       email: s.user.email,
@@ -88,9 +105,16 @@ const login = defineRoute({
   method: 'POST',
   path: '/api/v1/auth/login',
   summary: 'Sign in with email and password (mfa_code once MFA is enabled)',
-  operation: `mutation Login($email: String!, $password: String!, $mfaCode: String, $tenantId: ID) {
-    login(email: $email, password: $password, mfaCode: $mfaCode, tenantId: $tenantId) { ${SESSION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation Login($email: String!, $password: String!, $mfaCode: String, $tenantId: ID) {
+        login(email: $email, password: $password, mfaCode: $mfaCode, tenantId: $tenantId) {
+          ...SessionFields
+        }
+      }
+    `,
+    [SessionFields],
+  ),
   input: {
     body: z.object({
       email,
@@ -112,7 +136,7 @@ const login = defineRoute({
     tenantId: body.tenant_id ?? null,
   }),
   rateLimit: 'platform-forge.auth',
-  respond: ({ login: s }: { login: SessionData }) => loginShape(s),
+  respond: ({ login: s }) => loginShape(s),
   response: loginResponse,
 });
 
@@ -121,13 +145,20 @@ const refresh = defineRoute({
   method: 'POST',
   path: '/api/v1/auth/refresh',
   summary: 'Exchange a refresh token for a new pair (the old one is spent; reusing it revokes the sign-in)',
-  operation: `mutation RefreshSession($refreshToken: String!) {
-    refreshSession(refreshToken: $refreshToken) { ${SESSION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation RefreshSession($refreshToken: String!) {
+        refreshSession(refreshToken: $refreshToken) {
+          ...SessionFields
+        }
+      }
+    `,
+    [SessionFields],
+  ),
   input: { body: z.object({ refresh_token: z.string().min(1).max(200) }) },
   variables: ({ body }) => ({ refreshToken: body.refresh_token }),
   rateLimit: 'platform-forge.auth',
-  respond: ({ refreshSession: s }: { refreshSession: SessionData }) => loginShape(s),
+  respond: ({ refreshSession: s }) => loginShape(s),
   response: loginResponse,
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -6,17 +7,6 @@ import { isoTimestamp } from '../schemas.js';
 // ids and snake_case fields like the rest of the document. Stripe is the source of truth for money
 // (invoices are read from it); subscriptions are the local copy Stripe's answers and webhooks keep.
 // Without STRIPE_SECRET_KEY every route answers 501 NOT_CONFIGURED.
-
-const CUSTOMER_FIELDS = 'id tenantId email name defaultPaymentMethod createdAt';
-
-interface CustomerData {
-  id: string;
-  tenantId: string | null;
-  email: string | null;
-  name: string | null;
-  defaultPaymentMethod: string | null;
-  createdAt: string;
-}
 
 const createCustomer = defineRoute({
   dialect: 'platform-forge',
@@ -32,13 +22,22 @@ const createCustomer = defineRoute({
       tenant_id: z.string().min(1).max(100).optional().describe("Operators only; others get their own tenant's"),
     }),
   },
-  operation: `mutation ForgeCreateCustomer($input: CreateBillingCustomerInput!) {
-    createBillingCustomer(input: $input) { ${CUSTOMER_FIELDS} }
-  }`,
+  operation: graphql(`
+    mutation ForgeCreateCustomer($input: CreateBillingCustomerInput!) {
+      createBillingCustomer(input: $input) {
+        id
+        tenantId
+        email
+        name
+        defaultPaymentMethod
+        createdAt
+      }
+    }
+  `),
   variables: ({ body }) => ({
     input: { email: body.email, name: body.name, paymentMethod: body.payment_method, tenantId: body.tenant_id },
   }),
-  respond: ({ createBillingCustomer: c }: { createBillingCustomer: CustomerData }) => ({
+  respond: ({ createBillingCustomer: c }) => ({
     id: c.id,
     tenant_id: c.tenantId,
     email: c.email,
@@ -56,26 +55,25 @@ const createCustomer = defineRoute({
   }),
 });
 
-const SUBSCRIPTION_FIELDS = `id customerId tenantId priceId planCode status quantity trialEnd currentPeriodStart
-  currentPeriodEnd cancelAtPeriodEnd canceledAt metadata`;
+const SubscriptionFields = graphql(`
+  fragment SubscriptionFields on BillingSubscription {
+    id
+    customerId
+    tenantId
+    priceId
+    planCode
+    status
+    quantity
+    trialEnd
+    currentPeriodStart
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    canceledAt
+    metadata
+  }
+`);
 
-interface SubscriptionData {
-  id: string;
-  customerId: string;
-  tenantId: string | null;
-  priceId: string;
-  planCode: string | null;
-  status: string;
-  quantity: number;
-  trialEnd: string | null;
-  currentPeriodStart: string | null;
-  currentPeriodEnd: string | null;
-  cancelAtPeriodEnd: boolean;
-  canceledAt: string | null;
-  metadata: Record<string, string>;
-}
-
-function toSubscription(s: SubscriptionData) {
+function toSubscription(s: ResultOf<typeof SubscriptionFields>) {
   return {
     id: s.id,
     customer_id: s.customerId,
@@ -126,9 +124,16 @@ const createSubscription = defineRoute({
       metadata: metadataBody.optional(),
     }),
   },
-  operation: `mutation ForgeCreateSubscription($input: CreateBillingSubscriptionInput!) {
-    createBillingSubscription(input: $input) { ${SUBSCRIPTION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeCreateSubscription($input: CreateBillingSubscriptionInput!) {
+        createBillingSubscription(input: $input) {
+          ...SubscriptionFields
+        }
+      }
+    `,
+    [SubscriptionFields],
+  ),
   variables: ({ body }) => ({
     input: {
       customerId: body.customer_id,
@@ -138,7 +143,7 @@ const createSubscription = defineRoute({
       metadata: body.metadata,
     },
   }),
-  respond: (data: { createBillingSubscription: SubscriptionData }) => toSubscription(data.createBillingSubscription),
+  respond: (data) => toSubscription(data.createBillingSubscription),
   response: subscriptionSchema,
 });
 
@@ -158,9 +163,16 @@ const updateSubscription = defineRoute({
       metadata: metadataBody.optional(),
     }),
   },
-  operation: `mutation ForgeUpdateSubscription($id: ID!, $input: UpdateBillingSubscriptionInput!) {
-    updateBillingSubscription(id: $id, input: $input) { ${SUBSCRIPTION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeUpdateSubscription($id: ID!, $input: UpdateBillingSubscriptionInput!) {
+        updateBillingSubscription(id: $id, input: $input) {
+          ...SubscriptionFields
+        }
+      }
+    `,
+    [SubscriptionFields],
+  ),
   variables: ({ params, body }) => ({
     id: params.subscription_id,
     input: {
@@ -170,7 +182,7 @@ const updateSubscription = defineRoute({
       metadata: body.metadata,
     },
   }),
-  respond: (data: { updateBillingSubscription: SubscriptionData }) => toSubscription(data.updateBillingSubscription),
+  respond: (data) => toSubscription(data.updateBillingSubscription),
   response: subscriptionSchema,
 });
 
@@ -188,28 +200,20 @@ const cancelSubscription = defineRoute({
         .transform((v) => v === 'true'),
     }),
   },
-  operation: `mutation ForgeCancelSubscription($id: ID!, $atPeriodEnd: Boolean) {
-    cancelBillingSubscription(id: $id, atPeriodEnd: $atPeriodEnd) { ${SUBSCRIPTION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeCancelSubscription($id: ID!, $atPeriodEnd: Boolean) {
+        cancelBillingSubscription(id: $id, atPeriodEnd: $atPeriodEnd) {
+          ...SubscriptionFields
+        }
+      }
+    `,
+    [SubscriptionFields],
+  ),
   variables: ({ params, query }) => ({ id: params.subscription_id, atPeriodEnd: query.at_period_end }),
-  respond: (data: { cancelBillingSubscription: SubscriptionData }) => toSubscription(data.cancelBillingSubscription),
+  respond: (data) => toSubscription(data.cancelBillingSubscription),
   response: subscriptionSchema,
 });
-
-interface InvoiceData {
-  id: string;
-  number: string | null;
-  customerId: string;
-  subscriptionId: string | null;
-  status: string | null;
-  amountDue: number;
-  amountPaid: number;
-  currency: string;
-  createdAt: string;
-  periodStart: string;
-  periodEnd: string;
-  hostedInvoiceUrl: string | null;
-}
 
 const listInvoices = defineRoute({
   dialect: 'platform-forge',
@@ -224,24 +228,35 @@ const listInvoices = defineRoute({
       starting_after: z.string().min(1).max(255).optional(),
     }),
   },
-  operation: `query ForgeInvoices($customerId: ID, $status: String, $limit: Int, $startingAfter: String) {
-    billingInvoices(customerId: $customerId, status: $status, limit: $limit, startingAfter: $startingAfter) {
-      invoices { id number customerId subscriptionId status amountDue amountPaid currency createdAt periodStart periodEnd hostedInvoiceUrl }
-      hasMore
-      nextCursor
+  operation: graphql(`
+    query ForgeInvoices($customerId: ID, $status: String, $limit: Int, $startingAfter: String) {
+      billingInvoices(customerId: $customerId, status: $status, limit: $limit, startingAfter: $startingAfter) {
+        invoices {
+          id
+          number
+          customerId
+          subscriptionId
+          status
+          amountDue
+          amountPaid
+          currency
+          createdAt
+          periodStart
+          periodEnd
+          hostedInvoiceUrl
+        }
+        hasMore
+        nextCursor
+      }
     }
-  }`,
+  `),
   variables: ({ query }) => ({
     customerId: query.customer_id,
     status: query.status,
     limit: query.limit,
     startingAfter: query.starting_after,
   }),
-  respond: ({
-    billingInvoices: page,
-  }: {
-    billingInvoices: { invoices: InvoiceData[]; hasMore: boolean; nextCursor: string | null };
-  }) => ({
+  respond: ({ billingInvoices: page }) => ({
     invoices: page.invoices.map((i) => ({
       id: i.id,
       number: i.number,
@@ -287,19 +302,28 @@ const stripeWebhook = defineRoute({
   path: '/api/v1/billing/webhooks/stripe',
   summary:
     'Stripe webhook endpoint. No credential: Stripe-Signature is verified over the raw body (300 s tolerance); a replayed event id changes nothing',
-  operation: `mutation ForgeStripeWebhook($rawBody: String!, $signature: String) {
-    receiveStripeWebhook(rawBody: $rawBody, signature: $signature) { eventId type duplicate handled }
-  }`,
+  operation: graphql(`
+    mutation ForgeStripeWebhook($rawBody: String!, $signature: String) {
+      receiveStripeWebhook(rawBody: $rawBody, signature: $signature) {
+        eventId
+        type
+        duplicate
+        handled
+      }
+    }
+  `),
   // The signature covers the bytes as sent, so the body is passed raw, never re-serialized.
   variables: ({ rawBody, headers }) => {
     const signature = headers?.['stripe-signature'];
     return { rawBody: rawBody ?? '', signature: Array.isArray(signature) ? signature[0] : (signature ?? null) };
   },
-  respond: ({
-    receiveStripeWebhook: r,
-  }: {
-    receiveStripeWebhook: { eventId: string; type: string; duplicate: boolean; handled: boolean };
-  }) => ({ received: true, event_id: r.eventId, type: r.type, duplicate: r.duplicate, handled: r.handled }),
+  respond: ({ receiveStripeWebhook: r }) => ({
+    received: true,
+    event_id: r.eventId,
+    type: r.type,
+    duplicate: r.duplicate,
+    handled: r.handled,
+  }),
   response: z.object({
     received: z.literal(true),
     event_id: z.string(),

@@ -1,18 +1,7 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
-
-interface EnableData {
-  enableMfa: {
-    method: string;
-    secret: string | null;
-    qrCode: string | null;
-    otpauthUri: string | null;
-    destination: string | null;
-    codeSent: boolean;
-    backupCodes: string[];
-  };
-}
 
 /**
  * The documented answer is TOTP's: secret, qr_code, backup_codes. `method` says which shape
@@ -23,11 +12,19 @@ const enable = defineRoute({
   method: 'POST',
   path: '/api/v1/auth/mfa/enable',
   summary: 'Start MFA enrolment (totp, email; sms needs a provider)',
-  operation: `mutation EnableMfa($method: String!, $phone: String) {
-    enableMfa(method: $method, phone: $phone) {
-      method secret qrCode otpauthUri destination codeSent backupCodes
+  operation: graphql(`
+    mutation EnableMfa($method: String!, $phone: String) {
+      enableMfa(method: $method, phone: $phone) {
+        method
+        secret
+        qrCode
+        otpauthUri
+        destination
+        codeSent
+        backupCodes
+      }
     }
-  }`,
+  `),
   input: {
     body: z.object({
       method: z.enum(['totp', 'email', 'sms']),
@@ -36,7 +33,7 @@ const enable = defineRoute({
   },
   variables: ({ body }) => ({ method: body.method, phone: body.phone ?? null }),
   rateLimit: 'platform-forge.auth',
-  respond: ({ enableMfa: e }: EnableData) => ({
+  respond: ({ enableMfa: e }) => ({
     method: e.method,
     ...(e.secret !== null ? { secret: e.secret } : {}),
     ...(e.qrCode !== null ? { qr_code: e.qrCode } : {}),
@@ -55,18 +52,20 @@ const enable = defineRoute({
   }),
 });
 
-interface VerifyData {
-  verifyMfa: { method: string; enabled: boolean; verifiedAt: string | null };
-}
-
 const verify = defineRoute({
   dialect: 'platform-forge',
   method: 'POST',
   path: '/api/v1/auth/mfa/verify',
   summary: 'Confirm MFA enrolment with a code; MFA is then required at sign-in',
-  operation: `mutation VerifyMfa($method: String!, $code: String!) {
-    verifyMfa(method: $method, code: $code) { method enabled verifiedAt }
-  }`,
+  operation: graphql(`
+    mutation VerifyMfa($method: String!, $code: String!) {
+      verifyMfa(method: $method, code: $code) {
+        method
+        enabled
+        verifiedAt
+      }
+    }
+  `),
   input: {
     body: z.object({
       code: z.string().min(1).max(32),
@@ -75,7 +74,7 @@ const verify = defineRoute({
   },
   variables: ({ body }) => ({ method: body.method, code: body.code }),
   rateLimit: 'platform-forge.auth',
-  respond: ({ verifyMfa: v }: VerifyData) => ({
+  respond: ({ verifyMfa: v }) => ({
     method: v.method,
     mfa_enabled: v.enabled,
     verified_at: v.verifiedAt,

@@ -1,19 +1,20 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
 // platform-forge "Privacy Module": the signed-in user's consents and data-subject requests. The
 // identity subgraph decides everything (who may, what is valid); these rows only map shapes.
 
-interface ConsentStatusData {
-  analytics: boolean;
-  marketing: boolean;
-  necessary: boolean;
-  preferences: boolean;
-  updatedAt: string | null;
-}
-
-const CONSENT_STATUS_FIELDS = 'analytics marketing necessary preferences updatedAt';
+const ConsentStatusFields = graphql(`
+  fragment ConsentStatusFields on ConsentStatus {
+    analytics
+    marketing
+    necessary
+    preferences
+    updatedAt
+  }
+`);
 
 const consentStatusResponse = z.object({
   consents: z.object({
@@ -25,7 +26,7 @@ const consentStatusResponse = z.object({
   updated_at: isoTimestamp.nullable().describe('Null until the user makes a first choice'),
 });
 
-function toConsentPayload(status: ConsentStatusData) {
+function toConsentPayload(status: ResultOf<typeof ConsentStatusFields>) {
   return {
     consents: {
       analytics: status.analytics,
@@ -42,8 +43,17 @@ const consentStatus = defineRoute({
   method: 'GET',
   path: '/api/v1/privacy/consent/status',
   summary: "The signed-in user's consent status",
-  operation: `query ConsentStatus { consentStatus { ${CONSENT_STATUS_FIELDS} } }`,
-  respond: (data: { consentStatus: ConsentStatusData }) => toConsentPayload(data.consentStatus),
+  operation: graphql(
+    `
+      query ConsentStatus {
+        consentStatus {
+          ...ConsentStatusFields
+        }
+      }
+    `,
+    [ConsentStatusFields],
+  ),
+  respond: (data) => toConsentPayload(data.consentStatus),
   response: consentStatusResponse,
 });
 
@@ -65,20 +75,29 @@ const consentUpdate = defineRoute({
   method: 'POST',
   path: '/api/v1/privacy/consent/update',
   summary: 'Change consent choices; answers the new status',
-  operation: `mutation UpdateConsent($input: UpdateConsentInput!) { updateConsent(input: $input) { ${CONSENT_STATUS_FIELDS} } }`,
+  operation: graphql(
+    `
+      mutation UpdateConsent($input: UpdateConsentInput!) {
+        updateConsent(input: $input) {
+          ...ConsentStatusFields
+        }
+      }
+    `,
+    [ConsentStatusFields],
+  ),
   input: { body: consentUpdateBody },
   variables: ({ body }) => ({ input: { consents: body.consents, consentVersion: body.consent_version } }),
-  respond: (data: { updateConsent: ConsentStatusData }) => toConsentPayload(data.updateConsent),
+  respond: (data) => toConsentPayload(data.updateConsent),
   response: consentStatusResponse,
 });
 
-interface DataRequestData {
-  id: string;
-  status: string;
-  estimatedCompletion: string;
-}
-
-const DATA_REQUEST_FIELDS = 'id status estimatedCompletion';
+const DataRequestFields = graphql(`
+  fragment DataRequestFields on DataRequest {
+    id
+    status
+    estimatedCompletion
+  }
+`);
 
 const dataRequestResponse = z.object({
   request_id: z.string(),
@@ -86,7 +105,7 @@ const dataRequestResponse = z.object({
   estimated_completion: isoTimestamp,
 });
 
-function toDataRequestPayload(request: DataRequestData) {
+function toDataRequestPayload(request: ResultOf<typeof DataRequestFields>) {
   return {
     request_id: request.id,
     status: request.status as z.infer<typeof dataRequestResponse>['status'],
@@ -100,8 +119,17 @@ const requestExport = defineRoute({
   path: '/api/v1/privacy/data-requests/export',
   summary:
     'Start an export of all data held about the signed-in user; follow it with the dataRequest GraphQL query, which also delivers the archive',
-  operation: `mutation RequestDataExport { requestDataExport { ${DATA_REQUEST_FIELDS} } }`,
-  respond: (data: { requestDataExport: DataRequestData }) => toDataRequestPayload(data.requestDataExport),
+  operation: graphql(
+    `
+      mutation RequestDataExport {
+        requestDataExport {
+          ...DataRequestFields
+        }
+      }
+    `,
+    [DataRequestFields],
+  ),
+  respond: (data) => toDataRequestPayload(data.requestDataExport),
   // Accepted, not done: the archive is built by a job.
   status: 202,
   response: dataRequestResponse,
@@ -112,7 +140,16 @@ const requestDeletion = defineRoute({
   method: 'POST',
   path: '/api/v1/privacy/data-requests/delete',
   summary: "Delete the signed-in user's account and data; access ends at once, erasure runs as a job",
-  operation: `mutation RequestDataDeletion($input: RequestDataDeletionInput!) { requestDataDeletion(input: $input) { ${DATA_REQUEST_FIELDS} } }`,
+  operation: graphql(
+    `
+      mutation RequestDataDeletion($input: RequestDataDeletionInput!) {
+        requestDataDeletion(input: $input) {
+          ...DataRequestFields
+        }
+      }
+    `,
+    [DataRequestFields],
+  ),
   input: {
     body: z.object({
       reason: z.string().max(1000).optional(),
@@ -122,7 +159,7 @@ const requestDeletion = defineRoute({
   },
   variables: ({ body }) => ({ input: { reason: body.reason ?? null, confirm: body.confirm } }),
   // The documented answer shows no body; the export's shape tells the caller what to follow.
-  respond: (data: { requestDataDeletion: DataRequestData }) => toDataRequestPayload(data.requestDataDeletion),
+  respond: (data) => toDataRequestPayload(data.requestDataDeletion),
   status: 202,
   response: dataRequestResponse,
 });

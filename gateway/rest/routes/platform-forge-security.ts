@@ -1,34 +1,25 @@
 import { z } from 'zod';
-import type { Pagination } from '../../../lib/pagination.js';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp, paginationSchema } from '../schemas.js';
 
-const THREAT_FIELDS = `
-  id tenantId kind severity status ip email userId attempts details blockedUntil detectedAt updatedAt
-`;
-
-interface ThreatData {
-  id: string;
-  tenantId: string | null;
-  kind: string;
-  severity: string;
-  status: string;
-  ip: string | null;
-  email: string | null;
-  userId: string | null;
-  attempts: number;
-  details: Record<string, unknown>;
-  blockedUntil: string | null;
-  detectedAt: string;
-  updatedAt: string;
-}
-
-interface ThreatsData {
-  threats: {
-    threats: ThreatData[];
-    pagination: Pagination;
-  };
-}
+const ThreatFields = graphql(`
+  fragment ThreatFields on Threat {
+    id
+    tenantId
+    kind
+    severity
+    status
+    ip
+    email
+    userId
+    attempts
+    details
+    blockedUntil
+    detectedAt
+    updatedAt
+  }
+`);
 
 /** Query strings are strings: a number the doc says is an int, or a 400 naming the field. */
 const positiveInt = z.coerce.number().int().min(1);
@@ -42,12 +33,24 @@ const threats = defineRoute({
   method: 'GET',
   path: '/api/v1/security/threats',
   summary: 'Detected sign-in threats (failed-login bursts, credential stuffing) and their blocks',
-  operation: `query Threats($severity: String, $status: String, $startDate: DateTime, $page: Int, $limit: Int) {
-    threats(severity: $severity, status: $status, startDate: $startDate, page: $page, limit: $limit) {
-      threats { ${THREAT_FIELDS} }
-      pagination { page limit total pages }
-    }
-  }`,
+  operation: graphql(
+    `
+      query Threats($severity: String, $status: String, $startDate: DateTime, $page: Int, $limit: Int) {
+        threats(severity: $severity, status: $status, startDate: $startDate, page: $page, limit: $limit) {
+          threats {
+            ...ThreatFields
+          }
+          pagination {
+            page
+            limit
+            total
+            pages
+          }
+        }
+      }
+    `,
+    [ThreatFields],
+  ),
   input: {
     query: z.object({
       severity: z.enum(['critical', 'high', 'medium', 'low']).optional(),
@@ -65,7 +68,7 @@ const threats = defineRoute({
     limit: query.limit ?? null,
   }),
   rateLimit: 'platform-forge.admin',
-  respond: (data: ThreatsData) => ({
+  respond: (data) => ({
     threats: data.threats.threats.map((t) => ({
       id: t.id,
       tenant_id: t.tenantId,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -9,21 +10,21 @@ import { isoTimestamp } from '../schemas.js';
  * (gateway/sso-callback.ts).
  */
 
-const CONNECTION_FIELDS = `id tenantId name protocol enabled jitProvisioning defaultRoles clientSecretSet settings createdAt updatedAt`;
-
-interface ConnectionData {
-  id: string;
-  tenantId: string;
-  name: string;
-  protocol: string;
-  enabled: boolean;
-  jitProvisioning: boolean;
-  defaultRoles: string[];
-  clientSecretSet: boolean;
-  settings: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
+const ConnectionFields = graphql(`
+  fragment ConnectionFields on SsoConnection {
+    id
+    tenantId
+    name
+    protocol
+    enabled
+    jitProvisioning
+    defaultRoles
+    clientSecretSet
+    settings
+    createdAt
+    updatedAt
+  }
+`);
 
 function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -34,7 +35,7 @@ function snakeKeys(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [snakeCase(k), v]));
 }
 
-function toConnection(c: ConnectionData) {
+function toConnection(c: ResultOf<typeof ConnectionFields>) {
   return {
     id: c.id,
     tenant_id: c.tenantId,
@@ -44,7 +45,8 @@ function toConnection(c: ConnectionData) {
     jit_provisioning: c.jitProvisioning,
     default_roles: c.defaultRoles,
     client_secret_set: c.clientSecretSet,
-    settings: snakeKeys(c.settings),
+    // JSON: identity answers the connection's settings as an object.
+    settings: snakeKeys(c.settings as Record<string, unknown>),
     // The URL has no tenant (connections are named per tenant), so the login link carries it.
     login_url: `/api/v1/sso/login/${encodeURIComponent(c.name)}?tenant_id=${encodeURIComponent(c.tenantId)}`,
     created_at: c.createdAt,
@@ -101,9 +103,16 @@ const configureSaml = defineRoute({
   method: 'POST',
   path: '/api/v1/sso/saml/configure',
   summary: 'Configure a SAML 2.0 identity provider for the tenant',
-  operation: `mutation ConfigureSaml($input: ConfigureSamlConnectionInput!) {
-    configureSamlConnection(input: $input) { ${CONNECTION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ConfigureSaml($input: ConfigureSamlConnectionInput!) {
+        configureSamlConnection(input: $input) {
+          ...ConnectionFields
+        }
+      }
+    `,
+    [ConnectionFields],
+  ),
   input: {
     body: z.object({
       idp_metadata_url: z.string().optional().describe('Fetched once, now; or give idp_metadata'),
@@ -124,7 +133,7 @@ const configureSaml = defineRoute({
       ...commonVariables(body),
     },
   }),
-  respond: (data: { configureSamlConnection: ConnectionData }) => toConnection(data.configureSamlConnection),
+  respond: (data) => toConnection(data.configureSamlConnection),
   rateLimit: 'platform-forge.admin',
   response: connectionResponse,
 });
@@ -134,9 +143,16 @@ const configureOidc = defineRoute({
   method: 'POST',
   path: '/api/v1/sso/oidc/configure',
   summary: 'Configure an OpenID Connect identity provider for the tenant (discovery is checked now)',
-  operation: `mutation ConfigureOidc($input: ConfigureOidcConnectionInput!) {
-    configureOidcConnection(input: $input) { ${CONNECTION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ConfigureOidc($input: ConfigureOidcConnectionInput!) {
+        configureOidcConnection(input: $input) {
+          ...ConnectionFields
+        }
+      }
+    `,
+    [ConnectionFields],
+  ),
   input: {
     body: z.object({
       issuer: z.string(),
@@ -157,7 +173,7 @@ const configureOidc = defineRoute({
       ...commonVariables(body),
     },
   }),
-  respond: (data: { configureOidcConnection: ConnectionData }) => toConnection(data.configureOidcConnection),
+  respond: (data) => toConnection(data.configureOidcConnection),
   rateLimit: 'platform-forge.admin',
   response: connectionResponse,
 });
@@ -167,9 +183,15 @@ const login = defineRoute({
   method: 'GET',
   path: '/api/v1/sso/login/{provider}',
   summary: 'Start an SSO login: redirects to the identity provider',
-  operation: `mutation StartSsoLogin($input: StartSsoLoginInput!) {
-    startSsoLogin(input: $input) { authorizationUrl protocol expiresAt }
-  }`,
+  operation: graphql(`
+    mutation StartSsoLogin($input: StartSsoLoginInput!) {
+      startSsoLogin(input: $input) {
+        authorizationUrl
+        protocol
+        expiresAt
+      }
+    }
+  `),
   input: {
     params: z.object({ provider: z.string() }),
     query: z.object({
@@ -189,7 +211,7 @@ const login = defineRoute({
       state: query.state,
     },
   }),
-  respond: (data: { startSsoLogin: { authorizationUrl: string; protocol: string; expiresAt: string } }) => ({
+  respond: (data) => ({
     authorization_url: data.startSsoLogin.authorizationUrl,
     protocol: data.startSsoLogin.protocol as 'oidc' | 'saml',
     expires_at: data.startSsoLogin.expiresAt,

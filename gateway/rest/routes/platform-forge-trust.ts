@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp, paginationSchema } from '../schemas.js';
 
@@ -6,31 +7,32 @@ import { isoTimestamp, paginationSchema } from '../schemas.js';
 // The documents give requests only; answers are snake_case like the rest of the dialect. The
 // platform subgraph decides everything; these rows map shapes.
 
-interface CertificateData {
-  id: string;
-  serialNumber: string;
-  serviceName: string;
-  commonName: string;
-  san: string[];
-  keyUsage: string[];
-  extendedKeyUsage: string[];
-  notBefore: string;
-  notAfter: string;
-  certificatePem: string;
-  fingerprintSha256: string;
-}
-
 const issueCertificate = defineRoute({
   dialect: 'platform-forge',
   method: 'POST',
   path: '/api/v1/security/mtls/certificates',
   summary: 'Issue an X.509 certificate for a service from the internal CA (TLS server and client auth)',
-  operation: `mutation IssueCertificate($input: IssueCertificateInput!) {
-    issueCertificate(input: $input) {
-      certificate { id serialNumber serviceName commonName san keyUsage extendedKeyUsage notBefore notAfter certificatePem fingerprintSha256 }
-      privateKeyPem caCertificatePem
+  operation: graphql(`
+    mutation IssueCertificate($input: IssueCertificateInput!) {
+      issueCertificate(input: $input) {
+        certificate {
+          id
+          serialNumber
+          serviceName
+          commonName
+          san
+          keyUsage
+          extendedKeyUsage
+          notBefore
+          notAfter
+          certificatePem
+          fingerprintSha256
+        }
+        privateKeyPem
+        caCertificatePem
+      }
     }
-  }`,
+  `),
   input: {
     body: z.object({
       service_name: z.string().min(1).max(100),
@@ -58,9 +60,7 @@ const issueCertificate = defineRoute({
     },
   }),
   status: 201,
-  respond: (data: {
-    issueCertificate: { certificate: CertificateData; privateKeyPem: string | null; caCertificatePem: string };
-  }) => {
+  respond: (data) => {
     const { certificate: c, privateKeyPem, caCertificatePem } = data.issueCertificate;
     return {
       certificate_id: c.id,
@@ -95,34 +95,33 @@ const issueCertificate = defineRoute({
   }),
 });
 
-interface MeshServiceData {
-  id: string;
-  name: string;
-  endpoints: string[];
-  healthCheckPath: string | null;
-  healthCheckIntervalSeconds: number;
-  policies: {
-    requireMtls: boolean;
-    allowedCallers: string[];
-    rateLimit: number | null;
-    retries: number;
-    timeoutMs: number;
-  };
-  status: string;
-  lastCheckedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-const MESH_FIELDS = `id name endpoints healthCheckPath healthCheckIntervalSeconds
-  policies { requireMtls allowedCallers rateLimit retries timeoutMs } status lastCheckedAt createdAt updatedAt`;
-
 const registerService = defineRoute({
   dialect: 'platform-forge',
   method: 'POST',
   path: '/api/v1/security/mesh/services/register',
   summary: 'Register (or re-register) a service in the mesh registry; its health is then checked on a schedule',
-  operation: `mutation RegisterMeshService($input: RegisterMeshServiceInput!) { registerMeshService(input: $input) { ${MESH_FIELDS} } }`,
+  operation: graphql(`
+    mutation RegisterMeshService($input: RegisterMeshServiceInput!) {
+      registerMeshService(input: $input) {
+        id
+        name
+        endpoints
+        healthCheckPath
+        healthCheckIntervalSeconds
+        policies {
+          requireMtls
+          allowedCallers
+          rateLimit
+          retries
+          timeoutMs
+        }
+        status
+        lastCheckedAt
+        createdAt
+        updatedAt
+      }
+    }
+  `),
   input: {
     body: z.object({
       name: z.string().min(1).max(63),
@@ -163,7 +162,7 @@ const registerService = defineRoute({
     },
   }),
   status: 201,
-  respond: ({ registerMeshService: s }: { registerMeshService: MeshServiceData }) => ({
+  respond: ({ registerMeshService: s }) => ({
     service_id: s.id,
     name: s.name,
     endpoints: s.endpoints,
@@ -213,9 +212,6 @@ interface ExtensionData {
   updatedAt: string;
 }
 
-const EXTENSION_FIELDS =
-  'id slug name description category publisher latestVersion installCount permissions createdAt updatedAt';
-
 const extensionResponse = z.object({
   id: z.string(),
   slug: z.string(),
@@ -253,11 +249,29 @@ const listExtensions = defineRoute({
   method: 'GET',
   path: '/api/v1/marketplace/extensions',
   summary: 'The extension catalogue: filter by category, search, sort (popular, newest, name), page',
-  operation: `query MarketplaceExtensions($category: String, $search: String, $sort: String, $page: Int, $limit: Int) {
-    marketplaceExtensions(category: $category, search: $search, sort: $sort, page: $page, limit: $limit) {
-      extensions { ${EXTENSION_FIELDS} } page limit total pages
+  operation: graphql(`
+    query MarketplaceExtensions($category: String, $search: String, $sort: String, $page: Int, $limit: Int) {
+      marketplaceExtensions(category: $category, search: $search, sort: $sort, page: $page, limit: $limit) {
+        extensions {
+          id
+          slug
+          name
+          description
+          category
+          publisher
+          latestVersion
+          installCount
+          permissions
+          createdAt
+          updatedAt
+        }
+        page
+        limit
+        total
+        pages
+      }
     }
-  }`,
+  `),
   input: {
     query: z.object({
       category: z.string().max(40).optional(),
@@ -274,11 +288,7 @@ const listExtensions = defineRoute({
     page: query.page ?? null,
     limit: query.limit ?? null,
   }),
-  respond: ({
-    marketplaceExtensions: p,
-  }: {
-    marketplaceExtensions: { extensions: ExtensionData[]; page: number; limit: number; total: number; pages: number };
-  }) => ({
+  respond: ({ marketplaceExtensions: p }) => ({
     extensions: p.extensions.map(toExtension),
     pagination: { page: p.page, limit: p.limit, total: p.total, pages: p.pages },
   }),
@@ -291,11 +301,30 @@ const publishExtension = defineRoute({
   path: '/api/v1/marketplace/extensions/publish',
   summary:
     'Publish an extension (or a higher version of it): manifest validated, package (base64) checked against manifest.checksum and stored',
-  operation: `mutation PublishExtension($input: PublishExtensionInput!) {
-    publishExtension(input: $input) {
-      extension { ${EXTENSION_FIELDS} } version manifest packageSha256 packageSize publishedAt
+  operation: graphql(`
+    mutation PublishExtension($input: PublishExtensionInput!) {
+      publishExtension(input: $input) {
+        extension {
+          id
+          slug
+          name
+          description
+          category
+          publisher
+          latestVersion
+          installCount
+          permissions
+          createdAt
+          updatedAt
+        }
+        version
+        manifest
+        packageSha256
+        packageSize
+        publishedAt
+      }
     }
-  }`,
+  `),
   input: {
     body: z.object({
       name: z.string().min(1).max(100),
@@ -312,21 +341,10 @@ const publishExtension = defineRoute({
   },
   variables: ({ body }) => ({ input: { ...body, description: body.description ?? null } }),
   status: 201,
-  respond: ({
-    publishExtension: p,
-  }: {
-    publishExtension: {
-      extension: ExtensionData;
-      version: string;
-      manifest: Record<string, unknown>;
-      packageSha256: string;
-      packageSize: number;
-      publishedAt: string;
-    };
-  }) => ({
+  respond: ({ publishExtension: p }) => ({
     extension: toExtension(p.extension),
     version: p.version,
-    manifest: p.manifest,
+    manifest: p.manifest as Record<string, unknown>,
     package: { sha256: p.packageSha256, size: p.packageSize },
     published_at: p.publishedAt,
   }),
@@ -339,32 +357,30 @@ const publishExtension = defineRoute({
   }),
 });
 
-interface InstallationData {
-  id: string;
-  tenantId: string;
-  extensionId: string;
-  extensionName: string;
-  version: string;
-  status: string;
-  configuration: Record<string, unknown>;
-  secretKeys: string[];
-  grantedPermissions: string[];
-  grantedBy: string;
-  installedAt: string;
-  updatedAt: string;
-}
-
 const installExtension = defineRoute({
   dialect: 'platform-forge',
   method: 'POST',
   path: '/api/v1/marketplace/extensions/{extension_id}/install',
   summary:
     "Install an extension for the caller's tenant: configuration checked against the manifest, secrets sealed, permissions granted",
-  operation: `mutation InstallExtension($input: InstallExtensionInput!) {
-    installExtension(input: $input) {
-      id tenantId extensionId extensionName version status configuration secretKeys grantedPermissions grantedBy installedAt updatedAt
+  operation: graphql(`
+    mutation InstallExtension($input: InstallExtensionInput!) {
+      installExtension(input: $input) {
+        id
+        tenantId
+        extensionId
+        extensionName
+        version
+        status
+        configuration
+        secretKeys
+        grantedPermissions
+        grantedBy
+        installedAt
+        updatedAt
+      }
     }
-  }`,
+  `),
   input: {
     params: z.object({ extension_id: z.string().min(1).max(100) }),
     body: z.object({
@@ -382,14 +398,14 @@ const installExtension = defineRoute({
     },
   }),
   status: 201,
-  respond: ({ installExtension: i }: { installExtension: InstallationData }) => ({
+  respond: ({ installExtension: i }) => ({
     installation_id: i.id,
     extension_id: i.extensionId,
     extension_name: i.extensionName,
     tenant_id: i.tenantId,
     version: i.version,
     status: i.status,
-    configuration: i.configuration,
+    configuration: i.configuration as Record<string, unknown>,
     secret_keys: i.secretKeys,
     granted_permissions: i.grantedPermissions,
     granted_by: i.grantedBy,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -23,18 +24,18 @@ const signup = defineRoute({
       project_name: z.string().min(1),
     }),
   },
-  operation: /* GraphQL */ `
+  operation: graphql(`
     mutation TenantsdbSignup($input: SignupAccountInput!) {
       signupAccount(input: $input) {
         apiKey
         projectId
       }
     }
-  `,
+  `),
   variables: ({ body }) => ({
     input: { email: body.email, password: body.password, projectName: body.project_name },
   }),
-  respond: ({ signupAccount }: { signupAccount: { apiKey: string; projectId: string } }) => ({
+  respond: ({ signupAccount }) => ({
     api_key: signupAccount.apiKey,
     project_id: signupAccount.projectId,
   }),
@@ -44,13 +45,6 @@ const signup = defineRoute({
   }),
 });
 
-interface LoginProjectData {
-  projectId: string;
-  name: string;
-  apiKey: string;
-  expiresAt: string;
-}
-
 const login = defineRoute({
   dialect: 'tenantsdb',
   method: 'POST',
@@ -58,7 +52,7 @@ const login = defineRoute({
   summary: 'Log in: every project of the account with a fresh login-session key (valid 24 hours)',
   rateLimit: 'platform-forge.auth',
   input: { body: z.object({ email: z.string().min(1), password: z.string().min(1) }) },
-  operation: /* GraphQL */ `
+  operation: graphql(`
     mutation TenantsdbLogin($input: LoginAccountInput!) {
       loginAccount(input: $input) {
         projectId
@@ -67,9 +61,9 @@ const login = defineRoute({
         expiresAt
       }
     }
-  `,
+  `),
   variables: ({ body }) => ({ input: { email: body.email, password: body.password } }),
-  respond: ({ loginAccount }: { loginAccount: LoginProjectData[] }) => ({
+  respond: ({ loginAccount }) => ({
     projects: loginAccount.map((p) => ({
       project_id: p.projectId,
       name: p.name,
@@ -91,16 +85,16 @@ const login = defineRoute({
   }),
 });
 
-interface ProjectData {
-  id: string;
-  name: string;
-  apiKeyCount: number;
-  createdAt: string;
-}
+const ProjectFields = graphql(`
+  fragment ProjectFields on Project {
+    id
+    name
+    apiKeyCount
+    createdAt
+  }
+`);
 
-const PROJECT_FIELDS = 'id name apiKeyCount createdAt';
-
-function toProject(p: ProjectData) {
+function toProject(p: ResultOf<typeof ProjectFields>) {
   return { project_id: p.id, name: p.name, api_key_count: p.apiKeyCount, created_at: p.createdAt };
 }
 
@@ -116,8 +110,17 @@ const listProjects = defineRoute({
   method: 'GET',
   path: '/projects',
   summary: 'List the account’s projects',
-  operation: `query TenantsdbProjects { projects { ${PROJECT_FIELDS} } }`,
-  respond: ({ projects }: { projects: ProjectData[] }) => ({
+  operation: graphql(
+    `
+      query TenantsdbProjects {
+        projects {
+          ...ProjectFields
+        }
+      }
+    `,
+    [ProjectFields],
+  ),
+  respond: ({ projects }) => ({
     count: projects.length,
     projects: projects.map(toProject),
   }),
@@ -131,11 +134,21 @@ const createProject = defineRoute({
   summary: 'Create a project, with a first API key',
   status: 201,
   input: { body: z.object({ name: z.string().min(1) }) },
-  operation: `mutation TenantsdbCreateProject($name: String!) {
-    createProject(name: $name) { project { ${PROJECT_FIELDS} } apiKey }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbCreateProject($name: String!) {
+        createProject(name: $name) {
+          project {
+            ...ProjectFields
+          }
+          apiKey
+        }
+      }
+    `,
+    [ProjectFields],
+  ),
   variables: ({ body }) => ({ name: body.name }),
-  respond: ({ createProject: created }: { createProject: { project: ProjectData; apiKey: string } }) => ({
+  respond: ({ createProject: created }) => ({
     ...toProject(created.project),
     api_key: created.apiKey,
   }),
@@ -150,29 +163,36 @@ const deleteProject = defineRoute({
   path: '/projects/{id}',
   summary: 'Delete a project and revoke its API keys',
   input: { params: z.object({ id: z.string().min(1).max(64) }) },
-  operation: `mutation TenantsdbDeleteProject($id: ID!) { deleteProject(id: $id) { id name } }`,
+  operation: graphql(`
+    mutation TenantsdbDeleteProject($id: ID!) {
+      deleteProject(id: $id) {
+        id
+        name
+      }
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ deleteProject: project }: { deleteProject: { id: string; name: string } }) => ({
+  respond: ({ deleteProject: project }) => ({
     project_id: project.id,
     message: `Project '${project.name}' deleted`,
   }),
   response: z.object({ project_id: z.string(), message: z.string() }),
 });
 
-interface ApiKeyData {
-  id: number;
-  projectId: string;
-  name: string;
-  maskedKey: string;
-  scopes: string[];
-  tier: string;
-  isActive: boolean;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  createdAt: string;
-}
-
-const API_KEY_FIELDS = 'id projectId name maskedKey scopes tier isActive expiresAt lastUsedAt createdAt';
+const ApiKeyFields = graphql(`
+  fragment ApiKeyFields on ApiKey {
+    id
+    projectId
+    name
+    maskedKey
+    scopes
+    tier
+    isActive
+    expiresAt
+    lastUsedAt
+    createdAt
+  }
+`);
 
 interface ApiKeyPayload {
   id: number;
@@ -192,7 +212,7 @@ interface ApiKeyPayload {
  * project), which is what POST /apikeys {project_name} sets. Timestamps that are unset are left
  * out, as the document leaves out `last_used_at` on a key never used.
  */
-function toApiKey(k: ApiKeyData, key: string): ApiKeyPayload {
+function toApiKey(k: ResultOf<typeof ApiKeyFields>, key: string): ApiKeyPayload {
   return {
     id: k.id,
     key,
@@ -227,8 +247,17 @@ const listApiKeys = defineRoute({
   method: 'GET',
   path: '/apikeys',
   summary: 'List the account’s API keys, masked',
-  operation: `query TenantsdbApiKeys { apiKeys { ${API_KEY_FIELDS} } }`,
-  respond: ({ apiKeys }: { apiKeys: ApiKeyData[] }) => ({
+  operation: graphql(
+    `
+      query TenantsdbApiKeys {
+        apiKeys {
+          ...ApiKeyFields
+        }
+      }
+    `,
+    [ApiKeyFields],
+  ),
+  respond: ({ apiKeys }) => ({
     count: apiKeys.length,
     api_keys: apiKeys.map((k) => toApiKey(k, k.maskedKey)),
   }),
@@ -251,16 +280,25 @@ const createApiKey = defineRoute({
       scopes: z.array(z.string()).optional().describe("Narrower than the caller's own; default: the caller's"),
     }),
   },
-  operation: `mutation TenantsdbCreateApiKey($projectId: ID, $name: String!, $scopes: [String!]) {
-    createApiKey(projectId: $projectId, name: $name, scopes: $scopes) { key apiKey { ${API_KEY_FIELDS} } }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbCreateApiKey($projectId: ID, $name: String!, $scopes: [String!]) {
+        createApiKey(projectId: $projectId, name: $name, scopes: $scopes) {
+          key
+          apiKey {
+            ...ApiKeyFields
+          }
+        }
+      }
+    `,
+    [ApiKeyFields],
+  ),
   variables: ({ body }) => ({
     projectId: body.project_id ?? null,
     name: body.project_name,
     scopes: body.scopes ?? null,
   }),
-  respond: ({ createApiKey: created }: { createApiKey: { key: string; apiKey: ApiKeyData } }) =>
-    toApiKey(created.apiKey, created.key),
+  respond: ({ createApiKey: created }) => toApiKey(created.apiKey, created.key),
   response: apiKeySchema.extend({ key: apiKeyPattern.describe('The full key: shown this once') }),
 });
 
@@ -270,9 +308,15 @@ const deleteApiKey = defineRoute({
   path: '/apikeys/{id}',
   summary: 'Delete (revoke) an API key; it stops working at once',
   input: { params: z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) }) },
-  operation: `mutation TenantsdbDeleteApiKey($id: Int!) { deleteApiKey(id: $id) { id } }`,
+  operation: graphql(`
+    mutation TenantsdbDeleteApiKey($id: Int!) {
+      deleteApiKey(id: $id) {
+        id
+      }
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ deleteApiKey: key }: { deleteApiKey: { id: number } }) => ({
+  respond: ({ deleteApiKey: key }) => ({
     id: key.id,
     message: `API key ${key.id} deleted`,
   }),

@@ -1,31 +1,9 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute } from '../route.js';
 
 // tenantsdb POST /admin/query. The document shows only the request; the answer follows the
 // dialect's style: snake_case, one entry per tenant with its rows or its error.
-
-interface QueryResultData {
-  queryId: string;
-  executionTimeMs: number;
-  rowCount: number;
-  rows: unknown[][];
-  columns: string[];
-  truncated: boolean;
-}
-
-interface AdminData {
-  allTenants: boolean;
-  tenantCount: number;
-  succeeded: number;
-  failed: number;
-  results: {
-    tenantId: string;
-    schema: string;
-    status: string;
-    result: QueryResultData | null;
-    error: { code: string; message: string; details: Record<string, unknown> | null } | null;
-  }[];
-}
 
 const adminQuery = defineRoute({
   dialect: 'tenantsdb',
@@ -44,16 +22,34 @@ const adminQuery = defineRoute({
       timeout_ms: z.number().int().optional(),
     }),
   },
-  operation: `mutation TenantsdbAdminQuery($input: AdminQueryInput!) {
-    adminTenantQuery(input: $input) {
-      allTenants tenantCount succeeded failed
-      results {
-        tenantId schema status
-        result { queryId executionTimeMs rowCount rows columns truncated }
-        error { code message details }
+  operation: graphql(`
+    mutation TenantsdbAdminQuery($input: AdminQueryInput!) {
+      adminTenantQuery(input: $input) {
+        allTenants
+        tenantCount
+        succeeded
+        failed
+        results {
+          tenantId
+          schema
+          status
+          result {
+            queryId
+            executionTimeMs
+            rowCount
+            rows
+            columns
+            truncated
+          }
+          error {
+            code
+            message
+            details
+          }
+        }
       }
     }
-  }`,
+  `),
   variables: ({ body }) => ({
     input: {
       tenantId: body.tenant_id ?? null,
@@ -66,7 +62,7 @@ const adminQuery = defineRoute({
       timeoutMs: body.timeout_ms ?? null,
     },
   }),
-  respond: ({ adminTenantQuery: a }: { adminTenantQuery: AdminData }) => ({
+  respond: ({ adminTenantQuery: a }) => ({
     all_tenants: a.allTenants,
     tenant_count: a.tenantCount,
     succeeded: a.succeeded,

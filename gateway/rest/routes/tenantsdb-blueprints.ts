@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -9,34 +10,34 @@ import { isoTimestamp } from '../schemas.js';
 // their titles: they answer the blueprint fields plus its latest version's DDL and snapshot, and
 // the versions newest first.
 
-const BLUEPRINT_FIELDS = 'id name version workspaceId databaseType projectId createdAt deployedTo';
-const VERSION_FIELDS = 'id version ddl snapshot statements checksum deployedTo createdAt';
-
-interface BlueprintData {
-  id: string;
-  name: string;
-  version: string | null;
-  workspaceId: string | null;
-  databaseType: string;
-  projectId: string | null;
-  createdAt: string;
-  deployedTo: string[];
-}
-
-interface VersionData {
-  id: string;
-  version: string;
-  ddl: string;
-  snapshot: unknown;
-  statements: string[];
-  checksum: string;
-  deployedTo: string[];
-  createdAt: string;
-}
+const BlueprintFields = graphql(`
+  fragment BlueprintFields on Blueprint {
+    id
+    name
+    version
+    workspaceId
+    databaseType
+    projectId
+    createdAt
+    deployedTo
+  }
+`);
+const VersionFields = graphql(`
+  fragment VersionFields on BlueprintVersion {
+    id
+    version
+    ddl
+    snapshot
+    statements
+    checksum
+    deployedTo
+    createdAt
+  }
+`);
 
 const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-function blueprintPayload(b: BlueprintData) {
+function blueprintPayload(b: ResultOf<typeof BlueprintFields>) {
   return {
     id: b.id,
     name: b.name,
@@ -60,7 +61,7 @@ const blueprintSchema = z.object({
   deployed_to: z.array(z.string()).nullable(),
 });
 
-function versionPayload(v: VersionData) {
+function versionPayload(v: ResultOf<typeof VersionFields>) {
   return {
     id: v.id,
     version: v.version,
@@ -87,8 +88,17 @@ const listBlueprints = defineRoute({
   method: 'GET',
   path: '/blueprints',
   summary: 'List blueprints with their latest version and where they are deployed',
-  operation: `query TenantsdbBlueprints { blueprints { ${BLUEPRINT_FIELDS} } }`,
-  respond: ({ blueprints }: { blueprints: BlueprintData[] }) => ({ blueprints: blueprints.map(blueprintPayload) }),
+  operation: graphql(
+    `
+      query TenantsdbBlueprints {
+        blueprints {
+          ...BlueprintFields
+        }
+      }
+    `,
+    [BlueprintFields],
+  ),
+  respond: ({ blueprints }) => ({ blueprints: blueprints.map(blueprintPayload) }),
   response: z.object({ blueprints: z.array(blueprintSchema) }),
 });
 
@@ -98,11 +108,23 @@ const getBlueprint = defineRoute({
   path: '/blueprints/{name}',
   summary: "A blueprint's schema: its latest version's DDL and snapshot",
   input: { params: nameParams },
-  operation: `query TenantsdbBlueprint($name: String!) {
-    blueprint(name: $name) { blueprint { ${BLUEPRINT_FIELDS} } latest { ${VERSION_FIELDS} } }
-  }`,
+  operation: graphql(
+    `
+      query TenantsdbBlueprint($name: String!) {
+        blueprint(name: $name) {
+          blueprint {
+            ...BlueprintFields
+          }
+          latest {
+            ...VersionFields
+          }
+        }
+      }
+    `,
+    [BlueprintFields, VersionFields],
+  ),
   variables: ({ params }) => ({ name: params.name }),
-  respond: ({ blueprint }: { blueprint: { blueprint: BlueprintData; latest: VersionData | null } }) => ({
+  respond: ({ blueprint }) => ({
     ...blueprintPayload(blueprint.blueprint),
     schema: blueprint.latest ? { ddl: blueprint.latest.ddl, snapshot: blueprint.latest.snapshot } : null,
     checksum: blueprint.latest?.checksum ?? null,
@@ -119,9 +141,18 @@ const listVersions = defineRoute({
   path: '/blueprints/{name}/versions',
   summary: "A blueprint's versions, newest first",
   input: { params: nameParams },
-  operation: `query TenantsdbBlueprintVersions($name: String!) { blueprintVersions(name: $name) { ${VERSION_FIELDS} } }`,
+  operation: graphql(
+    `
+      query TenantsdbBlueprintVersions($name: String!) {
+        blueprintVersions(name: $name) {
+          ...VersionFields
+        }
+      }
+    `,
+    [VersionFields],
+  ),
   variables: ({ params }) => ({ name: params.name }),
-  respond: ({ blueprintVersions }: { blueprintVersions: VersionData[] }, { params }) => ({
+  respond: ({ blueprintVersions }, { params }) => ({
     blueprint: params.name,
     count: blueprintVersions.length,
     versions: blueprintVersions.map(versionPayload),
@@ -129,35 +160,35 @@ const listVersions = defineRoute({
   response: z.object({ blueprint: z.string(), count: z.number().int(), versions: z.array(versionSchema) }),
 });
 
-const DEPLOYMENT_FIELDS =
-  'id blueprint version status progress totalTenants completedTenants failedTenants skippedTenants error createdAt startedAt completedAt';
-
-interface DeploymentData {
-  id: string;
-  blueprint: string;
-  version: string;
-  status: string;
-  progress: number;
-  totalTenants: number;
-  completedTenants: number;
-  failedTenants: number;
-  skippedTenants: number;
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  completedAt: string | null;
-}
-
-interface TargetData {
-  tenantSlug: string | null;
-  tenantId: string;
-  status: string;
-  error: string | null;
-  durationMs: number | null;
-}
+const DeploymentFields = graphql(`
+  fragment DeploymentFields on Deployment {
+    id
+    blueprint
+    version
+    status
+    progress
+    totalTenants
+    completedTenants
+    failedTenants
+    skippedTenants
+    error
+    createdAt
+    startedAt
+    completedAt
+  }
+`);
+const TargetFields = graphql(`
+  fragment TargetFields on DeploymentTarget {
+    tenantId
+    tenantSlug
+    status
+    error
+    durationMs
+  }
+`);
 
 /** Skipped tenants (already at the version) count as completed in tenantsdb's figures, and separately. */
-function deploymentPayload(d: DeploymentData) {
+function deploymentPayload(d: ResultOf<typeof DeploymentFields>) {
   return {
     job_id: d.id,
     blueprint_id: d.blueprint,
@@ -205,8 +236,17 @@ const listDeployments = defineRoute({
   method: 'GET',
   path: '/deployments',
   summary: 'List deployments, newest first',
-  operation: `query TenantsdbDeployments { deployments(limit: 100) { ${DEPLOYMENT_FIELDS} } }`,
-  respond: ({ deployments }: { deployments: DeploymentData[] }) => ({
+  operation: graphql(
+    `
+      query TenantsdbDeployments {
+        deployments(limit: 100) {
+          ...DeploymentFields
+        }
+      }
+    `,
+    [DeploymentFields],
+  ),
+  respond: ({ deployments }) => ({
     count: deployments.length,
     jobs: deployments.map(deploymentPayload),
   }),
@@ -230,9 +270,16 @@ const createDeployment = defineRoute({
       failure_threshold: z.number().int().min(1).optional(),
     }),
   },
-  operation: `mutation TenantsdbCreateDeployment($input: CreateDeploymentInput!) {
-    createDeployment(input: $input) { ${DEPLOYMENT_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbCreateDeployment($input: CreateDeploymentInput!) {
+        createDeployment(input: $input) {
+          ...DeploymentFields
+        }
+      }
+    `,
+    [DeploymentFields],
+  ),
   variables: ({ body }) => ({
     input: {
       blueprintName: body.blueprint_name,
@@ -243,7 +290,7 @@ const createDeployment = defineRoute({
       failureThreshold: body.failure_threshold,
     },
   }),
-  respond: ({ createDeployment: d }: { createDeployment: DeploymentData }) => ({
+  respond: ({ createDeployment: d }) => ({
     ...deploymentPayload(d),
     message: `Deployment of ${d.blueprint} ${d.version} to ${d.totalTenants} tenant(s) queued`,
   }),
@@ -256,11 +303,21 @@ const getDeployment = defineRoute({
   path: '/deployments/{id}',
   summary: "A deployment's status, progress and per-tenant outcomes",
   input: { params: z.object({ id: z.string().min(1).max(100) }) },
-  operation: `query TenantsdbDeployment($id: ID!) {
-    deployment(id: $id) { ${DEPLOYMENT_FIELDS} targets { tenantId tenantSlug status error durationMs } }
-  }`,
+  operation: graphql(
+    `
+      query TenantsdbDeployment($id: ID!) {
+        deployment(id: $id) {
+          ...DeploymentFields
+          targets {
+            ...TargetFields
+          }
+        }
+      }
+    `,
+    [DeploymentFields, TargetFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ deployment }: { deployment: DeploymentData & { targets: TargetData[] } }) => ({
+  respond: ({ deployment }) => ({
     ...deploymentPayload(deployment),
     tenants: deployment.targets.map((t) => ({
       tenant_id: t.tenantSlug ?? t.tenantId,
@@ -278,17 +335,23 @@ const tenantDeployments = defineRoute({
   path: '/tenants/{id}/deployments',
   summary: "A tenant's deployment history, newest first",
   input: { params: z.object({ id: z.string().min(1).max(100) }) },
-  operation: `query TenantsdbTenantDeployments($id: ID!) {
-    tenantDeployments(tenantId: $id) {
-      deployment { ${DEPLOYMENT_FIELDS} }
-      target { tenantId tenantSlug status error durationMs }
-    }
-  }`,
+  operation: graphql(
+    `
+      query TenantsdbTenantDeployments($id: ID!) {
+        tenantDeployments(tenantId: $id) {
+          deployment {
+            ...DeploymentFields
+          }
+          target {
+            ...TargetFields
+          }
+        }
+      }
+    `,
+    [DeploymentFields, TargetFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: (
-    { tenantDeployments: rows }: { tenantDeployments: { deployment: DeploymentData; target: TargetData }[] },
-    { params },
-  ) => ({
+  respond: ({ tenantDeployments: rows }, { params }) => ({
     tenant_id: params.id,
     count: rows.length,
     deployments: rows.map((r) => ({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -32,19 +33,7 @@ const importBody = z.object({
   options: optionsBody,
 });
 
-const CONNECTION_ARGS = '$id: ID!, $connection: DataImportConnectionInput!, $routingField: String!';
-
 // --- analyze -----------------------------------------------------------------------------------
-
-interface AnalysisData {
-  routingField: string;
-  tables: { schema: string; name: string; rowCount: number; hasRoutingColumn: boolean }[];
-  routingValues: { value: string; rowCount: number }[];
-  routingValuesTotal: number;
-  routingValuesTruncated: boolean;
-  routingValuesLimit: number;
-  rowsWithoutRoutingValue: number;
-}
 
 const analyze = defineRoute({
   dialect: 'tenantsdb',
@@ -53,14 +42,29 @@ const analyze = defineRoute({
   summary:
     'Analyze a source PostgreSQL database: tables, row counts, and the distinct routing_field values (the tenants an import would create); requires write:tenants',
   input: { params: idParams, body: importBody.omit({ options: true }) },
-  operation: `mutation TenantsdbAnalyzeImport(${CONNECTION_ARGS}) {
-    analyzeDataImport(workspaceId: $id, connection: $connection, routingField: $routingField) {
-      routingField tables { schema name rowCount hasRoutingColumn } routingValues { value rowCount }
-      routingValuesTotal routingValuesTruncated routingValuesLimit rowsWithoutRoutingValue
+  operation: graphql(`
+    mutation TenantsdbAnalyzeImport($id: ID!, $connection: DataImportConnectionInput!, $routingField: String!) {
+      analyzeDataImport(workspaceId: $id, connection: $connection, routingField: $routingField) {
+        routingField
+        tables {
+          schema
+          name
+          rowCount
+          hasRoutingColumn
+        }
+        routingValues {
+          value
+          rowCount
+        }
+        routingValuesTotal
+        routingValuesTruncated
+        routingValuesLimit
+        rowsWithoutRoutingValue
+      }
     }
-  }`,
+  `),
   variables: ({ params, body }) => ({ id: params.id, connection: body.connection, routingField: body.routing_field }),
-  respond: ({ analyzeDataImport: a }: { analyzeDataImport: AnalysisData }, { params }) => ({
+  respond: ({ analyzeDataImport: a }, { params }) => ({
     workspace_id: params.id,
     routing_field: a.routingField,
     tables: a.tables.map((t) => ({
@@ -95,28 +99,28 @@ const analyze = defineRoute({
 
 // --- import and status --------------------------------------------------------------------------
 
-const IMPORT_FIELDS = `id workspaceId kind status routingField options progress totalTenants completedTenants
-  failedTenants rowsCopied failures error createdAt completedAt`;
+// `options` and `failures` are JSON: tenancy stores them as the documented snake_case objects.
+const DataImportFields = graphql(`
+  fragment DataImportFields on DataImport {
+    id
+    workspaceId
+    kind
+    status
+    routingField
+    options
+    progress
+    totalTenants
+    completedTenants
+    failedTenants
+    rowsCopied
+    failures
+    error
+    createdAt
+    completedAt
+  }
+`);
 
-interface ImportData {
-  id: string;
-  workspaceId: string;
-  kind: string;
-  status: string;
-  routingField: string;
-  options: Record<string, unknown>;
-  progress: number;
-  totalTenants: number;
-  completedTenants: number;
-  failedTenants: number;
-  rowsCopied: number;
-  failures: { routing_value: string; tenant_id: string | null; code: string; error: string }[];
-  error: string | null;
-  createdAt: string;
-  completedAt: string | null;
-}
-
-function toImport(i: ImportData) {
+function toImport(i: ResultOf<typeof DataImportFields>) {
   const done = i.completedTenants + i.failedTenants;
   return {
     import_id: i.id,
@@ -167,11 +171,28 @@ function startRoute(path: string, full: boolean, summary: string) {
     summary,
     status: 202,
     input: { params: idParams, body: importBody },
-    operation: `mutation TenantsdbStartImport(${CONNECTION_ARGS}, $options: DataImportOptionsInput, $full: Boolean) {
-      startDataImport(workspaceId: $id, connection: $connection, routingField: $routingField, options: $options, full: $full) {
-        ${IMPORT_FIELDS}
-      }
-    }`,
+    operation: graphql(
+      `
+        mutation TenantsdbStartImport(
+          $id: ID!
+          $connection: DataImportConnectionInput!
+          $routingField: String!
+          $options: DataImportOptionsInput
+          $full: Boolean
+        ) {
+          startDataImport(
+            workspaceId: $id
+            connection: $connection
+            routingField: $routingField
+            options: $options
+            full: $full
+          ) {
+            ...DataImportFields
+          }
+        }
+      `,
+      [DataImportFields],
+    ),
     variables: ({ params, body }) => ({
       id: params.id,
       connection: body.connection,
@@ -182,7 +203,7 @@ function startRoute(path: string, full: boolean, summary: string) {
       },
       full,
     }),
-    respond: ({ startDataImport: i }: { startDataImport: ImportData }) => ({
+    respond: ({ startDataImport: i }) => ({
       ...toImport(i),
       message: 'Import started: follow it with GET /workspaces/{id}/import-data/status?import_id=',
     }),
@@ -208,9 +229,18 @@ const status = defineRoute({
   path: '/workspaces/{id}/import-data/status',
   summary: 'Import progress, counts and per-tenant failures; requires read:tenants',
   input: { params: idParams, query: z.object({ import_id: z.string().min(1).max(100) }) },
-  operation: `query TenantsdbImportStatus($id: ID!, $importId: ID!) { dataImport(workspaceId: $id, id: $importId) { ${IMPORT_FIELDS} } }`,
+  operation: graphql(
+    `
+      query TenantsdbImportStatus($id: ID!, $importId: ID!) {
+        dataImport(workspaceId: $id, id: $importId) {
+          ...DataImportFields
+        }
+      }
+    `,
+    [DataImportFields],
+  ),
   variables: ({ params, query }) => ({ id: params.id, importId: query.import_id }),
-  respond: ({ dataImport }: { dataImport: ImportData }) => toImport(dataImport),
+  respond: ({ dataImport }) => toImport(dataImport),
   response: importSchema,
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -13,22 +14,22 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 
 // --- backups -----------------------------------------------------------------------------------
 
-const BACKUP_FIELDS = 'id status storagePath sizeBytes checksum tables rows error createdAt completedAt';
+const BackupFields = graphql(`
+  fragment BackupFields on TenantBackup {
+    id
+    status
+    storagePath
+    sizeBytes
+    checksum
+    tables
+    rows
+    error
+    createdAt
+    completedAt
+  }
+`);
 
-interface BackupData {
-  id: string;
-  status: string;
-  storagePath: string | null;
-  sizeBytes: number | null;
-  checksum: string | null;
-  tables: number | null;
-  rows: number | null;
-  error: string | null;
-  createdAt: string;
-  completedAt: string | null;
-}
-
-function toBackup(b: BackupData) {
+function toBackup(b: ResultOf<typeof BackupFields>) {
   return {
     backup_id: b.id,
     status: b.status,
@@ -63,9 +64,18 @@ const backup = defineRoute({
   summary: 'Trigger a backup (a job writing a restorable dump of the tenant’s schema); requires admin:backup',
   status: 202,
   input: { params: idParams },
-  operation: `mutation TenantsdbBackup($id: ID!) { backupTenant(tenantId: $id) { ${BACKUP_FIELDS} } }`,
+  operation: graphql(
+    `
+      mutation TenantsdbBackup($id: ID!) {
+        backupTenant(tenantId: $id) {
+          ...BackupFields
+        }
+      }
+    `,
+    [BackupFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ backupTenant }: { backupTenant: BackupData }, { params }) => ({
+  respond: ({ backupTenant }, { params }) => ({
     tenant_id: params.id,
     ...toBackup(backupTenant),
     message: 'Backup started',
@@ -82,9 +92,18 @@ const backups = defineRoute({
     params: idParams,
     query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
   },
-  operation: `query TenantsdbBackups($id: ID!, $limit: Int) { tenantBackups(tenantId: $id, limit: $limit) { ${BACKUP_FIELDS} } }`,
+  operation: graphql(
+    `
+      query TenantsdbBackups($id: ID!, $limit: Int) {
+        tenantBackups(tenantId: $id, limit: $limit) {
+          ...BackupFields
+        }
+      }
+    `,
+    [BackupFields],
+  ),
   variables: ({ params, query }) => ({ id: params.id, limit: query.limit }),
-  respond: ({ tenantBackups }: { tenantBackups: BackupData[] }, { params }) => ({
+  respond: ({ tenantBackups }, { params }) => ({
     tenant_id: params.id,
     backups: tenantBackups.map(toBackup),
     count: tenantBackups.length,
@@ -94,17 +113,22 @@ const backups = defineRoute({
 
 // --- operations (rollback, isolation) ----------------------------------------------------------
 
-const OPERATION_FIELDS = 'id kind status progress input error createdAt completedAt';
+const OperationFields = graphql(`
+  fragment OperationFields on TenantOperation {
+    id
+    kind
+    status
+    progress
+    input
+    error
+    createdAt
+    completedAt
+  }
+`);
 
-interface OperationData {
-  id: string;
-  kind: string;
-  status: string;
-  progress: number;
-  input: Record<string, unknown>;
-  error: string | null;
-  createdAt: string;
-  completedAt: string | null;
+/** The operation's `input` (JSON): the arguments tenancy recorded when it queued the job. */
+function operationInput(op: ResultOf<typeof OperationFields>): Record<string, unknown> {
+  return op.input as Record<string, unknown>;
 }
 
 const operationSchema = z.object({
@@ -143,18 +167,25 @@ const rollback = defineRoute({
         message: 'Give exactly one of date or storage_path',
       }),
   },
-  operation: `mutation TenantsdbRollback($id: ID!, $date: String, $storagePath: String) {
-    rollbackTenant(tenantId: $id, date: $date, storagePath: $storagePath) { ${OPERATION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbRollback($id: ID!, $date: String, $storagePath: String) {
+        rollbackTenant(tenantId: $id, date: $date, storagePath: $storagePath) {
+          ...OperationFields
+        }
+      }
+    `,
+    [OperationFields],
+  ),
   variables: ({ params, body }) => ({ id: params.id, date: body.date ?? null, storagePath: body.storage_path ?? null }),
-  respond: ({ rollbackTenant: op }: { rollbackTenant: OperationData }, { params }) => ({
+  respond: ({ rollbackTenant: op }, { params }) => ({
     tenant_id: params.id,
     operation_id: op.id,
     kind: op.kind as OperationPayload['kind'],
     status: op.status as OperationPayload['status'],
     progress: op.progress,
-    backup_id: (op.input.backup_id as string | null | undefined) ?? null,
-    storage_path: String(op.input.storage_path ?? ''),
+    backup_id: (operationInput(op).backup_id as string | null | undefined) ?? null,
+    storage_path: String(operationInput(op).storage_path ?? ''),
     created_at: op.createdAt,
     message: 'Rollback started: the backup is restored into a fresh schema, verified, then swapped in',
   }),
@@ -172,11 +203,18 @@ const isolation = defineRoute({
     params: idParams,
     body: z.object({ isolation_level: z.union([z.literal(1), z.literal(2)]) }),
   },
-  operation: `mutation TenantsdbIsolation($id: ID!, $level: Int!) {
-    changeTenantIsolation(tenantId: $id, isolationLevel: $level) { ${OPERATION_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbIsolation($id: ID!, $level: Int!) {
+        changeTenantIsolation(tenantId: $id, isolationLevel: $level) {
+          ...OperationFields
+        }
+      }
+    `,
+    [OperationFields],
+  ),
   variables: ({ params, body }) => ({ id: params.id, level: body.isolation_level }),
-  respond: ({ changeTenantIsolation: op }: { changeTenantIsolation: OperationData }, { params, body }) => ({
+  respond: ({ changeTenantIsolation: op }, { params, body }) => ({
     tenant_id: params.id,
     operation_id: op.id,
     kind: op.kind as OperationPayload['kind'],
@@ -190,21 +228,6 @@ const isolation = defineRoute({
 });
 
 // --- logs and metrics --------------------------------------------------------------------------
-
-interface LogData {
-  id: string;
-  source: string;
-  statement: string;
-  statementKind: string | null;
-  readOnly: boolean;
-  status: string;
-  errorCode: string | null;
-  errorMessage: string | null;
-  durationMs: number;
-  rowCount: number | null;
-  slow: boolean;
-  createdAt: string;
-}
 
 const windowSchema = z.enum(['1h', '24h', '7d']);
 
@@ -221,23 +244,36 @@ const logs = defineRoute({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
   },
-  operation: `query TenantsdbLogs($id: ID!, $type: String, $since: String, $limit: Int) {
-    tenantQueryLogs(tenantId: $id, type: $type, since: $since, limit: $limit) {
-      tenantId count hasMore
-      logs { id source statement statementKind readOnly status errorCode errorMessage durationMs rowCount slow createdAt }
+  operation: graphql(`
+    query TenantsdbLogs($id: ID!, $type: String, $since: String, $limit: Int) {
+      tenantQueryLogs(tenantId: $id, type: $type, since: $since, limit: $limit) {
+        tenantId
+        count
+        hasMore
+        logs {
+          id
+          source
+          statement
+          statementKind
+          readOnly
+          status
+          errorCode
+          errorMessage
+          durationMs
+          rowCount
+          slow
+          createdAt
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ params, query }) => ({
     id: params.id,
     type: query.type ?? null,
     since: query.since,
     limit: query.limit,
   }),
-  respond: ({
-    tenantQueryLogs: page,
-  }: {
-    tenantQueryLogs: { tenantId: string; count: number; hasMore: boolean; logs: LogData[] };
-  }) => ({
+  respond: ({ tenantQueryLogs: page }) => ({
     tenant_id: page.tenantId,
     logs: page.logs.map((l) => ({
       query_id: l.id,
@@ -279,39 +315,46 @@ const logs = defineRoute({
   }),
 });
 
-interface StatsData {
-  tenantId: string;
-  since: string;
-  total: number;
-  succeeded: number;
-  failed: number;
-  slow: number;
-  readOnly: number;
-  avgLatencyMs: number;
-  p95LatencyMs: number;
-  maxLatencyMs: number;
-  rowsReturned: number;
-  byKind: Array<{ kind: string; total: number; failed: number; avgLatencyMs: number }>;
-  bySource: Array<{ source: string; total: number; failed: number }>;
-  topErrors: Array<{ errorCode: string; count: number }>;
-}
-
 const logStats = defineRoute({
   dialect: 'tenantsdb',
   method: 'GET',
   path: '/tenants/{id}/logs/stats',
   summary: 'Query log statistics over a window (1h, 24h default, 7d); requires read:tenants',
   input: { params: idParams, query: z.object({ since: windowSchema.default('24h') }) },
-  operation: `query TenantsdbLogStats($id: ID!, $since: String) {
-    tenantQueryLogStats(tenantId: $id, since: $since) {
-      tenantId since total succeeded failed slow readOnly avgLatencyMs p95LatencyMs maxLatencyMs rowsReturned
-      byKind { kind total failed avgLatencyMs }
-      bySource { source total failed }
-      topErrors { errorCode count }
+  operation: graphql(`
+    query TenantsdbLogStats($id: ID!, $since: String) {
+      tenantQueryLogStats(tenantId: $id, since: $since) {
+        tenantId
+        since
+        total
+        succeeded
+        failed
+        slow
+        readOnly
+        avgLatencyMs
+        p95LatencyMs
+        maxLatencyMs
+        rowsReturned
+        byKind {
+          kind
+          total
+          failed
+          avgLatencyMs
+        }
+        bySource {
+          source
+          total
+          failed
+        }
+        topErrors {
+          errorCode
+          count
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ params, query }) => ({ id: params.id, since: query.since }),
-  respond: ({ tenantQueryLogStats: s }: { tenantQueryLogStats: StatsData }) => ({
+  respond: ({ tenantQueryLogStats: s }) => ({
     tenant_id: s.tenantId,
     since: s.since as z.infer<typeof windowSchema>,
     total_queries: s.total,
@@ -351,31 +394,6 @@ const logStats = defineRoute({
   }),
 });
 
-interface MetricsData {
-  tenantId: string;
-  isolationLevel: number;
-  databaseType: string;
-  queryMetrics: {
-    queriesToday: number;
-    queriesThisHour: number;
-    queriesThisWeek: number;
-    avgLatencyMs: number;
-    maxLatencyMs: number;
-    successRate: number;
-    failedQueries: number;
-    slowQueries: number;
-  };
-  databaseMetrics: {
-    note: string | null;
-    databaseName: string | null;
-    databaseStatus: string | null;
-    sizeBytes: number | null;
-    connections: number | null;
-    activeConnections: number | null;
-    maxConnections: number | null;
-  };
-}
-
 const metrics = defineRoute({
   dialect: 'tenantsdb',
   method: 'GET',
@@ -383,15 +401,36 @@ const metrics = defineRoute({
   summary:
     'Performance metrics from the recorded queries (and the dedicated database at level 2); requires read:tenants',
   input: { params: idParams },
-  operation: `query TenantsdbMetrics($id: ID!) {
-    tenantMetrics(tenantId: $id) {
-      tenantId isolationLevel databaseType
-      queryMetrics { queriesToday queriesThisHour queriesThisWeek avgLatencyMs maxLatencyMs successRate failedQueries slowQueries }
-      databaseMetrics { note databaseName databaseStatus sizeBytes connections activeConnections maxConnections }
+  operation: graphql(`
+    query TenantsdbMetrics($id: ID!) {
+      tenantMetrics(tenantId: $id) {
+        tenantId
+        isolationLevel
+        databaseType
+        queryMetrics {
+          queriesToday
+          queriesThisHour
+          queriesThisWeek
+          avgLatencyMs
+          maxLatencyMs
+          successRate
+          failedQueries
+          slowQueries
+        }
+        databaseMetrics {
+          note
+          databaseName
+          databaseStatus
+          sizeBytes
+          connections
+          activeConnections
+          maxConnections
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ tenantMetrics: m }: { tenantMetrics: MetricsData }) => {
+  respond: ({ tenantMetrics: m }) => {
     const q = m.queryMetrics;
     const d = m.databaseMetrics;
     return {
@@ -476,22 +515,23 @@ const vmReady = defineRoute({
       error: z.string().optional(),
     }),
   },
-  operation: `mutation TenantsdbVmReady($rawBody: String!, $timestamp: String, $signature: String) {
-    vmReady(rawBody: $rawBody, timestamp: $timestamp, signature: $signature) {
-      tenantId databaseName databaseStatus isolationLevel
+  operation: graphql(`
+    mutation TenantsdbVmReady($rawBody: String!, $timestamp: String, $signature: String) {
+      vmReady(rawBody: $rawBody, timestamp: $timestamp, signature: $signature) {
+        tenantId
+        databaseName
+        databaseStatus
+        isolationLevel
+      }
     }
-  }`,
+  `),
   // The signature is over the bytes as sent: the subgraph verifies it against the raw body.
   variables: ({ rawBody, headers }) => ({
     rawBody: rawBody ?? '',
     timestamp: header(headers, 'x-webhook-timestamp'),
     signature: header(headers, 'x-webhook-signature'),
   }),
-  respond: ({
-    vmReady: r,
-  }: {
-    vmReady: { tenantId: string; databaseName: string | null; databaseStatus: string; isolationLevel: number };
-  }) => ({
+  respond: ({ vmReady: r }) => ({
     tenant_id: r.tenantId,
     database_name: r.databaseName,
     database_status: r.databaseStatus,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -10,24 +11,30 @@ import { isoTimestamp } from '../schemas.js';
 // Answers the document leaves out (delete, suspend, resume, restore) follow the style of its
 // others: the tenant's id and status beside `success`, with a message.
 
-const TENANT_FIELDS = 'id slug status createdAt';
-const DATABASE_FIELDS = 'databases { blueprint databaseType isolationLevel databaseName connectionString }';
+const TenantFields = graphql(`
+  fragment TenantFields on Tenant {
+    id
+    slug
+    status
+    createdAt
+  }
+`);
+const TenantDatabaseFields = graphql(`
+  fragment TenantDatabaseFields on TenantDatabase {
+    blueprint
+    databaseType
+    isolationLevel
+    databaseName
+    connectionString
+  }
+`);
 // The list shows no connection (as documented), so it does not ask tenancy for the secret at all.
-const LIST_DATABASE_FIELDS = 'databases { blueprint databaseType }';
-
-interface TenantData {
-  id: string;
-  slug: string;
-  status: string;
-  createdAt: string;
-  databases?: {
-    blueprint: string;
-    databaseType: string;
-    isolationLevel: number;
-    databaseName: string;
-    connectionString: string | null;
-  }[];
-}
+const TenantListDatabaseFields = graphql(`
+  fragment TenantListDatabaseFields on TenantDatabase {
+    blueprint
+    databaseType
+  }
+`);
 
 /** tenantsdb calls a usable tenant "ready"; the platform's `active`. */
 function tenantsdbStatus(status: string): string {
@@ -56,21 +63,22 @@ const databasesSchema = z
 
 type TenantDatabases = z.infer<typeof databasesSchema>;
 
-/** The list shows blueprint and type only (as documented); one tenant's answer adds the connection. */
-function databasesOf(t: TenantData, detailed: boolean): TenantDatabases {
-  return (t.databases ?? []).map((d) =>
-    detailed
-      ? {
-          blueprint: d.blueprint,
-          database_type: d.databaseType,
-          isolation_level: d.isolationLevel,
-          connection: {
-            database: d.databaseName,
-            ...(d.connectionString ? { connection_string: d.connectionString } : {}),
-          },
-        }
-      : { blueprint: d.blueprint, database_type: d.databaseType },
-  );
+/** The list shows blueprint and type only (as documented). */
+function listedDatabases(databases: readonly ResultOf<typeof TenantListDatabaseFields>[]): TenantDatabases {
+  return databases.map((d) => ({ blueprint: d.blueprint, database_type: d.databaseType }));
+}
+
+/** One tenant's answer adds the isolation level and the connection. */
+function detailedDatabases(databases: readonly ResultOf<typeof TenantDatabaseFields>[]): TenantDatabases {
+  return databases.map((d) => ({
+    blueprint: d.blueprint,
+    database_type: d.databaseType,
+    isolation_level: d.isolationLevel,
+    connection: {
+      database: d.databaseName,
+      ...(d.connectionString ? { connection_string: d.connectionString } : {}),
+    },
+  }));
 }
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
@@ -80,12 +88,24 @@ const listTenants = defineRoute({
   method: 'GET',
   path: '/tenants',
   summary: 'List the project’s tenants',
-  operation: `query TenantsdbTenants { tenants(limit: 100) { ${TENANT_FIELDS} ${LIST_DATABASE_FIELDS} } }`,
-  respond: ({ tenants }: { tenants: TenantData[] }) => ({
+  operation: graphql(
+    `
+      query TenantsdbTenants {
+        tenants(limit: 100) {
+          ...TenantFields
+          databases {
+            ...TenantListDatabaseFields
+          }
+        }
+      }
+    `,
+    [TenantFields, TenantListDatabaseFields],
+  ),
+  respond: ({ tenants }) => ({
     count: tenants.length,
     tenants: tenants.map((t) => ({
       created_at: t.createdAt,
-      databases: databasesOf(t, false),
+      databases: listedDatabases(t.databases),
       status: tenantsdbStatus(t.status),
       tenant_id: t.slug,
     })),
@@ -117,19 +137,31 @@ const createTenant = defineRoute({
         .optional(),
     }),
   },
-  operation: `mutation TenantsdbCreateTenant($input: CreateTenantInput!) {
-    provisionTenant(input: $input) { tenant { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbCreateTenant($input: CreateTenantInput!) {
+        provisionTenant(input: $input) {
+          tenant {
+            ...TenantFields
+            databases {
+              ...TenantDatabaseFields
+            }
+          }
+        }
+      }
+    `,
+    [TenantFields, TenantDatabaseFields],
+  ),
   variables: ({ body }) => ({
     input: {
       slug: body.tenant_id,
       databases: (body.databases ?? []).map((d) => ({ blueprint: d.blueprint, isolationLevel: d.isolation_level })),
     },
   }),
-  respond: ({ provisionTenant }: { provisionTenant: { tenant: TenantData } }) => ({
+  respond: ({ provisionTenant }) => ({
     tenant_id: provisionTenant.tenant.slug,
     status: tenantsdbStatus(provisionTenant.tenant.status),
-    databases: databasesOf(provisionTenant.tenant, true),
+    databases: detailedDatabases(provisionTenant.tenant.databases),
   }),
   response: z.object({ tenant_id: z.string(), status: statusSchema, databases: databasesSchema }),
 });
@@ -140,12 +172,24 @@ const getTenant = defineRoute({
   path: '/tenants/{id}',
   summary: 'Tenant details',
   input: { params: idParams },
-  operation: `query TenantsdbTenant($id: ID!) { tenant(id: $id) { ${TENANT_FIELDS} ${DATABASE_FIELDS} } }`,
+  operation: graphql(
+    `
+      query TenantsdbTenant($id: ID!) {
+        tenant(id: $id) {
+          ...TenantFields
+          databases {
+            ...TenantDatabaseFields
+          }
+        }
+      }
+    `,
+    [TenantFields, TenantDatabaseFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: ({ tenant }: { tenant: TenantData }) => ({
+  respond: ({ tenant }) => ({
     tenant_id: tenant.slug,
     status: tenantsdbStatus(tenant.status),
-    databases: databasesOf(tenant, true),
+    databases: detailedDatabases(tenant.databases),
   }),
   response: z.object({ tenant_id: z.string(), status: statusSchema, databases: databasesSchema }),
 });
@@ -166,11 +210,18 @@ const deleteTenant = defineRoute({
         .optional(),
     }),
   },
-  operation: `mutation TenantsdbDeleteTenant($id: ID!, $hard: Boolean) {
-    deleteTenant(id: $id, hard: $hard) { ${TENANT_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation TenantsdbDeleteTenant($id: ID!, $hard: Boolean) {
+        deleteTenant(id: $id, hard: $hard) {
+          ...TenantFields
+        }
+      }
+    `,
+    [TenantFields],
+  ),
   variables: ({ params, query }) => ({ id: params.id, hard: query.hard ?? false }),
-  respond: ({ deleteTenant: t }: { deleteTenant: TenantData }, { query }) => ({
+  respond: ({ deleteTenant: t }, { query }) => ({
     tenant_id: t.slug,
     status: tenantsdbStatus(t.status),
     message: query.hard ? `Tenant '${t.slug}' permanently deleted` : `Tenant '${t.slug}' deleted`,
@@ -178,19 +229,53 @@ const deleteTenant = defineRoute({
   response: lifecycleResponse,
 });
 
-function lifecycleRoute(action: 'suspend' | 'resume' | 'restore', field: string, summary: string, done: string) {
+const LIFECYCLE_OPERATIONS = {
+  suspend: graphql(
+    `
+      mutation Tenantsdb_suspend($id: ID!) {
+        tenant: suspendTenant(id: $id) {
+          ...TenantFields
+        }
+      }
+    `,
+    [TenantFields],
+  ),
+  resume: graphql(
+    `
+      mutation Tenantsdb_resume($id: ID!) {
+        tenant: resumeTenant(id: $id) {
+          ...TenantFields
+        }
+      }
+    `,
+    [TenantFields],
+  ),
+  restore: graphql(
+    `
+      mutation Tenantsdb_restore($id: ID!) {
+        tenant: restoreTenant(id: $id) {
+          ...TenantFields
+        }
+      }
+    `,
+    [TenantFields],
+  ),
+};
+
+function lifecycleRoute(action: keyof typeof LIFECYCLE_OPERATIONS, summary: string, done: string) {
   return defineRoute({
     dialect: 'tenantsdb',
     method: 'POST',
     path: `/tenants/{id}/${action}`,
     summary,
     input: { params: idParams },
-    operation: `mutation Tenantsdb_${action}($id: ID!) { ${field}(id: $id) { ${TENANT_FIELDS} } }`,
+    operation: LIFECYCLE_OPERATIONS[action],
     variables: ({ params }) => ({ id: params.id }),
-    respond: (data: Record<string, TenantData>) => {
-      const t = data[field]!;
-      return { tenant_id: t.slug, status: tenantsdbStatus(t.status), message: `Tenant '${t.slug}' ${done}` };
-    },
+    respond: ({ tenant: t }) => ({
+      tenant_id: t.slug,
+      status: tenantsdbStatus(t.status),
+      message: `Tenant '${t.slug}' ${done}`,
+    }),
     response: lifecycleResponse,
   });
 }
@@ -200,7 +285,7 @@ export const tenantsdbTenantRoutes = [
   createTenant,
   getTenant,
   deleteTenant,
-  lifecycleRoute('suspend', 'suspendTenant', 'Suspend a tenant: its users are refused until resumed', 'suspended'),
-  lifecycleRoute('resume', 'resumeTenant', 'Resume a suspended tenant', 'resumed'),
-  lifecycleRoute('restore', 'restoreTenant', 'Restore a soft-deleted tenant', 'restored'),
+  lifecycleRoute('suspend', 'Suspend a tenant: its users are refused until resumed', 'suspended'),
+  lifecycleRoute('resume', 'Resume a suspended tenant', 'resumed'),
+  lifecycleRoute('restore', 'Restore a soft-deleted tenant', 'restored'),
 ];

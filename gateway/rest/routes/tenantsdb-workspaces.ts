@@ -1,11 +1,11 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
 // tenantsdb /workspaces and /workspaces/{id}/… (not import-data: that is the data-import file).
-// The tenancy subgraph answers the documented payloads as JSON, so each route passes its field
-// through. `{id}` is the workspace name within the caller's project. Answers the document leaves
-// out (delete, diff, revert, settings, queries) follow its style: snake_case beside `success`.
+// `{id}` is the workspace name within the caller's project. Answers the document leaves out
+// (delete, diff, revert, settings, queries) follow its style: snake_case beside `success`.
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 const diffParams = z.object({ id: z.string().min(1).max(100), ddl_id: z.string().min(1).max(100) });
@@ -61,10 +61,116 @@ const settingsSchema = z.object({
   allow_api_ddl: z.boolean(),
 });
 
-const pass =
-  <K extends string>(field: K) =>
-  <T>(data: Record<K, T>): T =>
-    data[field];
+const WorkspaceFields = graphql(`
+  fragment WorkspaceFields on Workspace {
+    id
+    name
+    version
+    database
+    createdAt
+  }
+`);
+const ConnectionFields = graphql(`
+  fragment ConnectionFields on WorkspaceConnection {
+    host
+    port
+    database
+    user
+    password
+  }
+`);
+const TableFields = graphql(`
+  fragment TableFields on TenantTable {
+    name
+    columns {
+      name
+      type
+      nullable
+      default
+      constraints
+    }
+    indexes {
+      name
+      columns
+      type
+      unique
+    }
+    rowCount
+    rowCountEstimated
+    sizeMb
+  }
+`);
+const ChangeFields = graphql(`
+  fragment ChangeFields on WorkspaceChange {
+    ddlId
+    seq
+    statement
+    command
+    object
+    objectType
+    capturedVia
+    createdAt
+    reversible
+    irreversibleReason
+  }
+`);
+const SettingsFields = graphql(`
+  fragment SettingsFields on WorkspaceSettings {
+    description
+    defaultIsolationLevel
+    queryTimeoutMs
+    allowApiDdl
+  }
+`);
+
+const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+const summaryPayload = (w: ResultOf<typeof WorkspaceFields>) => ({
+  created_at: unixSeconds(w.createdAt),
+  database: w.database,
+  id: w.id,
+  name: w.name,
+  version: w.version,
+});
+
+/** Columns list their default and constraints only when they have some, as the document shows. */
+const tablePayload = (t: ResultOf<typeof TableFields>) => ({
+  name: t.name,
+  columns: t.columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    nullable: c.nullable,
+    ...(c.default !== null ? { default: c.default } : {}),
+    ...(c.constraints.length > 0 ? { constraints: c.constraints } : {}),
+  })),
+  ...(t.indexes ? { indexes: t.indexes } : {}),
+  row_count: t.rowCount,
+  row_count_estimated: t.rowCountEstimated,
+  size_mb: t.sizeMb,
+});
+
+const changePayload = (c: ResultOf<typeof ChangeFields>) => ({
+  ddl_id: c.ddlId,
+  seq: c.seq,
+  statement: c.statement,
+  command: c.command,
+  object: c.object,
+  object_type: c.objectType,
+  captured_via: c.capturedVia,
+  created_at: c.createdAt,
+  reversible: c.reversible,
+  irreversible_reason: c.irreversibleReason,
+});
+
+const settingsPayload = (workspace: string, s: ResultOf<typeof SettingsFields>) => ({
+  workspace,
+  settings: {
+    description: s.description,
+    default_isolation_level: s.defaultIsolationLevel,
+    query_timeout_ms: s.queryTimeoutMs,
+    allow_api_ddl: s.allowApiDdl,
+  },
+});
 
 const listResponse = z.object({ count: z.number().int(), workspaces: z.array(summarySchema) });
 const listWorkspaces = defineRoute({
@@ -72,8 +178,17 @@ const listWorkspaces = defineRoute({
   method: 'GET',
   path: '/workspaces',
   summary: 'List the project’s workspaces',
-  operation: `query TenantsdbWorkspaces { workspaces }`,
-  respond: pass('workspaces')<z.infer<typeof listResponse>>,
+  operation: graphql(
+    `
+      query TenantsdbWorkspaces {
+        workspaces {
+          ...WorkspaceFields
+        }
+      }
+    `,
+    [WorkspaceFields],
+  ),
+  respond: ({ workspaces }) => ({ count: workspaces.length, workspaces: workspaces.map(summaryPayload) }),
   response: listResponse,
 });
 
@@ -93,9 +208,32 @@ const createWorkspace = defineRoute({
   summary: 'Create a workspace: a development database (PostgreSQL) with a login role of its own',
   status: 201,
   input: { body: z.object({ name: z.string().min(1).max(100), database: z.string().min(1).max(40) }) },
-  operation: `mutation TenantsdbCreateWorkspace($name: String!, $database: String!) { createWorkspace(name: $name, database: $database) }`,
+  operation: graphql(
+    `
+      mutation TenantsdbCreateWorkspace($name: String!, $database: String!) {
+        createWorkspace(name: $name, database: $database) {
+          id
+          blueprint
+          database
+          message
+          connection {
+            ...ConnectionFields
+          }
+          connectionString
+        }
+      }
+    `,
+    [ConnectionFields],
+  ),
   variables: ({ body }) => ({ name: body.name, database: body.database }),
-  respond: pass('createWorkspace')<z.infer<typeof createResponse>>,
+  respond: ({ createWorkspace: w }) => ({
+    id: w.id,
+    blueprint: w.blueprint,
+    database: w.database,
+    message: w.message,
+    connection: w.connection,
+    connection_string: w.connectionString,
+  }),
   response: createResponse,
 });
 
@@ -120,9 +258,42 @@ const getWorkspace = defineRoute({
   path: '/workspaces/{id}',
   summary: 'Workspace details: schema, undeployed changes, connection',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspace($id: String!) { workspace(id: $id) }`,
+  operation: graphql(
+    `
+      query TenantsdbWorkspace($id: String!) {
+        workspace(id: $id) {
+          workspace {
+            ...WorkspaceFields
+          }
+          tables {
+            ...TableFields
+          }
+          undeployedChanges
+          connection {
+            ...ConnectionFields
+          }
+          connectionString
+          message
+        }
+      }
+    `,
+    [WorkspaceFields, TableFields, ConnectionFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: pass('workspace')<z.infer<typeof getResponse>>,
+  respond: ({ workspace: w }) => ({
+    id: w.workspace.id,
+    name: w.workspace.name,
+    version: w.workspace.version,
+    database: w.workspace.database,
+    schema: {
+      type: 'tables' as const,
+      data: { table_count: w.tables.length, tables: w.tables.length > 0 ? w.tables.map(tablePayload) : null },
+    },
+    undeployed_changes: w.undeployedChanges,
+    connection: w.connection,
+    connection_string: w.connectionString,
+    ...(w.message !== null ? { message: w.message } : {}),
+  }),
   response: getResponse,
 });
 
@@ -133,9 +304,13 @@ const deleteWorkspace = defineRoute({
   path: '/workspaces/{id}',
   summary: 'Delete a workspace: its database (or schema), role and change queue',
   input: { params: idParams },
-  operation: `mutation TenantsdbDeleteWorkspace($id: String!) { deleteWorkspace(id: $id) }`,
+  operation: graphql(`
+    mutation TenantsdbDeleteWorkspace($id: String!) {
+      deleteWorkspace(id: $id)
+    }
+  `),
   variables: ({ params }) => ({ id: params.id }),
-  respond: pass('deleteWorkspace')<z.infer<typeof deleteResponse>>,
+  respond: (_data, { params }) => ({ id: params.id, message: `Workspace '${params.id}' deleted` }),
   response: deleteResponse,
 });
 
@@ -151,9 +326,27 @@ const getSchema = defineRoute({
   path: '/workspaces/{id}/schema',
   summary: 'The workspace’s current schema, from the catalog',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceSchema($id: String!) { workspaceSchema(id: $id) }`,
+  operation: graphql(
+    `
+      query TenantsdbWorkspaceSchema($id: String!) {
+        workspaceSchema(id: $id) {
+          workspace
+          database
+          tables {
+            ...TableFields
+          }
+        }
+      }
+    `,
+    [TableFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: pass('workspaceSchema')<z.infer<typeof schemaResponse>>,
+  respond: ({ workspaceSchema: w }) => ({
+    workspace: w.workspace,
+    database: w.database,
+    table_count: w.tables.length,
+    tables: w.tables.map(tablePayload),
+  }),
   response: schemaResponse,
 });
 
@@ -170,9 +363,24 @@ const importSchema = defineRoute({
   path: '/workspaces/{id}/schema',
   summary: 'Import a schema from a template, a JSON table list or a live PostgreSQL database',
   input: { params: idParams, body: z.record(z.string(), z.unknown()) },
-  operation: `mutation TenantsdbImportWorkspaceSchema($id: String!, $input: JSON!) { importWorkspaceSchema(id: $id, input: $input) }`,
+  operation: graphql(`
+    mutation TenantsdbImportWorkspaceSchema($id: String!, $input: JSON!) {
+      importWorkspaceSchema(id: $id, input: $input) {
+        workspace
+        source
+        message
+        ddlIds
+      }
+    }
+  `),
   variables: ({ params, body }) => ({ id: params.id, input: body }),
-  respond: pass('importWorkspaceSchema')<z.infer<typeof importResponse>>,
+  respond: ({ importWorkspaceSchema: i }) => ({
+    workspace: i.workspace,
+    source: i.source,
+    message: i.message,
+    changes: i.ddlIds.length,
+    ddl_ids: i.ddlIds,
+  }),
   response: importResponse,
 });
 
@@ -190,9 +398,32 @@ const runQuery = defineRoute({
   path: '/workspaces/{id}/queries',
   summary: 'Run one SQL statement in the workspace; DDL is captured',
   input: { params: idParams, body: z.object({ query: z.string().min(1).max(100_000) }) },
-  operation: `mutation TenantsdbWorkspaceQuery($id: String!, $query: String!) { runWorkspaceQuery(id: $id, query: $query) }`,
+  operation: graphql(
+    `
+      mutation TenantsdbWorkspaceQuery($id: String!, $query: String!) {
+        runWorkspaceQuery(id: $id, query: $query) {
+          columns
+          rows
+          rowCount
+          truncated
+          executionTimeMs
+          captured {
+            ...ChangeFields
+          }
+        }
+      }
+    `,
+    [ChangeFields],
+  ),
   variables: ({ params, body }) => ({ id: params.id, query: body.query }),
-  respond: pass('runWorkspaceQuery')<z.infer<typeof queryResponse>>,
+  respond: ({ runWorkspaceQuery: r }) => ({
+    columns: r.columns,
+    rows: r.rows as unknown[][],
+    row_count: r.rowCount,
+    truncated: r.truncated,
+    execution_time_ms: r.executionTimeMs,
+    captured: r.captured.map(changePayload),
+  }),
   response: queryResponse,
 });
 
@@ -203,9 +434,22 @@ const getDiff = defineRoute({
   path: '/workspaces/{id}/diff',
   summary: 'Pending DDL changes, in order',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceDiff($id: String!) { workspaceDiff(id: $id) }`,
+  operation: graphql(
+    `
+      query TenantsdbWorkspaceDiff($id: String!) {
+        workspaceDiff(id: $id) {
+          ...ChangeFields
+        }
+      }
+    `,
+    [ChangeFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: pass('workspaceDiff')<z.infer<typeof diffResponse>>,
+  respond: ({ workspaceDiff: changes }, { params }) => ({
+    workspace: params.id,
+    count: changes.length,
+    changes: changes.map(changePayload),
+  }),
   response: diffResponse,
 });
 
@@ -216,9 +460,16 @@ const skipDiff = defineRoute({
   path: '/workspaces/{id}/diff/{ddl_id}',
   summary: 'Skip a change from the next deploy',
   input: { params: diffParams },
-  operation: `mutation TenantsdbSkipWorkspaceChange($id: String!, $ddlId: String!) { skipWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  operation: graphql(`
+    mutation TenantsdbSkipWorkspaceChange($id: String!, $ddlId: String!) {
+      skipWorkspaceChange(id: $id, ddlId: $ddlId) {
+        ddlId
+        message
+      }
+    }
+  `),
   variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
-  respond: pass('skipWorkspaceChange')<z.infer<typeof skipResponse>>,
+  respond: ({ skipWorkspaceChange: o }) => ({ ddl_id: o.ddlId, status: 'skipped' as const, message: o.message ?? '' }),
   response: skipResponse,
 });
 
@@ -229,9 +480,20 @@ const revertDiff = defineRoute({
   path: '/workspaces/{id}/diff/{ddl_id}/revert',
   summary: 'Apply the inverse of a change, or answer why it cannot be reversed',
   input: { params: diffParams },
-  operation: `mutation TenantsdbRevertWorkspaceChange($id: String!, $ddlId: String!) { revertWorkspaceChange(id: $id, ddlId: $ddlId) }`,
+  operation: graphql(`
+    mutation TenantsdbRevertWorkspaceChange($id: String!, $ddlId: String!) {
+      revertWorkspaceChange(id: $id, ddlId: $ddlId) {
+        ddlId
+        revertedWith
+      }
+    }
+  `),
   variables: ({ params }) => ({ id: params.id, ddlId: params.ddl_id }),
-  respond: pass('revertWorkspaceChange')<z.infer<typeof revertResponse>>,
+  respond: ({ revertWorkspaceChange: o }) => ({
+    ddl_id: o.ddlId,
+    status: 'reverted' as const,
+    reverted_with: o.revertedWith ?? '',
+  }),
   response: revertResponse,
 });
 
@@ -242,9 +504,18 @@ const getSettings = defineRoute({
   path: '/workspaces/{id}/settings',
   summary: 'Workspace settings',
   input: { params: idParams },
-  operation: `query TenantsdbWorkspaceSettings($id: String!) { workspaceSettings(id: $id) }`,
+  operation: graphql(
+    `
+      query TenantsdbWorkspaceSettings($id: String!) {
+        workspaceSettings(id: $id) {
+          ...SettingsFields
+        }
+      }
+    `,
+    [SettingsFields],
+  ),
   variables: ({ params }) => ({ id: params.id }),
-  respond: pass('workspaceSettings')<z.infer<typeof settingsResponse>>,
+  respond: ({ workspaceSettings }, { params }) => settingsPayload(params.id, workspaceSettings),
   response: settingsResponse,
 });
 
@@ -254,9 +525,18 @@ const updateSettings = defineRoute({
   path: '/workspaces/{id}/settings',
   summary: 'Update workspace settings (partial, validated)',
   input: { params: idParams, body: z.record(z.string(), z.unknown()) },
-  operation: `mutation TenantsdbUpdateWorkspaceSettings($id: String!, $settings: JSON!) { updateWorkspaceSettings(id: $id, settings: $settings) }`,
+  operation: graphql(
+    `
+      mutation TenantsdbUpdateWorkspaceSettings($id: String!, $settings: JSON!) {
+        updateWorkspaceSettings(id: $id, settings: $settings) {
+          ...SettingsFields
+        }
+      }
+    `,
+    [SettingsFields],
+  ),
   variables: ({ params, body }) => ({ id: params.id, settings: body }),
-  respond: pass('updateWorkspaceSettings')<z.infer<typeof settingsResponse>>,
+  respond: ({ updateWorkspaceSettings }, { params }) => settingsPayload(params.id, updateWorkspaceSettings),
   response: settingsResponse,
 });
 

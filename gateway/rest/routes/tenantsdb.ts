@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { healthLevelSchema, LIVENESS_OPERATION, livenessLevel, statusForHealth, type LivenessData } from '../health.js';
+import { healthLevelSchema, LIVENESS_OPERATION, livenessLevel, statusForHealth } from '../health.js';
 import { defineRoute } from '../route.js';
 
 // Both documented without `success`: they are for load balancers and humans, not the SDK.
@@ -12,7 +12,7 @@ const serviceInfo = defineRoute({
   operation: LIVENESS_OPERATION,
   envelope: false,
   allowPartial: true,
-  respond: ({ liveness }: LivenessData) => ({ service: 'TenantsDB API' as const, version: liveness?.version ?? null }),
+  respond: ({ liveness }) => ({ service: 'TenantsDB API' as const, version: liveness?.version ?? null }),
   statusFrom: (payload) => (payload.version === null ? 503 : 200),
   response: z.object({ service: z.literal('TenantsDB API'), version: z.string().nullable() }),
 });
@@ -27,7 +27,7 @@ const health = defineRoute({
   operation: LIVENESS_OPERATION,
   envelope: false,
   allowPartial: true,
-  respond: (data: LivenessData) => ({ status: livenessLevel(data) }),
+  respond: (data) => ({ status: livenessLevel(data) }),
   statusFrom: (payload) => statusForHealth(payload.status),
   response: z.object({ status: healthLevelSchema }),
 });

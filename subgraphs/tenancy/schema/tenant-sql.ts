@@ -157,7 +157,7 @@ const IndexRef = builder.objectRef<IndexInfo>('TenantIndex').implement({
   }),
 });
 
-const TableRef = builder.objectRef<TableInfo>('TenantTable').implement({
+export const TableRef = builder.objectRef<TableInfo>('TenantTable').implement({
   fields: (t) => ({
     name: t.exposeString('name'),
     columns: t.field({ type: [ColumnRef], resolve: (r) => r.columns }),

@@ -434,7 +434,7 @@ async function importSchemaIntoWorkspace(
       },
     },
   });
-  let changes = imported.changes;
+  let changes = imported.ddlIds.length;
   if (data.options.dropRoutingColumn && routedTables.length > 0) {
     const drops = routedTables.map(
       (table) => `ALTER TABLE ${quoteIdent(table)} DROP COLUMN ${quoteIdent(data.routingField)}`,

@@ -193,7 +193,6 @@ export async function importWorkspaceSchema({
     workspace: workspace.name,
     source: data.source,
     message: `Imported ${label}: ${changes.length} change(s) captured`,
-    changes: changes.length,
-    ddl_ids: changes.map((c) => c.id),
+    ddlIds: changes.map((c) => c.id),
   };
 }

@@ -154,9 +154,9 @@ export function connectionOf(
   deps: SubgraphDeps,
   workspace: Workspace,
   revealPassword: boolean,
-): { connection: WorkspaceConnection | null; connection_string: string | null } {
+): { connection: WorkspaceConnection | null; connectionString: string | null } {
   if (!workspace.databaseName || !workspace.loginRole || !workspace.loginPassword) {
-    return { connection: null, connection_string: null };
+    return { connection: null, connectionString: null };
   }
   const server = new URL(dedicatedServerUrl(deps));
   const connection = {
@@ -170,7 +170,7 @@ export function connectionOf(
   url.username = connection.user;
   url.password = connection.password;
   url.pathname = `/${encodeURIComponent(connection.database)}`;
-  return { connection, connection_string: url.toString() };
+  return { connection, connectionString: url.toString() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,49 +369,51 @@ async function describeWorkspace(deps: SubgraphDeps, workspace: Workspace): Prom
 // ---------------------------------------------------------------------------------------------
 // Views
 
+/** What the tenancy schema's workspace types resolve from (schema/workspace.ts). */
 export interface WorkspaceSummary {
-  created_at: number;
-  database: string;
+  /** The workspace name: tenantsdb's `id`. */
   id: string;
   name: string;
   version: string;
+  database: string;
+  createdAt: Date;
 }
 
 function summaryOf(workspace: Workspace): WorkspaceSummary {
   return {
-    created_at: Math.floor(workspace.createdAt.getTime() / 1000),
-    database: workspace.databaseType,
     id: workspace.name,
     name: workspace.name,
     version: workspace.version,
+    database: workspace.databaseType,
+    createdAt: workspace.createdAt,
   };
 }
 
 export interface DiffEntry {
-  ddl_id: string;
+  ddlId: string;
   seq: number;
   statement: string;
   command: string;
   object: string | null;
-  object_type: string | null;
-  captured_via: string;
-  created_at: string;
+  objectType: string | null;
+  capturedVia: string;
+  createdAt: Date;
   reversible: boolean;
-  irreversible_reason: string | null;
+  irreversibleReason: string | null;
 }
 
 function diffEntryOf(change: WorkspaceChange): DiffEntry {
   return {
-    ddl_id: change.id,
+    ddlId: change.id,
     seq: change.seq,
     statement: change.statement,
     command: change.commandTag,
     object: change.objectIdentity,
-    object_type: change.objectType,
-    captured_via: change.capturedVia,
-    created_at: change.createdAt.toISOString(),
+    objectType: change.objectType,
+    capturedVia: change.capturedVia,
+    createdAt: change.createdAt,
     reversible: change.inverse !== null,
-    irreversible_reason: change.irreversibleReason,
+    irreversibleReason: change.irreversibleReason,
   };
 }
 
@@ -548,7 +550,7 @@ export async function createWorkspace({
   }
 
   // The creator holds write:tenants (required above): the one answer that hands out the password.
-  const { connection, connection_string } = connectionOf(deps, workspace, true);
+  const { connection, connectionString } = connectionOf(deps, workspace, true);
   return {
     id: workspace.name,
     blueprint: workspace.name,
@@ -557,7 +559,7 @@ export async function createWorkspace({
       ? `Workspace '${workspace.name}' created. Connect with the connection details to build your schema${directCapture ? '' : ' (DDL over a direct connection is not captured: the platform user cannot install the capture event trigger; use POST /workspaces/{id}/queries)'}.`
       : `Workspace '${workspace.name}' created. ${DIRECT_CONNECTION_MESSAGE}`,
     connection,
-    connection_string,
+    connectionString,
   };
 }
 
@@ -568,7 +570,7 @@ export async function listWorkspaces({ deps, principal }: { deps: SubgraphDeps; 
     where: { projectId: caller.projectId, deletedAt: null },
     orderBy: { createdAt: 'desc' },
   });
-  return { count: rows.length, workspaces: rows.map(summaryOf) };
+  return rows.map(summaryOf);
 }
 
 export async function getWorkspace({
@@ -587,21 +589,14 @@ export async function getWorkspace({
     deps.db.prisma.workspaceChange.count({ where: { workspaceId: workspace.id, status: 'pending' } }),
   ]);
   const revealPassword = maySeeConnectionSecrets(principal);
-  const { connection, connection_string } = connectionOf(deps, workspace, revealPassword);
+  const { connection, connectionString } = connectionOf(deps, workspace, revealPassword);
   return {
-    id: workspace.name,
-    name: workspace.name,
-    version: workspace.version,
-    database: workspace.databaseType,
-    schema: {
-      type: 'tables',
-      data: { table_count: info.tables.length, tables: info.tables.length > 0 ? info.tables : null },
-    },
-    undeployed_changes: pending,
+    ...summaryOf(workspace),
+    tables: info.tables,
+    undeployedChanges: pending,
     connection,
-    connection_string,
-    ...(connection ? {} : { message: DIRECT_CONNECTION_MESSAGE }),
-    ...(connection && !revealPassword ? { message: MASKED_PASSWORD_MESSAGE } : {}),
+    connectionString,
+    message: !connection ? DIRECT_CONNECTION_MESSAGE : !revealPassword ? MASKED_PASSWORD_MESSAGE : null,
   };
 }
 
@@ -781,10 +776,10 @@ export async function runWorkspaceQuery({
   return {
     columns: out.columns,
     rows: rows.map((row) => row.map(jsonValue)),
-    row_count: truncated ? MAX_ROWS : Math.max(out.rowCount, rows.length),
+    rowCount: truncated ? MAX_ROWS : Math.max(out.rowCount, rows.length),
     truncated,
-    execution_time_ms: executionMs,
-    captured: captured,
+    executionTimeMs: executionMs,
+    captured,
   };
 }
 
@@ -839,7 +834,7 @@ export async function workspaceDiff({
 }) {
   const workspace = await loadWorkspace(deps, principal, id, 'read:tenants');
   const changes = await pendingChanges(deps, workspace.id);
-  return { workspace: workspace.name, count: changes.length, changes: changes.map(diffEntryOf) };
+  return { workspace: workspace.name, changes: changes.map(diffEntryOf) };
 }
 
 async function loadChange(deps: SubgraphDeps, workspace: Workspace, ddlId: string): Promise<WorkspaceChange> {
@@ -874,7 +869,7 @@ export async function skipChange({
   });
   if (updated.count === 0) throw new AppError('CONFLICT', `Change ${ddlId} is no longer pending`, { ddl_id: ddlId });
   return {
-    ddl_id: change.id,
+    ddlId: change.id,
     status: 'skipped',
     message: 'Skipped: the next deploy leaves this change out (the workspace itself keeps it).',
   };
@@ -910,7 +905,7 @@ export async function revertChange({
     throw sqlErrorToAppError(error, sqlTarget(workspace));
   }
   await deps.db.prisma.workspaceChange.update({ where: { id: change.id }, data: { status: 'reverted' } });
-  return { ddl_id: change.id, status: 'reverted', reverted_with: change.inverse };
+  return { ddlId: change.id, status: 'reverted', revertedWith: change.inverse };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -930,7 +925,6 @@ export async function workspaceSchema({
   return {
     workspace: workspace.name,
     database: workspace.databaseType,
-    table_count: info.tables.length,
     tables: info.tables,
   };
 }
@@ -969,3 +963,8 @@ export async function updateWorkspaceSettings({
   });
   return { workspace: workspace.name, settings };
 }
+
+/** What the tenancy schema's workspace types resolve from (schema/workspace.ts). */
+export type CreatedWorkspace = Awaited<ReturnType<typeof createWorkspace>>;
+export type WorkspaceDetail = Awaited<ReturnType<typeof getWorkspace>>;
+export type WorkspaceQueryResult = Awaited<ReturnType<typeof runWorkspaceQuery>>;

@@ -8,10 +8,10 @@ import type { Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { SCOPES } from '../../lib/scopes.js';
 import type { Gateway } from '../server.js';
-import { createApiKeyResolver } from './use-api-key.js';
-import { createJwtResolver } from './use-jwt.js';
-import { createTenantStatusGuard, withTenantStatus } from './use-tenant-status.js';
-import { createApiMeter, withApiMetering } from './use-api-metering.js';
+import { createApiKeyResolver } from './api-key.js';
+import { createJwtResolver } from './jwt.js';
+import { createTenantStatusGuard, withTenantStatus } from './tenant-status.js';
+import { createApiMeter, withApiMetering } from './api-metering.js';
 
 export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
 

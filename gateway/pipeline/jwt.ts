@@ -23,7 +23,7 @@ import { GATEWAY_PRINCIPAL, type Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { scopesForRoles } from '../../lib/scopes.js';
 import type { Gateway } from '../server.js';
-import type { CredentialResolver } from './use-auth.js';
+import type { CredentialResolver } from './authenticate.js';
 
 /**
  * Access tokens (JWTs signed by identity) verified locally: the public keys come from identity's

@@ -10,7 +10,7 @@ import {
   tenantStatusMessage,
 } from '../../subgraphs/tenancy/contract.js';
 import type { Gateway } from '../server.js';
-import type { Authenticate } from './use-auth.js';
+import type { Authenticate } from './authenticate.js';
 
 /**
  * Tenant lifecycle at the gateway: a principal bound to a suspended or deleted tenant is refused

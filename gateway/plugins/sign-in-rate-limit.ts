@@ -4,7 +4,7 @@ import { Kind } from 'graphql';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { GatewayContext } from '../context.js';
-import { computeRetryAfter, resolveRateLimitKey, type RateLimiter } from '../rest/rate-limit.js';
+import { computeRetryAfter, resolveRateLimitKey, type RateLimiter } from '../pipeline/rate-limit.js';
 
 /**
  * Mutations that take a password, a code or a one-time token: the ones worth guessing at. The

@@ -3,7 +3,7 @@ import type { Logger } from '../../lib/logger.js';
 import { countApiCall, PLAN_LIMITS_CHANNEL, readPlanLimits } from '../../lib/plan-limits.js';
 import type { Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
-import type { Authenticate } from './use-auth.js';
+import type { Authenticate } from './authenticate.js';
 
 /**
  * API calls per tenant per UTC day: every request of a principal bound to a tenant, REST and

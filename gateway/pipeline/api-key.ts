@@ -6,7 +6,7 @@ import type { Kv } from '../../lib/runtime/kv.js';
 import { sha256Hex } from '../../lib/secrets.js';
 import { API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL } from '../../subgraphs/identity/contract.js';
 import type { Gateway } from '../server.js';
-import type { CredentialResolver } from './use-auth.js';
+import type { CredentialResolver } from './authenticate.js';
 
 /**
  * tenantsdb API keys (`tenantsdb_sk_…`, sent as Bearer or X-API-Key). The key is hashed here and

@@ -70,7 +70,7 @@ export type RateLimitOverrides = Partial<Record<RateLimitPolicyName, PolicyLimit
 
 /**
  * Whose allowance a request spends: the tenant (platform-forge limits "per tenant"), else the
- * project, else the principal; anonymous callers by client address (see use-client-ip.ts for when
+ * project, else the principal; anonymous callers by client address (see client-ip.ts for when
  * X-Forwarded-For is believed).
  */
 export function resolveRateLimitKey(principal: Principal | null, clientIp: string): string {
