@@ -59,6 +59,9 @@ async function handshake(options: {
   }
 }
 
+// Unique per run: suites share one database with earlier runs.
+const paymentService = `payment-service-${Date.now().toString(36)}`;
+
 describe('internal CA and mTLS certificates', () => {
   let t: TestPlatform;
   let server: Issued;
@@ -104,7 +107,7 @@ describe('internal CA and mTLS certificates', () => {
     expect(cert.ca).toBe(false);
     expect(cert.subject).toContain('CN=api.internal');
     expect(cert.subjectAltName).toBe('DNS:api.internal, DNS:api-service.svc, IP Address:127.0.0.1');
-    expect(cert.serialNumber.toLowerCase()).toBe(server.serial_number.replace(/^0+/, ''));
+    expect(cert.serialNumber.toLowerCase().replace(/^0+/, '')).toBe(server.serial_number.replace(/^0+/, ''));
     expect(cert.keyUsage).toEqual(expect.arrayContaining(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']));
     const days = (new Date(cert.validTo).getTime() - new Date(cert.validFrom).getTime()) / 86_400_000;
     expect(Math.round(days)).toBe(365);
@@ -123,7 +126,7 @@ describe('internal CA and mTLS certificates', () => {
   });
 
   it('proves the certificates work: a TLS handshake with client-certificate verification', async () => {
-    client = (await issue({ service_name: 'payment-service', common_name: 'payment.internal', validity_days: 30 })).body
+    client = (await issue({ service_name: paymentService, common_name: 'payment.internal', validity_days: 30 })).body
       .data as Issued;
     const result = await handshake({
       server: { cert: server.certificate, key: server.private_key, ca: server.ca_certificate },
@@ -192,8 +195,7 @@ describe('internal CA and mTLS certificates', () => {
     });
     expect(refused.ok).toBe(false);
     // Another client of the same CA still gets in with the same CRL.
-    const fresh = (await issue({ service_name: 'payment-service', common_name: 'payment2.internal' })).body
-      .data as Issued;
+    const fresh = (await issue({ service_name: paymentService, common_name: 'payment2.internal' })).body.data as Issued;
     const accepted = await handshake({
       server: { cert: server.certificate, key: server.private_key, ca: server.ca_certificate, crl: crlPem },
       client: { cert: fresh.certificate, key: fresh.private_key, ca: fresh.ca_certificate, servername: 'api.internal' },
@@ -201,7 +203,11 @@ describe('internal CA and mTLS certificates', () => {
     expect(accepted).toMatchObject({ ok: true, peerCn: 'payment2.internal' });
     const listed = await t.graphql<{
       certificates: { total: number; certificates: { id: string; revokedAt: string | null }[] };
-    }>(`{ certificates(serviceName: "payment-service") { total certificates { id revokedAt } } }`, {}, { headers });
+    }>(
+      `query ($service: String) { certificates(serviceName: $service) { total certificates { id revokedAt } } }`,
+      { service: paymentService },
+      { headers },
+    );
     expect(listed.body.data!.certificates.total).toBe(2);
   });
 
