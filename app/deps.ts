@@ -9,6 +9,7 @@ import { parseAllowList } from '../lib/outbound-address.js';
 import { createFilesystemBlobStore, type BlobStore } from '../lib/runtime/blob-store.js';
 import { createS3BlobStore, type S3BlobStoreConfig } from '../lib/runtime/blob-store-s3.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
+import { WEBHOOK_DISABLE_AFTER_FAILURES, WEBHOOK_RETRY_SCHEDULE_MS } from '../lib/webhooks.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import type { SubgraphClient } from '../lib/subgraph/client.js';
@@ -17,6 +18,8 @@ import { VERSION } from '../lib/version.js';
 import { PRIVACY_HOOKS, subgraphJobs } from './subgraphs.js';
 
 const DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_OUTBOUND_TIMEOUT_MS = 10_000;
+const DEFAULT_HEALTH_CHECK_TICK_MS = 10_000;
 
 /** How data import is configured: allow-list entries as the operator wrote them. */
 export interface DataImportConfig {
@@ -53,6 +56,14 @@ export interface DepsConfig {
    * entries that may reach internal addresses, and the connect timeout. Unset: no exceptions, 5 s.
    */
   dataImport?: DataImportConfig;
+  /** OUTBOUND_*: webhook deliveries and mesh health checks; the retry schedule and disable threshold for tests. */
+  outbound?: {
+    allowedHosts: string[];
+    timeoutMs?: number;
+    webhookRetryScheduleMs?: number[];
+    webhookDisableAfterFailures?: number;
+    healthCheckTickMs?: number;
+  };
   /** STRIPE_*: billing through Stripe; unset, the billing routes answer NOT_CONFIGURED. */
   stripe?: StripeSettings;
   /** WHITELABEL_DNS_SERVERS: resolvers that verify custom domains; unset, the system's. */
@@ -92,6 +103,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
       connectTimeoutMs: env.DATA_IMPORT_CONNECT_TIMEOUT_MS,
     },
     whitelabelDnsServers: env.WHITELABEL_DNS_SERVERS,
+    outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS, timeoutMs: env.OUTBOUND_TIMEOUT_MS },
     stripe: env.STRIPE_SECRET_KEY
       ? {
           secretKey: env.STRIPE_SECRET_KEY,
@@ -178,6 +190,13 @@ export async function createSubgraphDeps(
         // Parsed again here (env already validated it) so a config built in code is checked too.
         allow: parseAllowList((config.dataImport?.allowedHosts ?? []).join(',')),
         connectTimeoutMs: config.dataImport?.connectTimeoutMs ?? DEFAULT_DATA_IMPORT_CONNECT_TIMEOUT_MS,
+      },
+      outbound: {
+        allow: parseAllowList((config.outbound?.allowedHosts ?? []).join(',')),
+        timeoutMs: config.outbound?.timeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
+        webhookRetryScheduleMs: config.outbound?.webhookRetryScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
+        webhookDisableAfterFailures: config.outbound?.webhookDisableAfterFailures ?? WEBHOOK_DISABLE_AFTER_FAILURES,
+        healthCheckTickMs: config.outbound?.healthCheckTickMs ?? DEFAULT_HEALTH_CHECK_TICK_MS,
       },
       stripe: config.stripe,
       whitelabel: { dnsServers: config.whitelabelDnsServers ?? [] },

@@ -190,6 +190,27 @@ export const whitelabelEnv = z.object({
 });
 
 /**
+ * Outbound calls the platform makes to addresses its users chose: webhook deliveries and the
+ * service mesh's health checks. Only public addresses are reachable unless listed here.
+ */
+export const outboundEnv = z.object({
+  /** Comma-separated exceptions, in the DATA_IMPORT_ALLOWED_HOSTS format. Unset: none. */
+  OUTBOUND_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseAllowList(value).map((entry) => entry.text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** How long one webhook delivery or health check may take (DNS, connect, answer). */
+  OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+});
+
+/**
  * Everything a process needs to build the subgraphs' deps (app/deps.ts): the all-in-one process,
  * each subgraph process and the worker parse this same group, so none of them lacks a setting the
  * others have (a job sends mail and verifies webhooks like the subgraph that queued it).
@@ -201,6 +222,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(storageEnv.shape)
   .extend(tenancyEnv.shape)
   .extend(dataImportEnv.shape)
+  .extend(outboundEnv.shape)
   .extend(billingEnv.shape)
   .extend(whitelabelEnv.shape)
   .extend(secretsEnv.shape);

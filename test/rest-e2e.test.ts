@@ -169,6 +169,13 @@ describe('the health and status slice through the real gateway', () => {
               : { active: expect.any(Number), idle: expect.any(Number), total: 1 },
           },
           event_bus: { status: 'healthy', queue_size: expect.any(Number) },
+          plugins: {
+            status: 'healthy',
+            loaded: expect.any(Number),
+            active: expect.any(Number),
+            failed: null,
+            extensions: expect.any(Array),
+          },
           cache: {
             status: 'healthy',
             hit_rate: expect.toSatisfy((v: unknown) => v === null || typeof v === 'number'),

@@ -52,6 +52,11 @@ function healthReport(overrides: Partial<HealthReportData> = {}): HealthReportDa
     uptimeSeconds: 86400,
     version: '1.0.0',
     environment: 'test',
+    plugins: {
+      installed: 3,
+      active: 3,
+      extensions: [{ extensionId: 'ext_1', name: 'Audit Export', version: '1.2.0', installs: 3 }],
+    },
     database: {
       status: 'HEALTHY',
       responseTimeMs: 15,
@@ -606,6 +611,13 @@ describe('nexus-core health routes', () => {
         components: {
           database: { status: 'healthy', response_time_ms: 15, connection_pool: { active: 45, idle: 55, total: 100 } },
           event_bus: { status: 'healthy', queue_size: 7 },
+          plugins: {
+            status: 'healthy',
+            loaded: 3,
+            active: 3,
+            failed: null,
+            extensions: [{ extension_id: 'ext_1', name: 'Audit Export', version: '1.2.0', installs: 3 }],
+          },
           cache: { status: 'healthy', hit_rate: 0.87, memory_usage: '256MB' },
           storage: {
             status: 'healthy',

@@ -98,6 +98,16 @@ const HealthReportFields = graphql(
         availableSpaceBytes
         error
       }
+      plugins {
+        installed
+        active
+        extensions {
+          extensionId
+          name
+          version
+          installs
+        }
+      }
       platform {
         ...SubgraphProbe
       }

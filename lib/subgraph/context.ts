@@ -27,6 +27,17 @@ export interface ServiceControl {
   restart(name: string): Promise<void>;
 }
 
+export interface OutboundSettings {
+  allow: readonly AllowEntry[];
+  timeoutMs: number;
+  /** Delays before each webhook retry; the platform default is about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+  webhookRetryScheduleMs: readonly number[];
+  /** Failed attempts in a row after which an endpoint is disabled. */
+  webhookDisableAfterFailures: number;
+  /** How often the mesh registry looks for services due a health check (each has its own interval). */
+  healthCheckTickMs: number;
+}
+
 /** What every subgraph's services are built from; the composition root makes one per process. */
 export interface SubgraphDeps {
   /** Seals secrets the platform stores and must read back (lib/secret-box.ts). */
@@ -53,6 +64,8 @@ export interface SubgraphDeps {
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
   /** Custom-domain verification: DNS servers to ask (WHITELABEL_DNS_SERVERS); empty, the system's. */
   whitelabel?: { dnsServers: readonly string[] };
+  /** Webhook deliveries and mesh health checks (OUTBOUND_*): allow-list, timeout, retry schedule. */
+  outbound: OutboundSettings;
   /** Stripe (STRIPE_*); absent: billing answers NOT_CONFIGURED. */
   stripe?: StripeSettings;
   /**

@@ -3,6 +3,8 @@ import { createSystemBackupJob, createSystemRestoreJob } from './jobs/system-bac
 import { createDiagnosticProbeJob } from './jobs/diagnostic-probe.js';
 import { createSecurityScanJob } from './jobs/security-scan.js';
 import { createRotateSecretsJob, scheduleSecretRotation } from './jobs/rotate-secrets.js';
+import { createMeshHealthJob, scheduleMeshHealth } from './jobs/mesh-health.js';
+import { createWebhookDeliverJob, createWebhookEmitJob } from './jobs/webhooks.js';
 import { schema } from './schema/index.js';
 
 export const platformSubgraph: SubgraphModule = {
@@ -14,8 +16,13 @@ export const platformSubgraph: SubgraphModule = {
     createSecurityScanJob(deps),
     createDiagnosticProbeJob(),
     createRotateSecretsJob(deps),
+    createWebhookEmitJob(deps),
+    createWebhookDeliverJob(deps),
+    createMeshHealthJob(deps),
   ],
+  // The queue keeps no repeat schedules: start queues the secret rotation and mesh health sweeps.
   start: async (deps) => {
     await scheduleSecretRotation(deps);
+    await scheduleMeshHealth(deps);
   },
 };

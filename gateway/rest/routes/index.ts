@@ -18,6 +18,7 @@ import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
 import { platformForgeSecurityRoutes } from './platform-forge-security.js';
 import { platformForgeAdminRoutes } from './platform-forge-admin.js';
 import { platformForgeSsoRoutes } from './platform-forge-sso.js';
+import { platformForgeTrustRoutes } from './platform-forge-trust.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
 import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
@@ -42,6 +43,7 @@ export const allRoutes: readonly RestRoute[] = [
   ...platformForgeSecurityRoutes,
   ...platformForgeAdminRoutes,
   ...platformForgeSsoRoutes,
+  ...platformForgeTrustRoutes,
   ...platformForgeBillingRoutes,
   ...platformForgeEdgeRoutes,
   ...platformForgeWhitelabelRoutes,

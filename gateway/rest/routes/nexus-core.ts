@@ -43,8 +43,9 @@ const status = defineRoute({
   summary: 'System status and component health',
   operation: HEALTH_OPERATION,
   allowPartial: true,
-  // The doc's `plugins` block and `event_bus.processed_events` are left out: there is no plugin
-  // system, and the job queue keeps no running total of processed jobs.
+  // `event_bus.processed_events` is left out: the job queue keeps no running total of processed
+  // jobs. `plugins` are the marketplace extensions installed for tenants; `failed` is null because
+  // the platform loads no extension code itself, so none can fail to load.
   // Always 200, like core-platform's /api/status: this is the informational view; the probes are
   // /api/v1/health and /api/v1/components/health.
   respond: ({ health: report }) => {
@@ -70,6 +71,18 @@ const status = defineRoute({
         event_bus: {
           status: toHealthLevel(jobs.status),
           queue_size: sumOrNull(jobs.waiting, jobs.active, jobs.delayed),
+        },
+        plugins: {
+          status: report.plugins ? 'healthy' : 'unhealthy',
+          loaded: report.plugins?.installed ?? null,
+          active: report.plugins?.active ?? null,
+          failed: null,
+          extensions: (report.plugins?.extensions ?? []).map((e) => ({
+            extension_id: e.extensionId,
+            name: e.name,
+            version: e.version,
+            installs: e.installs,
+          })),
         },
         cache: {
           status: toHealthLevel(cache.status),
@@ -110,6 +123,15 @@ const status = defineRoute({
           .int()
           .nullable()
           .describe('Waiting + active + delayed jobs; null when the queue is unreadable'),
+      }),
+      plugins: z.object({
+        status: z.enum(['healthy', 'unhealthy']).describe('unhealthy: the installs could not be read'),
+        loaded: z.number().int().nullable().describe('Extension installs across tenants; null when unreadable'),
+        active: z.number().int().nullable(),
+        failed: z.null().describe('Always null: the platform loads no extension code, so none can fail to load'),
+        extensions: z.array(
+          z.object({ extension_id: z.string(), name: z.string(), version: z.string(), installs: z.number().int() }),
+        ),
       }),
       cache: z.object({
         status: healthLevelSchema,

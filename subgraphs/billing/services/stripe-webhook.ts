@@ -3,6 +3,7 @@ import { AppError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { Prisma } from '../../../prisma/generated/client.js';
+import { emitWebhookEvent } from '../../../lib/webhooks.js';
 import { BILLING_EVENTS_CHANNEL, type BillingEventMessage } from '../contract.js';
 import { requireStripeSettings, stripeClient } from './stripe-client.js';
 import { saveSubscription } from './subscriptions.js';
@@ -197,5 +198,15 @@ export async function handleStripeWebhook({
   await deps.kv.pubsub
     .publish(BILLING_EVENTS_CHANNEL, JSON.stringify(message))
     .catch((error: unknown) => logger.error({ err: error, eventId: event.id }, 'billing event not published'));
+  // The tenant's outbound webhooks; Stripe's event id keeps a repeated emit to one delivery.
+  if (applied.tenantId) {
+    await emitWebhookEvent(deps.jobs, {
+      id: event.id,
+      tenantId: applied.tenantId,
+      type: publicType,
+      data: applied.data,
+      createdAt: new Date(event.created * 1000),
+    }).catch((error: unknown) => logger.error({ err: error, eventId: event.id }, 'billing webhook event not queued'));
+  }
   return { eventId: event.id, type: event.type, duplicate: false, handled: true };
 }

@@ -80,7 +80,7 @@ const StorageHealthRef = builder.objectRef<StorageHealth>('StorageHealth').imple
   }),
 });
 
-const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implement({
+export const HealthReportRef = builder.objectRef<HealthReport>('HealthReport').implement({
   description: 'Component health. Each other subgraph adds a field named after itself with its own probe.',
   fields: (t) => ({
     id: t.exposeID('id'),

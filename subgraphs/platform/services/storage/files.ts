@@ -15,7 +15,7 @@ import {
 } from '../../../../lib/storage-url.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
-import type { Prisma} from '../../../../prisma/generated/client.js';
+import type { Prisma } from '../../../../prisma/generated/client.js';
 import { type StoredFile } from '../../../../prisma/generated/client.js';
 import { getRuntimeConfig } from '../config/runtime-config.js';
 import { resolveOwner } from '../owner.js';

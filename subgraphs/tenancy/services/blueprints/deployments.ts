@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../../../lib/errors.js';
+import { emitWebhookEvent } from '../../../../lib/webhooks.js';
 import { newId } from '../../../../lib/ids.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { requireScope, type Principal } from '../../../../lib/principal.js';
@@ -307,7 +308,7 @@ export async function runDeployment({
   const final = await prisma.deployment.findUniqueOrThrow({ where: { id: deploymentId } });
   const status = stopped ? 'stopped' : final.failedTenants > 0 ? 'failed' : 'completed';
   await progress?.(100).catch(() => undefined);
-  return prisma.deployment.update({
+  const finished = await prisma.deployment.update({
     where: { id: deploymentId },
     data: {
       status,
@@ -319,6 +320,37 @@ export async function runDeployment({
           : null,
     },
   });
+  await emitDeploymentWebhooks(deps, finished, logger);
+  return finished;
+}
+
+/**
+ * Each target tenant's webhooks hear how the rollout ended for it: `deployment.completed`, or
+ * `deployment.failed` when the deployment failed or was stopped (its own target's outcome is in
+ * `tenant_status`). The deployment and tenant ids make the event id, so a retried job emits once.
+ */
+async function emitDeploymentWebhooks(deps: SubgraphDeps, deployment: Deployment, logger: Logger): Promise<void> {
+  const targets = await deps.db.prisma.deploymentTarget.findMany({
+    where: { deploymentId: deployment.id },
+    select: { tenantId: true, status: true, error: true },
+  });
+  const type = deployment.status === 'completed' ? 'deployment.completed' : 'deployment.failed';
+  for (const target of targets) {
+    await emitWebhookEvent(deps.jobs, {
+      id: `evt_${deployment.id}_${target.tenantId}`.slice(0, 100),
+      tenantId: target.tenantId,
+      type,
+      data: {
+        deployment_id: deployment.id,
+        blueprint_id: deployment.blueprintId,
+        version: deployment.version,
+        status: deployment.status,
+        tenant_status: target.status,
+        error: target.error,
+        completed_at: deployment.completedAt?.toISOString() ?? null,
+      },
+    }).catch((err: unknown) => logger.error({ err, deploymentId: deployment.id }, 'deployment webhook not queued'));
+  }
 }
 
 async function withBlueprintName(deps: SubgraphDeps, deployments: Deployment[]): Promise<DeploymentWithBlueprint[]> {
