@@ -35,6 +35,9 @@ import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
 import { createSsoCallbackHandler, isSsoCallbackPath } from './sso-callback.js';
+import { createRealtimeServer, type RealtimeServer, type SubscriptionLimits } from './subscriptions/index.js';
+import { trackSchema } from './subscriptions/schema-feed.js';
+import { createSubscriptionSource } from './subscriptions/sources.js';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -61,6 +64,8 @@ export interface GatewayOptions {
   checkResponses?: boolean;
   /** Operation limits and schema visibility on /graphql; the GRAPHQL_* defaults when absent. */
   graphqlLimits?: Partial<GraphQLLimits>;
+  /** Subscription limits (per connection, per principal, keepalive); defaults when absent. */
+  subscriptionLimits?: Partial<SubscriptionLimits>;
 }
 
 export interface Gateway {
@@ -78,6 +83,8 @@ export interface Gateway {
     errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
   }>;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** graphql-ws and SSE subscriptions (sessions, limits, federated subscriber). */
+  realtime: RealtimeServer;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
   /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
   stop(options?: { graceMs?: number }): Promise<void>;
@@ -86,16 +93,16 @@ export interface Gateway {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
-  const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) => {
-      const local = options.inProcess[name as SubgraphName];
-      if (local) return new InProcessDataSource(local, signingSecret);
-      const target = options.urls[name as SubgraphName] ?? url;
-      if (!target) throw new Error(`No URL for subgraph ${name}`);
-      return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
-    },
-  });
+  const buildService = ({ name, url }: { name: string; url?: string }) => {
+    const local = options.inProcess[name as SubgraphName];
+    if (local) return new InProcessDataSource(local, signingSecret);
+    const target = options.urls[name as SubgraphName] ?? url;
+    if (!target) throw new Error(`No URL for subgraph ${name}`);
+    return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+  };
+  const gateway = new ApolloGateway({ supergraphSdl: options.supergraphSdl, buildService });
+  // Real time (gateway/subscriptions): follows every schema load and reload of this gateway.
+  const schemaFeed = trackSchema(gateway);
 
   const rateLimiter = (policy: { name: string; points: number; durationSeconds: number }) =>
     options.kv.rateLimiter(policy);
@@ -182,6 +189,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await apolloHandler(req, res, request);
   };
 
+  // Real time on /graphql: graphql-ws upgrades and SSE requests, same authenticator and limits.
+  const realtime = await createRealtimeServer({
+    apollo,
+    buildService,
+    source: createSubscriptionSource({ inProcess: options.inProcess, urls: options.urls, signingSecret, logger }),
+    authenticate,
+    kv: options.kv,
+    logger,
+    graphqlLimits: limits,
+    clientIp,
+    formatError: createErrorMasker(logger),
+    limits: options.subscriptionLimits,
+    schemaFeed,
+  });
+
   const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });
   // IdPs return the browser here after an SSO login; undocumented paths, so outside the REST table.
   const ssoCallback = createSsoCallbackHandler({
@@ -196,7 +218,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = resolveRequestId(req);
     res.setHeader('X-Request-Id', requestId);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
-    if (pathname === '/graphql') return graphql(req, res, requestId);
+    if (pathname === '/graphql') {
+      if (await realtime.handleSse(req, res, requestId)) return;
+      return graphql(req, res, requestId);
+    }
     // The public key set access tokens are verified with (RFC 8414 well-known location).
     if (pathname === '/.well-known/jwks.json' && req.method === 'GET') return serveJwks(res);
     if (isSsoCallbackPath(pathname)) return ssoCallback(req, res, requestId);
@@ -224,6 +249,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     apollo,
     execute,
+    realtime,
     handle: track,
     async listen(port, host = '0.0.0.0') {
       server = createServer((req, res) => {
@@ -233,6 +259,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
         });
       });
+      realtime.attach(server);
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -240,6 +267,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     async stop({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
       const deadline = Date.now() + graceMs;
+      // Open subscriptions never finish on their own: they are ended (1001) before the drain.
+      await realtime.close();
       if (server) await closeServerGracefully(server, { graceMs, logger, name: 'gateway' });
       // Work whose client hung up is not tied to a socket: it gets what is left of the same bound.
       if (inFlight.size > 0) {

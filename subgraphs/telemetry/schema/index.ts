@@ -1,4 +1,6 @@
 import { builder } from '../builder.js';
+
+builder.subscriptionType({});
 import './health.js';
 import './event.js';
 
