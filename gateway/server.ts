@@ -85,6 +85,8 @@ export interface Gateway {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** graphql-ws and SSE subscriptions (sessions, limits, federated subscriber). */
   realtime: RealtimeServer;
+  /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
+  reloadSupergraph(supergraphSdl: string): void;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
   /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
   stop(options?: { graceMs?: number }): Promise<void>;
@@ -100,7 +102,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (!target) throw new Error(`No URL for subgraph ${name}`);
     return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
   };
-  const gateway = new ApolloGateway({ supergraphSdl: options.supergraphSdl, buildService });
+  // The hook form of supergraphSdl hands back `update`: a new composition is served without a
+  // restart (reloadSupergraph), and open subscriptions are ended with "Schema reloaded".
+  let updateSupergraph: ((sdl: string) => void) | undefined;
+  const gateway = new ApolloGateway({
+    supergraphSdl: async ({ update }) => {
+      updateSupergraph = update;
+      return { supergraphSdl: options.supergraphSdl };
+    },
+    buildService,
+  });
   // Real time (gateway/subscriptions): follows every schema load and reload of this gateway.
   const schemaFeed = trackSchema(gateway);
 
@@ -250,6 +261,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     apollo,
     execute,
     realtime,
+    reloadSupergraph(supergraphSdl) {
+      if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
+      updateSupergraph(supergraphSdl);
+    },
     handle: track,
     async listen(port, host = '0.0.0.0') {
       server = createServer((req, res) => {

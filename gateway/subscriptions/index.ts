@@ -58,7 +58,7 @@ const SSE_PING_MS = 12_000;
 export async function createRealtimeServer(options: {
   apollo: ApolloServer<GatewayContext>;
   buildService: (args: { name: string; url?: string }) => GraphQLDataSource<GatewayContext>;
-  source: SubscriptionSource;
+  source: SubscriptionSource & { close?(): Promise<void> };
   authenticate: Authenticate;
   kv: Kv;
   logger: Logger;
@@ -323,6 +323,7 @@ export async function createRealtimeServer(options: {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await sessions.stop();
+      await options.source.close?.();
     },
   };
 }

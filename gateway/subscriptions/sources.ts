@@ -1,9 +1,13 @@
 import { parse, subscribe, type ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { newId } from '../../lib/ids.js';
+import { createBoundedQueue } from '../../lib/realtime/bounded-queue.js';
 import { createErrorMasker } from '../../lib/graphql-errors.js';
 import type { SubgraphName } from '../../lib/env.js';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { NO_CLIENT, PRINCIPAL_HEADER, signPrincipal } from '../../lib/principal.js';
+import { GATEWAY_PRINCIPAL, NO_CLIENT, PRINCIPAL_HEADER, signPrincipal } from '../../lib/principal.js';
 import type { SubgraphService } from '../../lib/subgraph/service.js';
 import type { SubscriptionSource } from './federated.js';
 
@@ -60,14 +64,88 @@ export function createSubscriptionSource(options: {
   urls: Partial<Record<SubgraphName, string>>;
   signingSecret: string;
   logger: Logger;
-}): SubscriptionSource {
+}): SubscriptionSource & { close(): Promise<void> } {
+  const remote = createRemoteSource(options);
   const local = createInProcessSource({
     services: options.inProcess,
     signingSecret: options.signingSecret,
     logger: options.logger,
   });
-  return async (args) => {
-    if (options.inProcess[args.serviceName as SubgraphName]) return local(args);
-    throw new AppError('SERVICE_UNAVAILABLE', `Subscriptions to the ${args.serviceName} service are not reachable`);
+  const source: SubscriptionSource = async (args) =>
+    options.inProcess[args.serviceName as SubgraphName] ? local(args) : remote(args);
+  return Object.assign(source, { close: () => remote.close() });
+}
+
+/**
+ * Production transport: one graphql-ws connection per subgraph, shared by every subscriber of
+ * this gateway; each subscribe carries its caller's signed principal in `extensions`. Events land
+ * in the subscriber's bounded queue (drop oldest), so a slow subscriber never grows memory.
+ */
+export function createRemoteSource(options: {
+  urls: Partial<Record<SubgraphName, string>>;
+  signingSecret: string;
+  logger: Logger;
+}): SubscriptionSource & { close(): Promise<void> } {
+  const clients = new Map<string, Client>();
+  const clientFor = (serviceName: string): Client => {
+    let client = clients.get(serviceName);
+    if (client) return client;
+    const url = options.urls[serviceName as SubgraphName];
+    if (!url) throw new AppError('SERVICE_UNAVAILABLE', `No URL for the ${serviceName} service`);
+    client = createClient({
+      url: url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: true,
+      // Only the gateway may connect: a fresh signature of its own principal on every (re)connect.
+      connectionParams: () => ({
+        [PRINCIPAL_HEADER]: signPrincipal(GATEWAY_PRINCIPAL, newId('rt'), options.signingSecret),
+      }),
+      keepAlive: 12_000,
+      // On a reconnect graphql-ws resends open subscriptions; one whose signature has aged out
+      // (5 minutes) is refused by the subgraph and its subscriber gets SERVICE_UNAVAILABLE.
+      retryAttempts: 3,
+    });
+    clients.set(serviceName, client);
+    return client;
   };
+  const source: SubscriptionSource = async ({ serviceName, operation, operationName, variables, context }) => {
+    const client = clientFor(serviceName);
+    const signed = signPrincipal(
+      context.principal,
+      context.requestId,
+      options.signingSecret,
+      Date.now(),
+      context.client ?? NO_CLIENT,
+    );
+    const upstream: { dispose?: () => void } = {};
+    const queue = createBoundedQueue<ExecutionResult>({ onClose: () => upstream.dispose?.() });
+    upstream.dispose = client.subscribe(
+      {
+        query: operation,
+        variables,
+        ...(operationName ? { operationName } : {}),
+        extensions: { [PRINCIPAL_HEADER]: signed },
+      },
+      {
+        next: (value) => queue.push(value as ExecutionResult),
+        error: (error) => {
+          options.logger.warn({ err: error, serviceName }, 'subgraph subscription failed');
+          queue.push({
+            errors: [
+              new AppError('SERVICE_UNAVAILABLE', `The ${serviceName} service ended the subscription`).toGraphQLError(),
+            ],
+          });
+          queue.end();
+        },
+        complete: () => queue.end(),
+      },
+    );
+    return queue;
+  };
+  return Object.assign(source, {
+    async close() {
+      await Promise.all([...clients.values()].map((client) => client.dispose()));
+      clients.clear();
+    },
+  });
 }
