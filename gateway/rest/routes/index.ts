@@ -12,6 +12,7 @@ import { platformForgeMfaRoutes } from './platform-forge-mfa.js';
 import { platformForgeSecurityRoutes } from './platform-forge-security.js';
 import { platformForgeAdminRoutes } from './platform-forge-admin.js';
 import { platformForgeSsoRoutes } from './platform-forge-sso.js';
+import { telemetryRoutes } from './telemetry.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
 import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
@@ -44,4 +45,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...tenantsdbDataImportRoutes,
   ...tenantsdbWorkspaceRoutes,
   ...cloudpioneerRoutes,
+  ...telemetryRoutes,
 ];
