@@ -29,7 +29,8 @@ import {
 } from './plugins/use-operation-limits.js';
 import { resolveRequestId } from './plugins/use-request-id.js';
 import { createPolicyLimiters, enforceRateLimit, resolveRateLimitKey } from './rest/rate-limit.js';
-import { createRestHandler } from './rest/handler.js';
+import { createRestHandler, createRouteClassifier } from './rest/handler.js';
+import { createGatewayMetrics, createMetricsHandler, type GatewayMetrics } from './plugins/use-metrics.js';
 import { createIdempotency } from './rest/idempotency.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
@@ -85,6 +86,8 @@ export interface Gateway {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** graphql-ws and SSE subscriptions (sessions, limits, federated subscriber). */
   realtime: RealtimeServer;
+  /** This gateway's request and process metrics (prom-client). */
+  metrics: GatewayMetrics;
   /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
   reloadSupergraph(supergraphSdl: string): void;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
@@ -215,6 +218,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schemaFeed,
   });
 
+  // Request counts and latency per route/operation/dialect/status, served on GET /metrics.
+  const metrics = createGatewayMetrics({
+    classify: createRouteClassifier(allRoutes),
+    realtime: () => realtime.sessions.stats(),
+  });
+  const serveMetrics = createMetricsHandler({ metrics, authenticate: (req) => authenticate(req.headers) });
+
   const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });
   // IdPs return the browser here after an SSO login; undocumented paths, so outside the REST table.
   const ssoCallback = createSsoCallbackHandler({
@@ -229,6 +239,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = resolveRequestId(req);
     res.setHeader('X-Request-Id', requestId);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
+    metrics.track(req, res, pathname);
+    if (pathname === '/metrics' && req.method === 'GET') return serveMetrics(req, res, requestId);
     if (pathname === '/graphql') {
       if (await realtime.handleSse(req, res, requestId)) return;
       return graphql(req, res, requestId);
@@ -261,6 +273,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     apollo,
     execute,
     realtime,
+    metrics,
     reloadSupergraph(supergraphSdl) {
       if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
       updateSupergraph(supergraphSdl);

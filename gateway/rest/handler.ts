@@ -380,3 +380,20 @@ function toAppError(error: unknown, logger: Logger, requestId: string): AppError
   logger.error({ err: error, requestId }, 'unexpected error in REST handler');
   return new AppError('INTERNAL_ERROR', 'Internal server error');
 }
+
+/**
+ * Which documented route (its pattern, dialect and GraphQL operation name) a request is for,
+ * resolved with the handler's own table: the gateway's request metrics label by it, never by the
+ * raw path (unbounded label values).
+ */
+export function createRouteClassifier(
+  routes: readonly RestRoute[],
+): (method: string, pathname: string) => { route: string; dialect: string; operation: string } | null {
+  const compiled = compileRoutes(routes);
+  return (method, pathname) => {
+    const resolved = resolveRoute(compiled, pathname, method);
+    if (resolved.kind !== 'route') return null;
+    const name = /^\s*(?:query|mutation)\s+(\w+)/.exec(resolved.entry.route.operation)?.[1] ?? 'anonymous';
+    return { route: resolved.entry.pattern, dialect: resolved.dialect.name, operation: name };
+  };
+}

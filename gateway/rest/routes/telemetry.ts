@@ -71,4 +71,44 @@ const trackBatch = defineRoute({
   response: ingestResponse,
 });
 
-export const telemetryRoutes: readonly RestRoute[] = [trackEvent, trackBatch];
+const capacity = z.object({
+  total: z.number(),
+  used: z.number(),
+  free: z.number(),
+  usage_percent: z.number(),
+});
+
+interface Capacity {
+  total: number;
+  used: number;
+  free: number;
+  usagePercent: number;
+}
+
+const toCapacity = (c: Capacity) => ({ total: c.total, used: c.used, free: c.free, usage_percent: c.usagePercent });
+
+const systemMetrics = defineRoute({
+  dialect: 'cloudpioneer',
+  method: 'GET',
+  path: '/system/metrics',
+  summary: "The host's CPU, memory and disk (bytes)",
+  operation: `query SystemMetrics { systemMetrics {
+    cpu { usagePercent loadAverage }
+    memory { total used free usagePercent }
+    disk { total used free usagePercent }
+  } }`,
+  respond: (data: {
+    systemMetrics: { cpu: { usagePercent: number; loadAverage: number[] }; memory: Capacity; disk: Capacity | null };
+  }) => ({
+    cpu: { usage_percent: data.systemMetrics.cpu.usagePercent, load_average: data.systemMetrics.cpu.loadAverage },
+    memory: toCapacity(data.systemMetrics.memory),
+    disk: data.systemMetrics.disk ? toCapacity(data.systemMetrics.disk) : null,
+  }),
+  response: z.object({
+    cpu: z.object({ usage_percent: z.number(), load_average: z.array(z.number()) }),
+    memory: capacity,
+    disk: capacity.nullable().describe('Null when the file system cannot be read'),
+  }),
+});
+
+export const telemetryRoutes: readonly RestRoute[] = [trackEvent, trackBatch, systemMetrics];
