@@ -36,7 +36,7 @@ describe('subscriptions with subgraphs in other processes (graphql-ws between ga
   beforeAll(async () => {
     t = await bootPlatform({ trustedProxies: ['127.0.0.1'], transport: 'http' });
     tenant = await createTenant(t, t.operatorKey, FORWARDED, 'rth');
-  });
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -75,7 +75,7 @@ describe.runIf(usingRealServices)('two gateway instances on one Redis', () => {
     a = await bootPlatform({ trustedProxies: ['127.0.0.1'], keyPrefix });
     b = await bootPlatform({ trustedProxies: ['127.0.0.1'], keyPrefix, adminApiKey: a.operatorKey });
     tenant = await createTenant(a, a.operatorKey, FORWARDED, 'rtc');
-  });
+  }, 180_000);
   afterAll(async () => {
     await a?.close();
     await b?.close();

@@ -45,7 +45,7 @@ describe('federated subscriptions through the gateway', () => {
     t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
     a = await createTenant(t, t.operatorKey, FORWARDED, 'rta');
     b = await createTenant(t, t.operatorKey, FORWARDED, 'rtb');
-  });
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -125,7 +125,7 @@ describe('subscription limits and lifecycle', () => {
       subscriptionLimits: { maxPerConnection: 2, maxPerPrincipal: 3, keepAliveMs: 300 },
     });
     tenant = await createTenant(t, t.operatorKey, FORWARDED, 'rtl');
-  });
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -20,7 +20,7 @@ describe('platform-forge telemetry ingest', () => {
     t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
     tenant = await createTenant(t, t.operatorKey, FORWARDED, 'ing');
     token = await signInTenantAdmin(t, tenant.id, { password: PASSWORD, headers: FORWARDED });
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -10,7 +10,7 @@ describe('system and Prometheus metrics', () => {
   let t: TestPlatform;
   beforeAll(async () => {
     t = await bootPlatform({ trustedProxies: ['127.0.0.1'] });
-  });
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
   });
