@@ -31,6 +31,8 @@ export interface PlatformConfig extends DepsConfig {
   shutdownGraceMs?: number;
   /** /graphql operation limits and schema visibility (GRAPHQL_* in lib/env.ts); defaults when absent. */
   graphqlLimits?: GatewayOptions['graphqlLimits'];
+  /** Subscription limits and keepalive (tests shrink them); defaults when absent. */
+  subscriptionLimits?: GatewayOptions['subscriptionLimits'];
 }
 
 export interface Platform {
@@ -127,6 +129,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       trustedProxies: config.trustedProxies ?? [],
       rateLimitPolicies: config.rateLimitPolicies,
       graphqlLimits: config.graphqlLimits,
+      subscriptionLimits: config.subscriptionLimits,
       checkResponses: config.environment === 'test',
       storage: { blobs: deps.blobs, urlKey: deps.secretBox.derive(STORAGE_URL_KEY_LABEL) },
     });

@@ -35,13 +35,17 @@ import {
 import { resolveRequestId } from './pipeline/request-id.js';
 import { createRequestPipeline, type Caller } from './pipeline/index.js';
 import type { RateLimitOverrides } from './pipeline/rate-limit.js';
-import { createRestHandler } from './rest/handler.js';
+import { createRestHandler, createRouteClassifier } from './rest/handler.js';
+import { createGatewayMetrics, createMetricsHandler, type GatewayMetrics } from './plugins/use-metrics.js';
 import { createIdempotency } from './rest/idempotency.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
 import { createSsoCallbackHandler, isSsoCallbackPath } from './sso-callback.js';
 import { createDeviceSockets } from './edge-devices.js';
+import { createRealtimeServer, type RealtimeServer, type SubscriptionLimits } from './subscriptions/index.js';
+import { trackSchema } from './subscriptions/schema-feed.js';
+import { createSubscriptionSource } from './subscriptions/sources.js';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -74,6 +78,8 @@ export interface GatewayOptions {
    * NOT_CONFIGURED and signed URLs are not served.
    */
   storage?: { blobs: BlobStore; urlKey: string };
+  /** Subscription limits (per connection, per principal, keepalive); defaults when absent. */
+  subscriptionLimits?: Partial<SubscriptionLimits>;
 }
 
 export interface Gateway {
@@ -91,6 +97,12 @@ export interface Gateway {
     errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
   }>;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** graphql-ws and SSE subscriptions (sessions, limits, federated subscriber). */
+  realtime: RealtimeServer;
+  /** This gateway's request and process metrics (prom-client). */
+  metrics: GatewayMetrics;
+  /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
+  reloadSupergraph(supergraphSdl: string): void;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
   /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
   stop(options?: { graceMs?: number }): Promise<void>;
@@ -99,16 +111,26 @@ export interface Gateway {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
+  const buildService = ({ name, url }: { name: string; url?: string }) => {
+    const local = options.inProcess[name as SubgraphName];
+    // Looked up per request: a restarted subgraph (services restart) replaces its entry.
+    if (local) return new InProcessDataSource(() => options.inProcess[name as SubgraphName] ?? local, signingSecret);
+    const target = options.urls[name as SubgraphName] ?? url;
+    if (!target) throw new Error(`No URL for subgraph ${name}`);
+    return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+  };
+  // The hook form of supergraphSdl hands back `update`: a new composition is served without a
+  // restart (reloadSupergraph), and open subscriptions are ended with "Schema reloaded".
+  let updateSupergraph: ((sdl: string) => void) | undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) => {
-      const local = options.inProcess[name as SubgraphName];
-      if (local) return new InProcessDataSource(() => options.inProcess[name as SubgraphName] ?? local, signingSecret);
-      const target = options.urls[name as SubgraphName] ?? url;
-      if (!target) throw new Error(`No URL for subgraph ${name}`);
-      return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+    supergraphSdl: async ({ update }) => {
+      updateSupergraph = update;
+      return { supergraphSdl: options.supergraphSdl };
     },
+    buildService,
   });
+  // Real time (gateway/subscriptions): follows every schema load and reload of this gateway.
+  const schemaFeed = trackSchema(gateway);
 
   // Built before Apollo (the sign-in plugin spends its limits); its authenticator runs operations
   // through the gateway's own `execute`, defined below and only called once requests arrive.
@@ -192,6 +214,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await apolloHandler(req, res, request);
   };
 
+  // Real time on /graphql: graphql-ws upgrades and SSE requests, same authenticator and limits.
+  const realtime = await createRealtimeServer({
+    apollo,
+    buildService,
+    source: createSubscriptionSource({ inProcess: options.inProcess, urls: options.urls, signingSecret, logger }),
+    authenticate: pipeline.authenticate,
+    kv: options.kv,
+    logger,
+    graphqlLimits: limits,
+    clientIp: pipeline.clientIp,
+    formatError: createErrorMasker(logger),
+    limits: options.subscriptionLimits,
+    schemaFeed,
+  });
+
+  // Request counts and latency per route/operation/dialect/status, served on GET /metrics.
+  const metrics = createGatewayMetrics({
+    classify: createRouteClassifier(allRoutes),
+    realtime: () => realtime.sessions.stats(),
+  });
+  const serveMetrics = createMetricsHandler({ metrics, authenticate: (req) => pipeline.authenticate(req.headers) });
+
   const serveJwks = createJwksHandler({ execute, kv: options.kv, logger });
   // IdPs return the browser here after an SSO login; undocumented paths, so outside the REST table.
   const ssoCallback = createSsoCallbackHandler({ execute, pipeline });
@@ -199,7 +243,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = resolveRequestId(req);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
-    if (pathname === '/graphql') return graphql(req, res, requestId);
+    metrics.track(req, res, pathname);
+    if (pathname === '/metrics' && req.method === 'GET') return serveMetrics(req, res, requestId);
+    if (pathname === '/graphql') {
+      if (await realtime.handleSse(req, res, requestId)) return;
+      return graphql(req, res, requestId);
+    }
     // The public key set access tokens are verified with (RFC 8414 well-known location).
     if (pathname === '/.well-known/jwks.json' && req.method === 'GET') return serveJwks(res);
     if (isSsoCallbackPath(pathname)) return ssoCallback(req, res, requestId);
@@ -242,6 +291,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     apollo,
     execute,
+    realtime,
+    metrics,
+    reloadSupergraph(supergraphSdl) {
+      if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
+      updateSupergraph(supergraphSdl);
+    },
     handle: track,
     async listen(port, host = '0.0.0.0') {
       server = createServer((req, res) => {
@@ -255,6 +310,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         // Other upgrade handlers (graphql-ws) may share the server; with none, an unknown path is closed.
         if (!deviceSockets.handleUpgrade(req, socket, head) && server!.listenerCount('upgrade') === 1) socket.destroy();
       });
+      realtime.attach(server);
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -263,6 +319,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async stop({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
       const deadline = Date.now() + graceMs;
       await deviceSockets.close();
+      // Open subscriptions never finish on their own: they are ended (1001) before the drain.
+      await realtime.close();
       if (server) await closeServerGracefully(server, { graceMs, logger, name: 'gateway' });
       // Work whose client hung up is not tied to a socket: it gets what is left of the same bound.
       if (inFlight.size > 0) {

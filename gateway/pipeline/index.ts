@@ -36,6 +36,8 @@ export interface RequestPipeline {
     res: ServerResponse,
     step: { requestId: string; policy: RateLimitPolicyName; anonymous?: boolean },
   ): Promise<Caller>;
+  /** Who a set of headers names (null: no credential); throws for a bad one. graphql-ws init uses it too. */
+  readonly authenticate: Authenticate;
   /** The limiter of a policy, for limits spent inside an operation (sign-in mutations at /graphql). */
   limiter(policy: RateLimitPolicyName): RateLimiter;
   clientIp(req: IncomingMessage): string;
@@ -62,6 +64,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
   const rateLimitEnabled = options.rateLimitEnabled ?? true;
   const clientIp = options.clientIp ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   return {
+    authenticate,
     limiter,
     clientIp,
     rateLimitEnabled,

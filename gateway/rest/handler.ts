@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { match, type MatchFunction } from 'path-to-regexp';
 import type { z } from 'zod';
-import type { DocumentNode } from 'graphql';
+import { getOperationAST, type DocumentNode } from 'graphql';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
 import { readMultipart } from '../../lib/http/multipart.js';
@@ -375,4 +375,21 @@ function toAppError(error: unknown, logger: Logger, requestId: string): AppError
   if (error instanceof AppError) return error;
   logger.error({ err: error, requestId }, 'unexpected error in REST handler');
   return new AppError('INTERNAL_ERROR', 'Internal server error');
+}
+
+/**
+ * Which documented route (its pattern, dialect and GraphQL operation name) a request is for,
+ * resolved with the handler's own table: the gateway's request metrics label by it, never by the
+ * raw path (unbounded label values).
+ */
+export function createRouteClassifier(
+  routes: readonly RestRoute[],
+): (method: string, pathname: string) => { route: string; dialect: string; operation: string } | null {
+  const compiled = compileRoutes(routes);
+  return (method, pathname) => {
+    const resolved = resolveRoute(compiled, pathname, method);
+    if (resolved.kind !== 'route') return null;
+    const name = getOperationAST(routeDocument(resolved.entry.route))?.name?.value ?? 'anonymous';
+    return { route: resolved.entry.pattern, dialect: resolved.dialect.name, operation: name };
+  };
 }

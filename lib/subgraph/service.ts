@@ -13,6 +13,7 @@ import { serviceMeter } from '../runtime/service-metrics.js';
 import type { JobDefinition } from '../runtime/jobs.js';
 import type { SubgraphContext, SubgraphDeps } from './context.js';
 import type { PrivacyHook } from './privacy.js';
+import { serveSubgraphSubscriptions } from './subscriptions.js';
 
 /**
  * Everything a subgraph brings to a process, declared once in its `server.ts`: the composition
@@ -110,6 +111,7 @@ export async function startSubgraphService(options: {
   };
 
   let server: Server | undefined;
+  let subscriptions: { close(): Promise<void> } | undefined;
   return {
     name: module.name,
     schema: module.schema,
@@ -129,6 +131,13 @@ export async function startSubgraphService(options: {
           );
         });
       });
+      // Subscriptions for a gateway in another process (lib/subgraph/subscriptions.ts).
+      subscriptions = serveSubgraphSubscriptions({
+        server,
+        service: { schema: module.schema, contextFromHeaders },
+        logger,
+        formatError: createErrorMasker(logger),
+      });
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -136,6 +145,7 @@ export async function startSubgraphService(options: {
     },
     async stop({ graceMs }: { graceMs?: number } = {}) {
       // Idle keep-alive sockets from the gateway's pool are closed at once, or close() would wait for them.
+      await subscriptions?.close();
       if (server) await closeServerGracefully(server, { graceMs, logger, name: `subgraph-${module.name}` });
       await apollo.stop();
     },

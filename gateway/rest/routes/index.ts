@@ -19,6 +19,7 @@ import { platformForgeSecurityRoutes } from './platform-forge-security.js';
 import { platformForgeAdminRoutes } from './platform-forge-admin.js';
 import { platformForgeSsoRoutes } from './platform-forge-sso.js';
 import { platformForgeTrustRoutes } from './platform-forge-trust.js';
+import { telemetryRoutes } from './telemetry.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
 import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
@@ -64,4 +65,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...cacheConfigRoutes,
   ...corePlatformSecretRoutes,
   ...corePlatformStorageRoutes,
+  ...telemetryRoutes,
 ];

@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { AppError } from '../../../lib/errors.js';
+import type { Logger } from '../../../lib/logger.js';
 import { newId } from '../../../lib/ids.js';
+import type { BoundedQueue } from '../../../lib/realtime/bounded-queue.js';
+import { publishTopic, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
 import { requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
@@ -19,15 +23,17 @@ export async function recordEvent({
   deps,
   principal,
   input,
+  logger,
 }: {
   deps: SubgraphDeps;
   principal: Principal;
   input: z.input<typeof recordEventInput>;
+  logger?: Logger;
 }): Promise<Event> {
   requireScope(principal, 'write:telemetry');
   const data = parseInput(recordEventInput, input);
   const tenantId = tenantScopeFor(principal, data.tenantId);
-  return deps.db.prisma.event.create({
+  const event = await deps.db.prisma.event.create({
     data: {
       id: newId('evt'),
       tenantId,
@@ -37,6 +43,58 @@ export async function recordEvent({
       payload: data.payload as Prisma.InputJsonObject,
       occurredAt: data.occurredAt ?? new Date(),
     },
+  });
+  await publishEvents(deps, [event], logger);
+  return event;
+}
+
+/**
+ * Announces stored events on the bus. Delivery is best effort: the event is already recorded,
+ * and a bus outage must not fail the write that recorded it.
+ */
+export async function publishEvents(deps: SubgraphDeps, events: Event[], logger?: Logger): Promise<void> {
+  await Promise.all(
+    events.map((event) =>
+      publishTopic(deps.kv, 'telemetry.events', event.tenantId, event).catch((error: unknown) => {
+        logger?.warn({ err: error }, 'telemetry event not announced on the bus');
+      }),
+    ),
+  );
+}
+
+/**
+ * Who may watch which tenant's events: a caller bound to a tenant, only its own (a tenantId
+ * naming another is TENANT_MISMATCH); the operator, one tenant or (no tenantId) all of them.
+ */
+export function eventScopeFor(principal: Principal, tenantId: string | null): string | null {
+  if (principal.kind === 'operator' && principal.tenantId === null) return tenantId;
+  return tenantScopeFor(principal, tenantId);
+}
+
+const MAX_TYPE_FILTERS = 50;
+
+export async function subscribeEvents({
+  deps,
+  principal,
+  tenantId,
+  types,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal;
+  tenantId: string | null;
+  types: readonly string[] | null;
+}): Promise<BoundedQueue<RealtimeEnvelope<Event>>> {
+  requireScope(principal, 'read:telemetry');
+  const scope = eventScopeFor(principal, tenantId);
+  if (types && types.length > MAX_TYPE_FILTERS) {
+    throw new AppError('VALIDATION_ERROR', `At most ${MAX_TYPE_FILTERS} event types`, { field: 'types' });
+  }
+  const wanted = types && types.length > 0 ? new Set(types) : null;
+  return subscribeTopic<Event>({
+    kv: deps.kv,
+    topic: 'telemetry.events',
+    tenantId: scope,
+    accept: (event) => wanted === null || wanted.has(event.type),
   });
 }
 

@@ -1,0 +1,130 @@
+import type { Kv } from '../runtime/kv.js';
+import { createBoundedQueue, type BoundedQueue } from './bounded-queue.js';
+
+/**
+ * The platform's event bus: named topics on the kv pub/sub (in-memory embedded, Redis in
+ * production), so an event published by any process reaches subscribers in every process.
+ * Every message names its tenant; a subscriber scoped to a tenant never receives another's.
+ */
+
+export const REALTIME_TOPICS = [
+  'telemetry.events',
+  'telemetry.metrics',
+  'telemetry.broadcast',
+  'tenancy.progress',
+  'identity.audit',
+] as const;
+export type RealtimeTopic = (typeof REALTIME_TOPICS)[number];
+
+const CHANNEL_PREFIX = 'rt:';
+
+export interface RealtimeEnvelope<T = unknown> {
+  /** Null: a platform-wide message (only unscoped subscribers receive it). */
+  tenantId: string | null;
+  data: T;
+  publishedAt: number;
+}
+
+/** Per-topic figures of this process's side of the bus: what the event-bus endpoints report. */
+export interface TopicStats {
+  published: number;
+  publishedBytes: number;
+  received: number;
+  receivedBytes: number;
+  /** Deliveries to local subscribers (one message reaching five subscribers counts five). */
+  delivered: number;
+  dropped: number;
+  subscribers: Set<BoundedQueue<unknown>>;
+}
+
+const stats = new Map<RealtimeTopic, TopicStats>();
+
+export function topicStats(topic: RealtimeTopic): TopicStats {
+  let entry = stats.get(topic);
+  if (!entry) {
+    entry = {
+      published: 0,
+      publishedBytes: 0,
+      received: 0,
+      receivedBytes: 0,
+      delivered: 0,
+      dropped: 0,
+      subscribers: new Set(),
+    };
+    stats.set(topic, entry);
+  }
+  return entry;
+}
+
+export function allTopicStats(): Array<[RealtimeTopic, TopicStats]> {
+  return REALTIME_TOPICS.map((topic) => [topic, topicStats(topic)]);
+}
+
+export async function publishTopic<T>(kv: Kv, topic: RealtimeTopic, tenantId: string | null, data: T): Promise<void> {
+  const message = JSON.stringify({ tenantId, data, publishedAt: Date.now() } satisfies RealtimeEnvelope<T>);
+  const entry = topicStats(topic);
+  entry.published += 1;
+  entry.publishedBytes += Buffer.byteLength(message);
+  await kv.pubsub.publish(CHANNEL_PREFIX + topic, message);
+}
+
+/**
+ * Listens to a topic on behalf of one subscriber. `tenantId` null receives every tenant's events
+ * (platform operators); `accept` narrows further (event type, deployment id...). Stops listening
+ * when the consumer stops iterating.
+ */
+export async function subscribeTopic<T>(options: {
+  kv: Kv;
+  topic: RealtimeTopic;
+  tenantId: string | null;
+  accept?: (data: T, envelope: RealtimeEnvelope<T>) => boolean;
+  maxQueue?: number;
+}): Promise<BoundedQueue<RealtimeEnvelope<T>>> {
+  const { kv, topic, tenantId, accept } = options;
+  const entry = topicStats(topic);
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let closed = false;
+  const queue = createBoundedQueue<RealtimeEnvelope<T>>({
+    max: options.maxQueue,
+    onClose: async () => {
+      closed = true;
+      entry.subscribers.delete(queue as BoundedQueue<unknown>);
+      entry.dropped += queue.dropped;
+      await unsubscribe?.();
+    },
+  });
+  entry.subscribers.add(queue as BoundedQueue<unknown>);
+  unsubscribe = await kv.pubsub.subscribe(CHANNEL_PREFIX + topic, (message) => {
+    let envelope: RealtimeEnvelope<T>;
+    try {
+      envelope = JSON.parse(message) as RealtimeEnvelope<T>;
+    } catch {
+      return;
+    }
+    if (tenantId !== null && envelope.tenantId !== tenantId) return;
+    if (accept && !accept(envelope.data, envelope)) return;
+    entry.delivered += 1;
+    queue.push(envelope);
+  });
+  if (closed) await unsubscribe();
+  return queue;
+}
+
+/**
+ * Counts received messages once per process and topic (not once per subscriber), for the bus
+ * figures; started by whoever reports them.
+ */
+export async function countTopicTraffic(kv: Kv): Promise<() => Promise<void>> {
+  const stops = await Promise.all(
+    REALTIME_TOPICS.map((topic) =>
+      kv.pubsub.subscribe(CHANNEL_PREFIX + topic, (message) => {
+        const entry = topicStats(topic);
+        entry.received += 1;
+        entry.receivedBytes += Buffer.byteLength(message);
+      }),
+    ),
+  );
+  return async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  };
+}

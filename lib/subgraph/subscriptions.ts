@@ -1,0 +1,56 @@
+import type { Server } from 'node:http';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../logger.js';
+import { PRINCIPAL_HEADER } from '../principal.js';
+import type { SubgraphService } from './service.js';
+
+/**
+ * A subgraph's own subscriptions over graphql-ws, for a gateway in another process. Only the
+ * gateway may connect: connection_init and every subscribe carry a principal signed with the
+ * internal secret (the subscribe's own, in `extensions`), verified by the same code as HTTP.
+ */
+export function serveSubgraphSubscriptions(options: {
+  server: Server;
+  service: Pick<SubgraphService, 'schema' | 'contextFromHeaders'>;
+  logger: Logger;
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+}): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
+  const signed = (value: unknown) => ({ [PRINCIPAL_HEADER]: typeof value === 'string' ? value : undefined });
+  const disposable = useServer(
+    {
+      schema: options.service.schema,
+      onConnect: async (ctx) => {
+        try {
+          await options.service.contextFromHeaders(signed(ctx.connectionParams?.[PRINCIPAL_HEADER]));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (_ctx, _id, payload) =>
+        options.service.contextFromHeaders(signed(payload.extensions?.[PRINCIPAL_HEADER])),
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => options.formatError(error.toJSON(), error)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors?.length
+          ? {
+              ...result,
+              errors: result.errors.map((error) =>
+                options.formatError(error instanceof GraphQLError ? error.toJSON() : error, error),
+              ),
+            }
+          : undefined,
+    },
+    wss,
+    12_000,
+  );
+  return {
+    async close() {
+      await disposable.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
