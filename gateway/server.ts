@@ -306,11 +306,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
         });
       });
+      // One dispatcher for WebSocket upgrades: edge devices, then graphql-ws; any other path is a 404.
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        // Other upgrade handlers (graphql-ws) may share the server; with none, an unknown path is closed.
-        if (!deviceSockets.handleUpgrade(req, socket, head) && server!.listenerCount('upgrade') === 1) socket.destroy();
+        if (deviceSockets.handleUpgrade(req, socket, head) || realtime.handleUpgrade(req, socket, head)) return;
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       });
-      realtime.attach(server);
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;

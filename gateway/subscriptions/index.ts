@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
 import type { GraphQLDataSource } from '@apollo/gateway';
 import {
@@ -45,8 +46,8 @@ export { CLOSE_REASONS, DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } f
 export interface RealtimeServer {
   federated: FederatedSubscriber;
   sessions: SessionRegistry;
-  /** Serves graphql-ws on this HTTP server's upgrades to /graphql. */
-  attach(server: Server): void;
+  /** Takes a WebSocket upgrade to /graphql (graphql-ws); false for any other path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Answers an SSE request to /graphql; false when the request is not one (plain HTTP GraphQL). */
   handleSse(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean>;
   close(): Promise<void>;
@@ -203,16 +204,11 @@ export async function createRealtimeServer(options: {
     limits.keepAliveMs,
   );
 
-  const attach = (server: Server) => {
-    server.on('upgrade', (req, socket, head) => {
-      const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
-      if (pathname !== '/graphql') {
-        socket.write('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        socket.destroy();
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
-    });
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
+    if (pathname !== '/graphql') return false;
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+    return true;
   };
 
   // ---- GraphQL over SSE (distinct connections) ----------------------------------------------
@@ -315,7 +311,7 @@ export async function createRealtimeServer(options: {
   return {
     federated,
     sessions,
-    attach,
+    handleUpgrade,
     handleSse,
     async close() {
       sessions.endAll('SHUTDOWN');
