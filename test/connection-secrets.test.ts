@@ -107,7 +107,7 @@ describe('connection secrets follow write:tenants', () => {
   });
 
   it('GraphQL workspace query: the same rule', async () => {
-    const query = `query ($id: String!) { workspace(id: $id) }`;
+    const query = `query ($id: String!) { workspace(id: $id) { connection { host port database user password } } }`;
     const full = await t.graphql<WorkspaceData>(query, { id: workspace }, { token: writeKey });
     const masked = await t.graphql<WorkspaceData>(query, { id: workspace }, { token: readKey });
     expect(masked.body.errors).toBeUndefined();

@@ -223,7 +223,7 @@ describe('data import sources: refused addresses', () => {
       expect(answer.body.errors?.[0]?.extensions?.code, JSON.stringify(answer.body)).toBe('SOURCE_NOT_ALLOWED');
     }
     const schema = await t.graphql(
-      `mutation ($id: String!, $input: JSON!) { importWorkspaceSchema(id: $id, input: $input) }`,
+      `mutation ($id: String!, $input: JSON!) { importWorkspaceSchema(id: $id, input: $input) { ddlIds } }`,
       { id: workspace, input: { source: 'database', connection: connection('::ffff:10.0.0.1', 5432) } },
       { token: apiKey },
     );

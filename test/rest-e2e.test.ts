@@ -169,6 +169,13 @@ describe('the health and status slice through the real gateway', () => {
               : { active: expect.any(Number), idle: expect.any(Number), total: 1 },
           },
           event_bus: { status: 'healthy', queue_size: expect.any(Number) },
+          storage: {
+            status: 'healthy',
+            backend: 'filesystem',
+            response_time_ms: expect.any(Number),
+            total_files: expect.any(Number),
+            available_space_gb: expect.any(Number),
+          },
           plugins: {
             status: 'healthy',
             loaded: expect.any(Number),

@@ -51,6 +51,9 @@ export async function signInTenantAdmin(
     headers,
   });
   expect(promoted.status).toBe(200);
+  // A role change revokes the user's tokens issued up to that second (JWT iat has whole seconds,
+  // so a token of the same second cannot be told apart): sign in from the next second on.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
   const login = await t.graphql<{ login: { accessToken: string } }>(
     `mutation ($email: String!, $password: String!, $tenantId: ID) {
       login(email: $email, password: $password, tenantId: $tenantId) { accessToken }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { statfs } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { z } from 'zod';
 import { AppError } from '../../../../lib/errors.js';
@@ -347,6 +347,8 @@ export async function getStoredFile({
 export async function availableSpaceBytes(deps: SubgraphDeps): Promise<number | null> {
   if (deps.blobs.backend !== 'filesystem' || !deps.storageDir) return null;
   try {
+    // A fresh platform has not written its storage folder yet; the volume is the same either way.
+    await mkdir(deps.storageDir, { recursive: true, mode: 0o700 });
     const fs = await statfs(deps.storageDir);
     return fs.bavail * fs.bsize;
   } catch {
