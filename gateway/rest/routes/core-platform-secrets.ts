@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -8,31 +9,27 @@ import { isoTimestamp } from '../schemas.js';
 const pathParams = z.object({ path: z.string().min(1).max(256) });
 const tenantQuery = z.string().min(1).max(64).optional();
 
-interface SecretData {
-  secret: {
-    path: string;
-    version: number;
-    createdAt: string;
-    data: Record<string, unknown>;
-    metadata: Record<string, unknown>;
-    createdBy: string;
-    lastRotatedAt: string | null;
-    rotationPolicy: string | null;
-    expiresAt: string | null;
-  };
-}
-
 const getSecret = defineRoute({
   dialect: 'core-platform',
   method: 'GET',
   path: '/api/secrets/{path}',
   multiSegmentParams: ['path'],
   summary: 'Retrieve a secret (current or a given version)',
-  operation: `query Secret($path: String!, $version: Int, $tenantId: String) {
-    secret(path: $path, version: $version, tenantId: $tenantId) {
-      path version createdAt data metadata createdBy lastRotatedAt rotationPolicy expiresAt
+  operation: graphql(`
+    query Secret($path: String!, $version: Int, $tenantId: String) {
+      secret(path: $path, version: $version, tenantId: $tenantId) {
+        path
+        version
+        createdAt
+        data
+        metadata
+        createdBy
+        lastRotatedAt
+        rotationPolicy
+        expiresAt
+      }
     }
-  }`,
+  `),
   input: {
     params: pathParams,
     query: z.object({ version: z.coerce.number().int().min(1).optional(), tenant_id: tenantQuery }),
@@ -43,14 +40,14 @@ const getSecret = defineRoute({
     tenantId: query.tenant_id ?? null,
   }),
   rateLimit: 'core-platform.secrets',
-  respond: ({ secret: s }: SecretData) => ({
+  respond: ({ secret: s }) => ({
     path: s.path,
     version: s.version,
     created_at: s.createdAt,
     expires_at: s.expiresAt,
     data: s.data,
     metadata: {
-      ...s.metadata,
+      ...(s.metadata as Record<string, unknown>),
       created_by: s.createdBy,
       last_rotated: s.lastRotatedAt,
       rotation_policy: s.rotationPolicy,
@@ -74,9 +71,16 @@ const setSecret = defineRoute({
   path: '/api/secrets/{path}',
   multiSegmentParams: ['path'],
   summary: 'Store a secret (a new version)',
-  operation: `mutation SetSecret($path: String!, $data: JSON!, $ttl: String, $metadata: JSON, $tenantId: String) {
-    setSecret(path: $path, data: $data, ttl: $ttl, metadata: $metadata, tenantId: $tenantId) { path version createdAt ttl }
-  }`,
+  operation: graphql(`
+    mutation SetSecret($path: String!, $data: JSON!, $ttl: String, $metadata: JSON, $tenantId: String) {
+      setSecret(path: $path, data: $data, ttl: $ttl, metadata: $metadata, tenantId: $tenantId) {
+        path
+        version
+        createdAt
+        ttl
+      }
+    }
+  `),
   input: {
     params: pathParams,
     query: z.object({ tenant_id: tenantQuery }),
@@ -95,11 +99,7 @@ const setSecret = defineRoute({
     tenantId: body.tenant_id ?? query.tenant_id ?? null,
   }),
   rateLimit: 'core-platform.secrets',
-  respond: ({
-    setSecret: s,
-  }: {
-    setSecret: { path: string; version: number; createdAt: string; ttl: string | null };
-  }) => ({
+  respond: ({ setSecret: s }) => ({
     path: s.path,
     version: s.version,
     created_at: s.createdAt,
@@ -121,17 +121,21 @@ const rotateSecret = defineRoute({
   path: '/api/secrets/{path}/rotate',
   multiSegmentParams: ['path'],
   summary: 'Rotate the credential fields of a secret',
-  operation: `mutation RotateSecret($path: String!, $tenantId: String) {
-    rotateSecret(path: $path, tenantId: $tenantId) { path oldVersion newVersion rotatedAt changedFields }
-  }`,
+  operation: graphql(`
+    mutation RotateSecret($path: String!, $tenantId: String) {
+      rotateSecret(path: $path, tenantId: $tenantId) {
+        path
+        oldVersion
+        newVersion
+        rotatedAt
+        changedFields
+      }
+    }
+  `),
   input: { params: pathParams, query: z.object({ tenant_id: tenantQuery }) },
   variables: ({ params, query }) => ({ path: params.path, tenantId: query.tenant_id ?? null }),
   rateLimit: 'core-platform.secrets',
-  respond: ({
-    rotateSecret: r,
-  }: {
-    rotateSecret: { path: string; oldVersion: number; newVersion: number; rotatedAt: string; changedFields: string[] };
-  }) => ({
+  respond: ({ rotateSecret: r }) => ({
     path: r.path,
     old_version: r.oldVersion,
     new_version: r.newVersion,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Pagination } from '../../../lib/pagination.js';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp, paginationSchema } from '../schemas.js';
 
@@ -10,31 +10,30 @@ import { isoTimestamp, paginationSchema } from '../schemas.js';
 // endpoint, so `download_url` is null.
 
 const COMPONENTS = ['configuration', 'database'] as const;
-const BACKUP_FIELDS = `id status type includes compression encrypted sizeBytes checksum contentChecksum tables
-  taskId error createdAt completedAt`;
-
-interface BackupData {
-  id: string;
-  status: string;
-  type: string;
-  includes: string[];
-  compression: string | null;
-  encrypted: boolean;
-  sizeBytes: number | null;
-  checksum: string | null;
-  contentChecksum: string | null;
-  tables: Record<string, number> | null;
-  taskId: string | null;
-  error: string | null;
-  createdAt: string;
-  completedAt: string | null;
-}
+const BackupFields = graphql(`
+  fragment BackupFields on SystemBackup {
+    id
+    status
+    type
+    includes
+    compression
+    encrypted
+    sizeBytes
+    checksum
+    contentChecksum
+    tables
+    taskId
+    error
+    createdAt
+    completedAt
+  }
+`);
 
 function sizeMb(bytes: number | null): number | null {
   return bytes === null ? null : Math.round((bytes / (1024 * 1024)) * 100) / 100;
 }
 
-function toBackup(b: BackupData) {
+function toBackup(b: ResultOf<typeof BackupFields>) {
   return {
     id: b.id,
     created_at: b.createdAt,
@@ -47,7 +46,7 @@ function toBackup(b: BackupData) {
     compression: b.compression,
     encrypted: b.encrypted,
     checksum: b.checksum,
-    tables: b.tables,
+    tables: b.tables as Record<string, number> | null,
     task_id: b.taskId,
     error: b.error,
   };
@@ -75,9 +74,16 @@ const create = defineRoute({
   method: 'POST',
   path: '/api/v1/backup',
   summary: 'Back up the platform configuration and data (admin:backup); runs as a task',
-  operation: `mutation CreateSystemBackup($include: [SystemBackupComponent!], $compression: Boolean, $encryption: Boolean) {
-    createSystemBackup(include: $include, compression: $compression, encryption: $encryption) { ${BACKUP_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation CreateSystemBackup($include: [SystemBackupComponent!], $compression: Boolean, $encryption: Boolean) {
+        createSystemBackup(include: $include, compression: $compression, encryption: $encryption) {
+          ...BackupFields
+        }
+      }
+    `,
+    [BackupFields],
+  ),
   input: {
     body: z
       .object({
@@ -93,7 +99,7 @@ const create = defineRoute({
     encryption: body.encryption ?? null,
   }),
   status: 202,
-  respond: ({ createSystemBackup: b }: { createSystemBackup: BackupData }) => ({
+  respond: ({ createSystemBackup: b }) => ({
     backup_id: b.id,
     status: b.status,
     size_mb: sizeMb(b.sizeBytes),
@@ -122,9 +128,24 @@ const list = defineRoute({
   method: 'GET',
   path: '/api/v1/backup',
   summary: 'System backups, newest first (admin:backup)',
-  operation: `query SystemBackups($page: Int, $limit: Int) {
-    systemBackups(page: $page, limit: $limit) { backups { ${BACKUP_FIELDS} } pagination { page limit total pages } }
-  }`,
+  operation: graphql(
+    `
+      query SystemBackups($page: Int, $limit: Int) {
+        systemBackups(page: $page, limit: $limit) {
+          backups {
+            ...BackupFields
+          }
+          pagination {
+            page
+            limit
+            total
+            pages
+          }
+        }
+      }
+    `,
+    [BackupFields],
+  ),
   input: {
     query: z.object({
       page: z.coerce.number().int().min(1).max(1_000_000).optional(),
@@ -132,31 +153,36 @@ const list = defineRoute({
     }),
   },
   variables: ({ query }) => ({ page: query.page ?? null, limit: query.limit ?? null }),
-  respond: ({ systemBackups }: { systemBackups: { backups: BackupData[]; pagination: Pagination } }) => ({
+  respond: ({ systemBackups }) => ({
     backups: systemBackups.backups.map(toBackup),
     pagination: systemBackups.pagination,
   }),
   response: z.object({ backups: z.array(backupSchema), pagination: paginationSchema }),
 });
 
-interface StartedRestoreData {
-  restoreSystemBackup: {
-    restore: { id: string; status: string; components: string[]; taskId: string | null; createdAt: string };
-    backup: { id: string; createdAt: string; completedAt: string | null };
-  };
-}
-
 const restore = defineRoute({
   dialect: 'nexus-core',
   method: 'POST',
   path: '/api/v1/backup/{backup_id}/restore',
   summary: 'Restore platform configuration and data from a backup (admin:backup, confirm: true); runs as a task',
-  operation: `mutation RestoreSystemBackup($backupId: ID!, $components: [SystemBackupComponent!], $confirm: Boolean) {
-    restoreSystemBackup(backupId: $backupId, components: $components, confirm: $confirm) {
-      restore { id status components taskId createdAt }
-      backup { id createdAt completedAt }
+  operation: graphql(`
+    mutation RestoreSystemBackup($backupId: ID!, $components: [SystemBackupComponent!], $confirm: Boolean) {
+      restoreSystemBackup(backupId: $backupId, components: $components, confirm: $confirm) {
+        restore {
+          id
+          status
+          components
+          taskId
+          createdAt
+        }
+        backup {
+          id
+          createdAt
+          completedAt
+        }
+      }
     }
-  }`,
+  `),
   input: {
     params: z.object({ backup_id: z.string().min(1).max(100) }),
     body: z
@@ -172,7 +198,7 @@ const restore = defineRoute({
     confirm: body.confirm ?? null,
   }),
   status: 202,
-  respond: ({ restoreSystemBackup: { restore: r, backup: b } }: StartedRestoreData) => ({
+  respond: ({ restoreSystemBackup: { restore: r, backup: b } }) => ({
     restore_id: r.id,
     status: 'started' as const,
     backup_id: b.id,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 
 // nexus-core service management and component diagnostics (platform). Services: the six
@@ -7,26 +8,29 @@ import { defineRoute } from '../route.js';
 // miss counters, the job queue's retained counts); a figure a component does not give is null.
 // Restart rebuilds a subgraph's server in place (all-in-one process); other services answer 501.
 
-const SERVICE_FIELDS = `name type status health version dependencies dependents uptimeSeconds requestsHandled errors
-  avgResponseTimeMs errorRate config restartable recentErrors { timestamp error count }`;
-
-interface ServiceData {
-  name: string;
-  type: string;
-  status: string;
-  health: string;
-  version: string;
-  dependencies: string[];
-  dependents: string[];
-  uptimeSeconds: number | null;
-  requestsHandled: number | null;
-  errors: number | null;
-  avgResponseTimeMs: number | null;
-  errorRate: number | null;
-  config: Record<string, unknown>;
-  restartable: boolean;
-  recentErrors: { timestamp: string; error: string; count: number }[];
-}
+const ServiceFields = graphql(`
+  fragment ServiceFields on PlatformService {
+    name
+    type
+    status
+    health
+    version
+    dependencies
+    dependents
+    uptimeSeconds
+    requestsHandled
+    errors
+    avgResponseTimeMs
+    errorRate
+    config
+    restartable
+    recentErrors {
+      timestamp
+      error
+      count
+    }
+  }
+`);
 
 const metricsSchema = z.object({
   uptime: z.number().int().nullable().describe('Seconds since the service (its latest instance) started'),
@@ -44,7 +48,7 @@ const summarySchema = z.object({
   metrics: metricsSchema,
 });
 
-function summary(s: ServiceData) {
+function summary(s: ResultOf<typeof ServiceFields>) {
   return {
     name: s.name,
     type: s.type,
@@ -61,8 +65,17 @@ const list = defineRoute({
   method: 'GET',
   path: '/api/v1/services',
   summary: 'The platform’s services with uptime, requests and errors (read:system)',
-  operation: `query Services { services { ${SERVICE_FIELDS} } }`,
-  respond: (data: { services: ServiceData[] }) => ({ services: data.services.map(summary) }),
+  operation: graphql(
+    `
+      query Services {
+        services {
+          ...ServiceFields
+        }
+      }
+    `,
+    [ServiceFields],
+  ),
+  respond: (data) => ({ services: data.services.map(summary) }),
   response: z.object({ services: z.array(summarySchema) }),
 });
 
@@ -73,12 +86,21 @@ const get = defineRoute({
   method: 'GET',
   path: '/api/v1/services/{service_name}',
   summary: 'One service in detail (read:system)',
-  operation: `query Service($name: String!) { service(name: $name) { ${SERVICE_FIELDS} } }`,
+  operation: graphql(
+    `
+      query Service($name: String!) {
+        service(name: $name) {
+          ...ServiceFields
+        }
+      }
+    `,
+    [ServiceFields],
+  ),
   input: { params: nameParams },
   variables: ({ params }) => ({ name: params.service_name }),
-  respond: ({ service: s }: { service: ServiceData }) => ({
+  respond: ({ service: s }) => ({
     ...summary(s),
-    config: s.config,
+    config: s.config as Record<string, unknown>,
     dependents: s.dependents,
     restartable: s.restartable,
     metrics: {
@@ -107,10 +129,17 @@ const restart = defineRoute({
   method: 'POST',
   path: '/api/v1/services/{service_name}/restart',
   summary: 'Restart a service in place (admin:services); subgraphs of the all-in-one process',
-  operation: `mutation RestartService($name: String!) { restartService(name: $name) { service durationMs } }`,
+  operation: graphql(`
+    mutation RestartService($name: String!) {
+      restartService(name: $name) {
+        service
+        durationMs
+      }
+    }
+  `),
   input: { params: nameParams },
   variables: ({ params }) => ({ name: params.service_name }),
-  respond: ({ restartService: r }: { restartService: { service: string; durationMs: number } }) => ({
+  respond: ({ restartService: r }) => ({
     service: r.service,
     action: 'restart' as const,
     status: 'completed' as const,
@@ -137,25 +166,29 @@ const COMPONENTS = [
   'edge',
 ] as const;
 
-interface DiagnosticData {
-  runDiagnostics: {
-    testRunId: string;
-    status: string;
-    durationMs: number;
-    results: { component: string; tests: { name: string; status: string; durationMs: number; details: unknown }[] }[];
-  };
-}
-
 const diagnostics = defineRoute({
   dialect: 'nexus-core',
   method: 'POST',
   path: '/api/v1/components/diagnostics',
   summary: 'Connectivity, performance and stress probes of components (admin:services)',
-  operation: `mutation RunDiagnostics($components: [DiagnosticComponent!], $tests: [DiagnosticTestKind!]) {
-    runDiagnostics(components: $components, tests: $tests) {
-      testRunId status durationMs results { component tests { name status durationMs details } }
+  operation: graphql(`
+    mutation RunDiagnostics($components: [DiagnosticComponent!], $tests: [DiagnosticTestKind!]) {
+      runDiagnostics(components: $components, tests: $tests) {
+        testRunId
+        status
+        durationMs
+        results {
+          component
+          tests {
+            name
+            status
+            durationMs
+            details
+          }
+        }
+      }
     }
-  }`,
+  `),
   input: {
     body: z
       .object({
@@ -169,7 +202,7 @@ const diagnostics = defineRoute({
       .strict(),
   },
   variables: ({ body }) => ({ components: body.components ?? null, tests: body.tests ?? null }),
-  respond: ({ runDiagnostics: r }: DiagnosticData) => ({
+  respond: ({ runDiagnostics: r }) => ({
     test_run_id: r.testRunId,
     status: 'completed' as const,
     duration_ms: r.durationMs,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Pagination } from '../../../lib/pagination.js';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp, paginationSchema } from '../schemas.js';
 
@@ -8,30 +8,32 @@ import { isoTimestamp, paginationSchema } from '../schemas.js';
 // `pagination` block beside `tasks`). `progress` is 0..1 as documented; `details` holds what the
 // job itself reports (tenant, attempts, named steps), `result` a completed job's own answer.
 
-const TASK_FIELDS = `id type status progress tenantId attempts createdAt startedAt completedAt estimatedCompletion
-  error result cancelRequested steps { name status progress }`;
+const TaskFields = graphql(`
+  fragment TaskFields on Task {
+    id
+    type
+    status
+    progress
+    tenantId
+    attempts
+    createdAt
+    startedAt
+    completedAt
+    estimatedCompletion
+    error
+    result
+    cancelRequested
+    steps {
+      name
+      status
+      progress
+    }
+  }
+`);
 
 type TaskStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
-interface TaskData {
-  id: string;
-  type: string;
-  status: string;
-  progress: number;
-  tenantId: string | null;
-  attempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  completedAt: string | null;
-  estimatedCompletion: string | null;
-  error: string | null;
-  result: unknown;
-  cancelRequested: boolean;
-  steps: { name: string; status: string; progress: number | null }[];
-  logs?: { timestamp: string; level: string; message: string }[];
-}
-
-function toTask(task: TaskData) {
+function toTask(task: ResultOf<typeof TaskFields>) {
   return {
     id: task.id,
     type: task.type,
@@ -84,12 +86,24 @@ const list = defineRoute({
   method: 'GET',
   path: '/api/v1/tasks',
   summary: 'Background tasks, newest first (read:system; a tenant admin sees their tenant’s)',
-  operation: `query Tasks($status: TaskStatus, $type: String, $page: Int, $limit: Int) {
-    tasks(status: $status, type: $type, page: $page, limit: $limit) {
-      tasks { ${TASK_FIELDS} }
-      pagination { page limit total pages }
-    }
-  }`,
+  operation: graphql(
+    `
+      query Tasks($status: TaskStatus, $type: String, $page: Int, $limit: Int) {
+        tasks(status: $status, type: $type, page: $page, limit: $limit) {
+          tasks {
+            ...TaskFields
+          }
+          pagination {
+            page
+            limit
+            total
+            pages
+          }
+        }
+      }
+    `,
+    [TaskFields],
+  ),
   input: {
     query: z.object({
       status: z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']).optional(),
@@ -104,7 +118,7 @@ const list = defineRoute({
     page: query.page ?? null,
     limit: query.limit ?? null,
   }),
-  respond: (data: { tasks: { tasks: TaskData[]; pagination: Pagination } }) => ({
+  respond: (data) => ({
     tasks: data.tasks.tasks.map(toTask),
     pagination: data.tasks.pagination,
   }),
@@ -116,12 +130,26 @@ const get = defineRoute({
   method: 'GET',
   path: '/api/v1/tasks/{task_id}',
   summary: 'One task with its steps and newest log lines',
-  operation: `query Task($id: ID!) { task(id: $id) { ${TASK_FIELDS} logs(limit: 100) { timestamp level message } } }`,
+  operation: graphql(
+    `
+      query Task($id: ID!) {
+        task(id: $id) {
+          ...TaskFields
+          logs(limit: 100) {
+            timestamp
+            level
+            message
+          }
+        }
+      }
+    `,
+    [TaskFields],
+  ),
   input: { params: taskParams },
   variables: ({ params }) => ({ id: params.task_id }),
-  respond: (data: { task: TaskData }) => ({
+  respond: (data) => ({
     ...toTask(data.task),
-    logs: (data.task.logs ?? []).map((l) => ({ timestamp: l.timestamp, level: l.level, message: l.message })),
+    logs: data.task.logs.map((l) => ({ timestamp: l.timestamp, level: l.level, message: l.message })),
   }),
   response: taskSchema.extend({
     logs: z.array(z.object({ timestamp: isoTimestamp, level: z.enum(['INFO', 'WARN', 'ERROR']), message: z.string() })),
@@ -133,10 +161,20 @@ const cancel = defineRoute({
   method: 'DELETE',
   path: '/api/v1/tasks/{task_id}',
   summary: 'Cancel a pending or running task (admin:services; a tenant admin for their tenant’s)',
-  operation: `mutation CancelTask($id: ID!) { cancelTask(id: $id) { cancelledAt task { id status } } }`,
+  operation: graphql(`
+    mutation CancelTask($id: ID!) {
+      cancelTask(id: $id) {
+        cancelledAt
+        task {
+          id
+          status
+        }
+      }
+    }
+  `),
   input: { params: taskParams },
   variables: ({ params }) => ({ id: params.task_id }),
-  respond: (data: { cancelTask: { cancelledAt: string | null; task: { id: string; status: string } } }) => ({
+  respond: (data) => ({
     id: data.cancelTask.task.id,
     // A running task that has not stopped within a few seconds is still `cancelling`; one that
     // finished its work before it saw the request keeps its own outcome.

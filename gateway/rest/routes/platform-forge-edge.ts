@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_SOCKET_PATH } from '../../../subgraphs/edge/contract.js';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -7,22 +8,6 @@ import { isoTimestamp } from '../schemas.js';
 // document's snake_case. Fields beyond the documented ones are optional and named in the schemas.
 
 const tenantId = z.string().min(1).max(100).optional().describe('Operators only; others act on their own tenant');
-
-interface DeviceData {
-  id: string;
-  tenantId: string;
-  deviceId: string;
-  name: string;
-  kind: string;
-  status: string;
-  groups: string[];
-  tags: Record<string, string>;
-  capabilities: string[];
-  latitude: number | null;
-  longitude: number | null;
-  firmwareVersion: string | null;
-  createdAt: string;
-}
 
 const register = defineRoute({
   dialect: 'platform-forge',
@@ -43,12 +28,28 @@ const register = defineRoute({
       tenant_id: tenantId,
     }),
   },
-  operation: `mutation ForgeRegisterDevice($input: RegisterDeviceInput!) {
-    registerDevice(input: $input) {
-      token
-      device { id tenantId deviceId name kind status groups tags capabilities latitude longitude firmwareVersion createdAt }
+  operation: graphql(`
+    mutation ForgeRegisterDevice($input: RegisterDeviceInput!) {
+      registerDevice(input: $input) {
+        token
+        device {
+          id
+          tenantId
+          deviceId
+          name
+          kind
+          status
+          groups
+          tags
+          capabilities
+          latitude
+          longitude
+          firmwareVersion
+          createdAt
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ body }) => ({
     input: {
       tenantId: body.tenant_id,
@@ -62,7 +63,7 @@ const register = defineRoute({
       firmwareVersion: body.firmware_version,
     },
   }),
-  respond: ({ registerDevice: r }: { registerDevice: { token: string; device: DeviceData } }) => ({
+  respond: ({ registerDevice: r }) => ({
     id: r.device.id,
     device_id: r.device.deviceId,
     tenant_id: r.device.tenantId,
@@ -99,34 +100,44 @@ const register = defineRoute({
   }),
 });
 
-const DEPLOYMENT_FIELDS = `id tenantId kind name version status abortReason force rollbackOnFailure phases currentPhase
-  failureThresholdPercent minExecuted maxRetries manifestSha256 manifestSignature artifactId createdAt
-  counts { pending queued downloading installing rebooting committed failed rolledBack skipped canceled total }`;
+const DeploymentFields = graphql(`
+  fragment DeploymentFields on EdgeDeployment {
+    id
+    tenantId
+    kind
+    name
+    version
+    status
+    abortReason
+    force
+    rollbackOnFailure
+    phases
+    currentPhase
+    failureThresholdPercent
+    minExecuted
+    maxRetries
+    manifestSha256
+    manifestSignature
+    artifactId
+    createdAt
+    counts {
+      pending
+      queued
+      downloading
+      installing
+      rebooting
+      committed
+      failed
+      rolledBack
+      skipped
+      canceled
+      total
+    }
+  }
+`);
 
-interface DeploymentData {
-  id: string;
-  tenantId: string;
-  kind: string;
-  name: string;
-  version: string;
-  status: string;
-  abortReason: string | null;
-  force: boolean;
-  rollbackOnFailure: boolean;
-  phases: number[];
-  currentPhase: number;
-  failureThresholdPercent: number;
-  minExecuted: number;
-  maxRetries: number;
-  manifestSha256: string;
-  manifestSignature: string;
-  artifactId: string | null;
-  createdAt: string;
-  counts: Record<string, number>;
-}
-
-function toDeployment(d: DeploymentData) {
-  const c = d.counts as Record<string, number>;
+function toDeployment(d: ResultOf<typeof DeploymentFields>) {
+  const c = d.counts;
   return {
     deployment_id: d.id,
     tenant_id: d.tenantId,
@@ -144,17 +155,17 @@ function toDeployment(d: DeploymentData) {
     manifest: { sha256: d.manifestSha256, signature: d.manifestSignature, algorithm: 'Ed25519' as const },
     artifact_id: d.artifactId,
     devices: {
-      total: c.total!,
-      pending: c.pending!,
-      queued: c.queued!,
-      downloading: c.downloading!,
-      installing: c.installing!,
-      rebooting: c.rebooting!,
-      committed: c.committed!,
-      failed: c.failed!,
-      rolled_back: c.rolledBack!,
-      skipped: c.skipped!,
-      canceled: c.canceled!,
+      total: c.total,
+      pending: c.pending,
+      queued: c.queued,
+      downloading: c.downloading,
+      installing: c.installing,
+      rebooting: c.rebooting,
+      committed: c.committed,
+      failed: c.failed,
+      rolled_back: c.rolledBack,
+      skipped: c.skipped,
+      canceled: c.canceled,
     },
     created_at: d.createdAt,
   };
@@ -246,9 +257,16 @@ const deploy = defineRoute({
       ...rolloutFields,
     }),
   },
-  operation: `mutation ForgeDeploy($input: CreateEdgeDeploymentInput!) {
-    createEdgeDeployment(input: $input) { ${DEPLOYMENT_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeDeploy($input: CreateEdgeDeploymentInput!) {
+        createEdgeDeployment(input: $input) {
+          ...DeploymentFields
+        }
+      }
+    `,
+    [DeploymentFields],
+  ),
   variables: ({ body }) => ({
     input: {
       tenantId: body.tenant_id,
@@ -266,7 +284,7 @@ const deploy = defineRoute({
       maxRetries: body.max_retries,
     },
   }),
-  respond: ({ createEdgeDeployment: d }: { createEdgeDeployment: DeploymentData }) => ({
+  respond: ({ createEdgeDeployment: d }) => ({
     ...toDeployment(d),
     application: d.name,
   }),
@@ -289,11 +307,30 @@ const update = defineRoute({
       tenant_id: tenantId,
     }),
   },
-  operation: `mutation ForgeDeviceUpdate($tenantId: ID, $deviceId: String!, $firmwareVersion: String!, $force: Boolean,
-    $rollbackOnFailure: Boolean, $maxRetries: Int) {
-    updateDeviceFirmware(tenantId: $tenantId, deviceId: $deviceId, firmwareVersion: $firmwareVersion, force: $force,
-      rollbackOnFailure: $rollbackOnFailure, maxRetries: $maxRetries) { ${DEPLOYMENT_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeDeviceUpdate(
+        $tenantId: ID
+        $deviceId: String!
+        $firmwareVersion: String!
+        $force: Boolean
+        $rollbackOnFailure: Boolean
+        $maxRetries: Int
+      ) {
+        updateDeviceFirmware(
+          tenantId: $tenantId
+          deviceId: $deviceId
+          firmwareVersion: $firmwareVersion
+          force: $force
+          rollbackOnFailure: $rollbackOnFailure
+          maxRetries: $maxRetries
+        ) {
+          ...DeploymentFields
+        }
+      }
+    `,
+    [DeploymentFields],
+  ),
   variables: ({ params, body }) => ({
     tenantId: body.tenant_id,
     deviceId: params.device_id,
@@ -302,7 +339,7 @@ const update = defineRoute({
     rollbackOnFailure: body.rollback_on_failure,
     maxRetries: body.max_retries,
   }),
-  respond: ({ updateDeviceFirmware: d }: { updateDeviceFirmware: DeploymentData }, { params }) => ({
+  respond: ({ updateDeviceFirmware: d }, { params }) => ({
     ...toDeployment(d),
     device_id: params.device_id,
     firmware_version: d.version,

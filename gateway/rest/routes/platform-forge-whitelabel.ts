@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -12,14 +13,6 @@ const tenantId = z
   .max(100)
   .optional()
   .describe('Operators and project keys; others act on their own tenant');
-
-interface BrandData {
-  id: string;
-  tenantId: string;
-  name: string;
-  config: Record<string, unknown>;
-  createdAt: string;
-}
 
 const createBrand = defineRoute({
   dialect: 'platform-forge',
@@ -38,15 +31,23 @@ const createBrand = defineRoute({
       tenant_id: tenantId,
     }),
   },
-  operation: `mutation ForgeCreateBrand($tenantId: ID, $name: String!, $config: JSON!) {
-    createBrand(tenantId: $tenantId, name: $name, config: $config) { id tenantId name config createdAt }
-  }`,
+  operation: graphql(`
+    mutation ForgeCreateBrand($tenantId: ID, $name: String!, $config: JSON!) {
+      createBrand(tenantId: $tenantId, name: $name, config: $config) {
+        id
+        tenantId
+        name
+        config
+        createdAt
+      }
+    }
+  `),
   variables: ({ body }) => ({ tenantId: body.tenant_id, name: body.name, config: body.config }),
-  respond: ({ createBrand: b }: { createBrand: BrandData }) => ({
+  respond: ({ createBrand: b }) => ({
     id: b.id,
     tenant_id: b.tenantId,
     name: b.name,
-    config: b.config,
+    config: b.config as Record<string, unknown>,
     created_at: b.createdAt,
   }),
   response: z.object({
@@ -59,21 +60,6 @@ const createBrand = defineRoute({
 });
 
 const MAX_UPLOAD_BYTES = 512 * 1024;
-
-interface AssetData {
-  id: string;
-  tenantId: string;
-  type: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  originalSize: number | null;
-  originalType: string | null;
-  storageKey: string;
-  createdAt: string;
-}
 
 const uploadAsset = defineRoute({
   dialect: 'platform-forge',
@@ -94,18 +80,31 @@ const uploadAsset = defineRoute({
       tenant_id: tenantId,
     }),
   },
-  operation: `mutation ForgeUploadAsset($tenantId: ID, $type: String!, $filename: String, $contentBase64: String!) {
-    uploadBrandAsset(tenantId: $tenantId, type: $type, filename: $filename, contentBase64: $contentBase64) {
-      id tenantId type contentType size sha256 width height originalSize originalType storageKey createdAt
+  operation: graphql(`
+    mutation ForgeUploadAsset($tenantId: ID, $type: String!, $filename: String, $contentBase64: String!) {
+      uploadBrandAsset(tenantId: $tenantId, type: $type, filename: $filename, contentBase64: $contentBase64) {
+        id
+        tenantId
+        type
+        contentType
+        size
+        sha256
+        width
+        height
+        originalSize
+        originalType
+        storageKey
+        createdAt
+      }
     }
-  }`,
+  `),
   variables: ({ body }) => ({
     tenantId: body.tenant_id,
     type: body.type,
     filename: body.file.filename,
     contentBase64: body.file.content_base64,
   }),
-  respond: ({ uploadBrandAsset: a }: { uploadBrandAsset: AssetData }) => ({
+  respond: ({ uploadBrandAsset: a }) => ({
     id: a.id,
     tenant_id: a.tenantId,
     type: a.type,
@@ -133,27 +132,30 @@ const uploadAsset = defineRoute({
   }),
 });
 
-const DOMAIN_FIELDS = `id tenantId domain status verified sslEnabled autoProvisionSsl tlsStatus tlsReason
-  dnsRecords { type name value } verifiedAt lastCheckedAt lastCheckError createdAt`;
+const DomainFields = graphql(`
+  fragment DomainFields on CustomDomain {
+    id
+    tenantId
+    domain
+    status
+    verified
+    sslEnabled
+    autoProvisionSsl
+    tlsStatus
+    tlsReason
+    dnsRecords {
+      type
+      name
+      value
+    }
+    verifiedAt
+    lastCheckedAt
+    lastCheckError
+    createdAt
+  }
+`);
 
-interface DomainData {
-  id: string;
-  tenantId: string;
-  domain: string;
-  status: string;
-  verified: boolean;
-  sslEnabled: boolean;
-  autoProvisionSsl: boolean;
-  tlsStatus: string;
-  tlsReason: string;
-  dnsRecords: Array<{ type: string; name: string; value: string }>;
-  verifiedAt: string | null;
-  lastCheckedAt: string | null;
-  lastCheckError: string | null;
-  createdAt: string;
-}
-
-function toDomain(d: DomainData) {
+function toDomain(d: ResultOf<typeof DomainFields>) {
   return {
     id: d.id,
     tenant_id: d.tenantId,
@@ -207,18 +209,28 @@ const addDomain = defineRoute({
       tenant_id: tenantId,
     }),
   },
-  operation: `mutation ForgeAddDomain($tenantId: ID, $domain: String!, $sslEnabled: Boolean, $autoProvisionSsl: Boolean) {
-    addCustomDomain(tenantId: $tenantId, domain: $domain, sslEnabled: $sslEnabled, autoProvisionSsl: $autoProvisionSsl) {
-      ${DOMAIN_FIELDS}
-    }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeAddDomain($tenantId: ID, $domain: String!, $sslEnabled: Boolean, $autoProvisionSsl: Boolean) {
+        addCustomDomain(
+          tenantId: $tenantId
+          domain: $domain
+          sslEnabled: $sslEnabled
+          autoProvisionSsl: $autoProvisionSsl
+        ) {
+          ...DomainFields
+        }
+      }
+    `,
+    [DomainFields],
+  ),
   variables: ({ body }) => ({
     tenantId: body.tenant_id,
     domain: body.domain,
     sslEnabled: body.ssl_enabled,
     autoProvisionSsl: body.auto_provision_ssl,
   }),
-  respond: ({ addCustomDomain: d }: { addCustomDomain: DomainData }) => toDomain(d),
+  respond: ({ addCustomDomain: d }) => toDomain(d),
   response: domainResponse,
 });
 
@@ -231,11 +243,18 @@ const verifyDomain = defineRoute({
     params: z.object({ domain: z.string().min(1).max(253) }),
     body: z.object({ tenant_id: tenantId }).optional(),
   },
-  operation: `mutation ForgeVerifyDomain($tenantId: ID, $domain: String!) {
-    verifyCustomDomain(tenantId: $tenantId, domain: $domain) { ${DOMAIN_FIELDS} }
-  }`,
+  operation: graphql(
+    `
+      mutation ForgeVerifyDomain($tenantId: ID, $domain: String!) {
+        verifyCustomDomain(tenantId: $tenantId, domain: $domain) {
+          ...DomainFields
+        }
+      }
+    `,
+    [DomainFields],
+  ),
   variables: ({ params, body }) => ({ tenantId: body?.tenant_id, domain: params.domain }),
-  respond: ({ verifyCustomDomain: d }: { verifyCustomDomain: DomainData }) => toDomain(d),
+  respond: ({ verifyCustomDomain: d }) => toDomain(d),
   response: domainResponse,
 });
 

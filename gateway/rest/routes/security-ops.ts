@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -8,35 +9,13 @@ import { isoTimestamp } from '../schemas.js';
 // the `securityScans` / `securityScan` GraphQL fields. `metrics.api_key_usage` counts API keys
 // used in the last 24 h (identity records a key's last use once a minute, not each call).
 
+/** One finding in a scan's `findings` JSON (platform's security scan job writes them). */
 interface Finding {
   check: string;
   severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
   title: string;
   detail: string;
   location?: string;
-}
-
-interface StatusData {
-  securityStatus: {
-    lastScan: { id: string; completedAt: string | null; findings: Finding[] | null } | null;
-    identity: {
-      failedLogins24h: number;
-      blockedAddresses: number;
-      blockedAccounts: number;
-      activeSessions: number;
-      apiKeysUsed24h: number | null;
-      openRegistrationTenants: number | null;
-      activeThreats: {
-        id: string;
-        severity: string;
-        kind: string;
-        ip: string | null;
-        email: string | null;
-        attempts: number;
-        detectedAt: string;
-      }[];
-    };
-  };
 }
 
 const THREAT_MESSAGES: Record<string, string> = {
@@ -67,15 +46,36 @@ const status = defineRoute({
   path: '/api/v1/security/status',
   summary:
     'Security status: active threats, the last scan’s serious findings, sign-in and session figures (admin:security)',
-  operation: `query SecurityStatus { securityStatus {
-    lastScan { id completedAt findings }
-    identity {
-      failedLogins24h blockedAddresses blockedAccounts activeSessions apiKeysUsed24h openRegistrationTenants
-      activeThreats { id severity kind ip email attempts detectedAt }
+  operation: graphql(`
+    query SecurityStatus {
+      securityStatus {
+        lastScan {
+          id
+          completedAt
+          findings
+        }
+        identity {
+          failedLogins24h
+          blockedAddresses
+          blockedAccounts
+          activeSessions
+          apiKeysUsed24h
+          openRegistrationTenants
+          activeThreats {
+            id
+            severity
+            kind
+            ip
+            email
+            attempts
+            detectedAt
+          }
+        }
+      }
     }
-  } }`,
-  respond: ({ securityStatus: s }: StatusData) => {
-    const findings = (s.lastScan?.findings ?? []).filter(
+  `),
+  respond: ({ securityStatus: s }) => {
+    const findings = ((s.lastScan?.findings ?? []) as Finding[]).filter(
       (f) => f.severity === 'critical' || f.severity === 'high' || f.severity === 'medium',
     );
     const alerts: Alert[] = [
@@ -135,24 +135,39 @@ const status = defineRoute({
   }),
 });
 
-const SCAN_OPERATION = `mutation StartSecurityScan($source: String!, $type: String, $components: [String!],
-  $targets: [String!], $deepScan: Boolean, $severityThreshold: String) {
-  startSecurityScan(source: $source, type: $type, components: $components, targets: $targets,
-    deepScan: $deepScan, severityThreshold: $severityThreshold) {
-    id status checks request taskId createdAt estimatedDurationMs
+const SCAN_OPERATION = graphql(`
+  mutation StartSecurityScan(
+    $source: String!
+    $type: String
+    $components: [String!]
+    $targets: [String!]
+    $deepScan: Boolean
+    $severityThreshold: String
+  ) {
+    startSecurityScan(
+      source: $source
+      type: $type
+      components: $components
+      targets: $targets
+      deepScan: $deepScan
+      severityThreshold: $severityThreshold
+    ) {
+      id
+      status
+      checks
+      request
+      taskId
+      createdAt
+      estimatedDurationMs
+    }
   }
-}`;
+`);
 
-interface StartedScan {
-  startSecurityScan: {
-    id: string;
-    status: string;
-    checks: string[];
-    request: { components: string[]; targets: string[]; not_scanned: string[] };
-    taskId: string | null;
-    createdAt: string;
-    estimatedDurationMs: number | null;
-  };
+/** A scan's `request` JSON: what was asked for, and what of it cannot be scanned here. */
+interface ScanRequest {
+  components: string[];
+  targets: string[];
+  not_scanned: string[];
 }
 
 const scan = defineRoute({
@@ -177,15 +192,18 @@ const scan = defineRoute({
     severityThreshold: body.severity_threshold ?? null,
   }),
   status: 202,
-  respond: ({ startSecurityScan: s }: StartedScan) => ({
-    scan_id: s.id,
-    status: 'started' as const,
-    estimated_duration_ms: s.estimatedDurationMs,
-    components_to_scan: s.request.components,
-    checks: s.checks,
-    not_scanned: s.request.not_scanned,
-    task_id: s.taskId,
-  }),
+  respond: ({ startSecurityScan: s }) => {
+    const request = s.request as ScanRequest;
+    return {
+      scan_id: s.id,
+      status: 'started' as const,
+      estimated_duration_ms: s.estimatedDurationMs,
+      components_to_scan: request.components,
+      checks: s.checks,
+      not_scanned: request.not_scanned,
+      task_id: s.taskId,
+    };
+  },
   response: z.object({
     scan_id: z.string(),
     status: z.literal('started'),
@@ -223,16 +241,19 @@ const scans = defineRoute({
     deepScan: body.deep_scan ?? null,
   }),
   status: 202,
-  respond: ({ startSecurityScan: s }: StartedScan) => ({
-    scan_id: s.id,
-    status: s.status,
-    scan_types: s.request.components,
-    checks: s.checks,
-    not_scanned: s.request.not_scanned,
-    targets: s.request.targets,
-    task_id: s.taskId,
-    created_at: s.createdAt,
-  }),
+  respond: ({ startSecurityScan: s }) => {
+    const request = s.request as ScanRequest;
+    return {
+      scan_id: s.id,
+      status: s.status,
+      scan_types: request.components,
+      checks: s.checks,
+      not_scanned: request.not_scanned,
+      targets: request.targets,
+      task_id: s.taskId,
+      created_at: s.createdAt,
+    };
+  },
   response: z.object({
     scan_id: z.string(),
     status: z.string().describe('pending until the task starts'),
