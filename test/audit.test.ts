@@ -10,27 +10,15 @@ import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { createRecordAuditJob, enqueueAuditEntries } from '../subgraphs/identity/jobs/record-audit.js';
 import type { AuditEntry } from '../subgraphs/identity/contract.js';
 import { recordAuditEntries } from '../subgraphs/identity/services/audit.js';
-import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
-import { uniqueClientIp, waitFor } from './support/rest.js';
+import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
+import { ISO_TIMESTAMP, waitFor } from './support/rest.js';
 
 // The audit trail end to end: mutations through /graphql and REST leave entries written by the
 // gateway plugin through identity's record-audit job; the audit log reads them back, scoped and
 // paged. Focused cases cover naming, secrets and a failing sink.
 
 const PASSWORD = 'Audit-Trail-Passphrase-42';
-/**
- * Tests share one database, and sign-in threat detection blocks an address after many failed
- * sign-ins from it: this suite comes through a trusted proxy from an address of its own, so other
- * suites' failures on 127.0.0.1 cannot block it (and the entries must carry that address).
- */
-const LOOPBACK = ['127.0.0.1', '::1'];
-const CLIENT_IP = uniqueClientIp();
-const FORWARDED = { 'x-forwarded-for': CLIENT_IP };
-const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-
-function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
-  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
-}
+const iso = expect.stringMatching(ISO_TIMESTAMP);
 
 interface AuditRow {
   id: string;
@@ -107,10 +95,7 @@ describe('audit log through the real gateway', () => {
     );
 
   beforeAll(async () => {
-    t = await bootPlatform({ trustedProxies: LOOPBACK });
-    const graphql = t.graphql.bind(t);
-    t.graphql = ((query, variables, options = {}) =>
-      graphql(query, variables, { ...options, headers: { ...FORWARDED, ...options.headers } })) as typeof t.graphql;
+    t = await bootPlatform();
     const created = await Promise.all(
       ['a', 'b'].map((p) =>
         t.graphql<{ createTenant: { id: string } }>(CREATE_TENANT, {
@@ -157,7 +142,7 @@ describe('audit log through the real gateway', () => {
       requestId,
       createdAt: iso,
     });
-    expect(entry.ip).toBe(CLIENT_IP);
+    expect(entry.ip).toBe(t.clientIp);
     expect(entry.details).toMatchObject({ field: 'createTenant', operation: 'CreateTenant' });
   });
 
@@ -221,8 +206,7 @@ describe('audit log through the real gateway', () => {
     const since = new Date(Date.now() - 60_000).toISOString();
     const until = new Date().toISOString();
 
-    const answer = await rest(
-      t,
+    const answer = await t.rest(
       `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&start_date=${since}&end_date=${until}`,
     );
     expect(answer.status).toBe(200);
@@ -246,8 +230,7 @@ describe('audit log through the real gateway', () => {
     expect(pagination.pages).toBe(Math.ceil(pagination.total / 2));
     // Newest first, and pages do not overlap.
     expect(Date.parse(logs[0].timestamp)).toBeGreaterThanOrEqual(Date.parse(logs[1].timestamp));
-    const second = await rest(
-      t,
+    const second = await t.rest(
       `/api/v1/admin/audit-logs?action=tenant.create&user_id=operator&limit=2&page=2&start_date=${since}&end_date=${until}`,
     );
     expect(second.body.data.pagination.page).toBe(2);
@@ -255,24 +238,24 @@ describe('audit log through the real gateway', () => {
     for (const log of second.body.data.logs) expect(firstIds).not.toContain(log.id);
 
     // A window in the past holds none of them; a whole calendar day as end_date includes today.
-    const old = await rest(t, '/api/v1/admin/audit-logs?action=tenant.create&end_date=2001-01-01');
+    const old = await t.rest('/api/v1/admin/audit-logs?action=tenant.create&end_date=2001-01-01');
     expect(old.body.data).toEqual({ logs: [], pagination: { page: 1, limit: 20, total: 0, pages: 0 } });
     const today = new Date().toISOString().slice(0, 10);
-    const day = await rest(t, `/api/v1/admin/audit-logs?action=tenant.create&start_date=${today}&end_date=${today}`);
+    const day = await t.rest(`/api/v1/admin/audit-logs?action=tenant.create&start_date=${today}&end_date=${today}`);
     expect(day.body.data.pagination.total).toBeGreaterThanOrEqual(1);
   });
 
   it('limit over 100 is refused with VALIDATION_ERROR; bad dates too', async () => {
-    const over = await rest(t, '/api/v1/admin/audit-logs?limit=101');
+    const over = await t.rest('/api/v1/admin/audit-logs?limit=101');
     expect(over.status).toBe(400);
     expect(over.body).toMatchObject({
       status: 'error',
       error: { code: 'VALIDATION_ERROR' },
       meta: { request_id: expect.any(String) },
     });
-    expect((await rest(t, '/api/v1/admin/audit-logs?limit=100')).status).toBe(200);
-    expect((await rest(t, '/api/v1/admin/audit-logs?start_date=yesterday')).status).toBe(400);
-    const reversed = await rest(t, '/api/v1/admin/audit-logs?start_date=2025-02-01&end_date=2025-01-01');
+    expect((await t.rest('/api/v1/admin/audit-logs?limit=100')).status).toBe(200);
+    expect((await t.rest('/api/v1/admin/audit-logs?start_date=yesterday')).status).toBe(400);
+    const reversed = await t.rest('/api/v1/admin/audit-logs?start_date=2025-02-01&end_date=2025-01-01');
     expect(reversed.body.error.code).toBe('VALIDATION_ERROR');
   });
 
@@ -293,7 +276,7 @@ describe('audit log through the real gateway', () => {
     const mine = await waitForEntry(t, (row) => row.resourceId === aUser, { action: 'user.suspend' }, adminA.token);
     expect(mine).toMatchObject({ actorId: adminA.id, actorKind: 'user', tenantId: tenantA, outcome: 'success' });
 
-    const seen = await rest(t, '/api/v1/admin/audit-logs?limit=100', { token: adminA.token });
+    const seen = await t.rest('/api/v1/admin/audit-logs?limit=100', { token: adminA.token });
     expect(seen.status).toBe(200);
     expect(seen.body.data.logs.length).toBeGreaterThan(0);
     for (const log of seen.body.data.logs) expect(log.details.tenant_id).toBe(tenantA);
@@ -301,11 +284,11 @@ describe('audit log through the real gateway', () => {
       seen.body.data.logs.some((log: { details: { resource_id: string } }) => log.details.resource_id === bUser),
     ).toBe(false);
 
-    expect((await rest(t, '/api/v1/admin/audit-logs', { token: null })).body.error.code).toBe('UNAUTHORIZED');
+    expect((await t.rest('/api/v1/admin/audit-logs', { token: null })).body.error.code).toBe('UNAUTHORIZED');
     const plainEmail = `${uniqueSlug('plain')}@example.com`;
     await register(tenantA, plainEmail);
     const plain = (await login(tenantA, plainEmail)).body.data!.login.accessToken;
-    const refused = await rest(t, '/api/v1/admin/audit-logs', { token: plain });
+    const refused = await t.rest('/api/v1/admin/audit-logs', { token: plain });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('FORBIDDEN');
   });

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
-import { startPlatform, type Platform } from '../app/platform.js';
-import { testDataImportConfig, uniqueSlug } from './support/platform.js';
+import type { Platform } from '../app/platform.js';
+import {
+  bootPlatform,
+  testDataImportConfig,
+  uniqueSlug,
+  type RestAnswer,
+  type TestPlatform,
+} from './support/platform.js';
+import { expectRestError } from './support/rest.js';
+import { signUp } from './support/tenants.js';
 
 // Data import end to end through the gateway (tenantsdb REST and GraphQL): a real source
 // PostgreSQL database is created on TEST_DATABASE_URL's server, analyzed, and imported into one
@@ -18,54 +23,9 @@ import { testDataImportConfig, uniqueSlug } from './support/platform.js';
 const SERVER_URL = process.env.TEST_DATABASE_URL;
 const hasServer = Boolean(SERVER_URL);
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
+let t: TestPlatform;
 let platform: Platform;
-let dataDir: string;
-let operatorKey: string;
 const logLines: string[] = [];
-const clientIp = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${(randomBytes(1)[0]! % 250) + 1}`;
-
-async function call(
-  path: string,
-  init: { method?: string; key?: string | null; body?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { 'x-forwarded-for': clientIp };
-  const key = init.key === undefined ? operatorKey : init.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${platform.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function expectError(answer: Answer, status: number, code: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.success).toBe(false);
-  expect(answer.body.error.code).toBe(code);
-}
-
-async function signup(): Promise<{ apiKey: string; projectId: string }> {
-  const answer = await call('/signup', {
-    method: 'POST',
-    key: null,
-    body: {
-      email: `${uniqueSlug('imp')}@example.com`,
-      password: 'correct horse battery 42',
-      project_name: uniqueSlug('P'),
-    },
-  });
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return { apiKey: answer.body.api_key as string, projectId: answer.body.project_id as string };
-}
 
 /** The workspace row an import hangs off (created directly: workspaces are another capability's routes). */
 async function createWorkspace(projectId: string): Promise<string> {
@@ -77,10 +37,10 @@ async function createWorkspace(projectId: string): Promise<string> {
   return id;
 }
 
-async function waitForImport(workspaceId: string, importId: string, key: string): Promise<Answer> {
+async function waitForImport(workspaceId: string, importId: string, key: string): Promise<RestAnswer> {
   const started = Date.now();
   for (;;) {
-    const answer = await call(`/workspaces/${workspaceId}/import-data/status?import_id=${importId}`, { key });
+    const answer = await t.rest(`/workspaces/${workspaceId}/import-data/status?import_id=${importId}`, { token: key });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     if (answer.body.status === 'completed' || answer.body.status === 'failed') return answer;
     if (Date.now() - started > 60_000) throw new Error('import did not finish');
@@ -190,40 +150,27 @@ async function tenantRows(schema: string, table: string): Promise<unknown[]> {
 // --- setup -----------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'platform-test-'));
-  operatorKey = `op_test_${randomBytes(24).toString('hex')}`;
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
       logLines.push(chunk.toString('utf8'));
       done();
     },
   });
-  platform = await startPlatform(
+  t = await bootPlatform(
     {
-      environment: 'test',
-      databaseUrl: process.env.TEST_DATABASE_URL || undefined,
-      dataDir,
-      poolMax: 5,
-      redisUrl: process.env.TEST_REDIS_URL || undefined,
-      adminApiKey: operatorKey,
-      port: 0,
-      host: '127.0.0.1',
       requestTimeoutMs: 20_000,
       rateLimitEnabled: false,
-      transport: 'in-process',
-      pgliteFromTemplate: true,
-      keyPrefix: `test:${randomBytes(6).toString('hex')}:`,
       // 127.0.0.1 for the unreachable cases below even on the embedded default (no server there).
       dataImport: { ...testDataImportConfig(), allowedHosts: [...testDataImportConfig().allowedHosts, '127.0.0.1'] },
     },
     // debug: everything the import could log is captured and searched for the password.
-    createLogger({ level: 'debug', destination }),
+    { logger: createLogger({ level: 'debug', destination }) },
   );
+  platform = t.platform;
 }, 120_000);
 
 afterAll(async () => {
-  await platform?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await t?.close();
   if (hasServer) {
     for (const name of sourceDatabases) {
       await onSource('postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);
@@ -233,13 +180,13 @@ afterAll(async () => {
 
 async function createWorkspaceThroughApi(apiKey: string): Promise<string> {
   const name = uniqueSlug('ws').replaceAll('-', '_');
-  const answer = await call('/workspaces', { method: 'POST', key: apiKey, body: { name, database: 'PostgreSQL' } });
+  const answer = await t.rest('/workspaces', { method: 'POST', token: apiKey, body: { name, database: 'PostgreSQL' } });
   expect(answer.status, JSON.stringify(answer.body)).toBe(201);
   return answer.body.id as string;
 }
 
 async function workspaceColumns(workspaceId: string, apiKey: string): Promise<Record<string, string[]>> {
-  const answer = await call(`/workspaces/${workspaceId}/schema`, { key: apiKey });
+  const answer = await t.rest(`/workspaces/${workspaceId}/schema`, { token: apiKey });
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   const tables = answer.body.tables as { name: string; columns: { name: string }[] }[];
   return Object.fromEntries(tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
@@ -249,7 +196,7 @@ async function workspaceColumns(workspaceId: string, apiKey: string): Promise<Re
 
 describe('data import: errors that need no source database', () => {
   it('answers a clear error for an unreachable source, an unknown workspace and another project', async () => {
-    const { apiKey, projectId } = await signup();
+    const { apiKey, projectId } = await signUp(t, 'imp');
     const workspaceId = await createWorkspace(projectId);
     const unreachable = {
       connection: {
@@ -262,59 +209,68 @@ describe('data import: errors that need no source database', () => {
       },
       routing_field: 'tenant_id',
     };
-    const refused = await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    const refused = await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: unreachable,
     });
-    expectError(refused, 502, 'SOURCE_UNREACHABLE');
+    expectRestError('tenantsdb', refused, 502, 'SOURCE_UNREACHABLE');
     expect(JSON.stringify(refused.body)).not.toContain('pw-unreachable');
     expect(logLines.join('')).not.toContain('pw-unreachable');
 
-    const started = await call(`/workspaces/${workspaceId}/import-data`, {
+    const started = await t.rest(`/workspaces/${workspaceId}/import-data`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: unreachable,
     });
-    expectError(started, 502, 'SOURCE_UNREACHABLE');
+    expectRestError('tenantsdb', started, 502, 'SOURCE_UNREACHABLE');
     expect(await platform.db.prisma.dataImport.count({ where: { workspaceId } })).toBe(0);
 
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
         method: 'POST',
-        key: apiKey,
+        token: apiKey,
         body: { ...unreachable, connection: { ...unreachable.connection, type: 'mysql' } },
       }),
       400,
       'VALIDATION_ERROR',
     );
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
         method: 'POST',
-        key: apiKey,
+        token: apiKey,
         body: { ...unreachable, routing_field: 'tenant_id; drop table x' },
       }),
       400,
       'VALIDATION_ERROR',
     );
 
-    const other = await signup();
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    const other = await signUp(t, 'imp');
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
         method: 'POST',
-        key: other.apiKey,
+        token: other.apiKey,
         body: unreachable,
       }),
       404,
       'NOT_FOUND',
     );
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/status?import_id=imp_missing`, { key: apiKey }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/status?import_id=imp_missing`, { token: apiKey }),
       404,
       'NOT_FOUND',
     );
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/analyze`, { method: 'POST', key: null, body: unreachable }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
+        method: 'POST',
+        token: null,
+        body: unreachable,
+      }),
       401,
       'UNAUTHORIZED',
     );
@@ -326,11 +282,11 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     const suffix = randomBytes(3).toString('hex');
     const values = [`acme-${suffix}`, `beta-${suffix}`, `gamma-${suffix}`];
     const source = await createSource(values);
-    const { apiKey, projectId } = await signup();
+    const { apiKey, projectId } = await signUp(t, 'imp');
     const workspaceId = await createWorkspace(projectId);
-    const answer = await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    const answer = await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: { connection: connectionFor(source, 'pw-analyze'), routing_field: 'tenant_id' },
     });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -350,13 +306,13 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     expect(answer.body.routing_values_limit).toBe(1000);
     expect(answer.body.rows_without_routing_value).toBe(1);
 
-    const wrongDb = await call(`/workspaces/${workspaceId}/import-data/analyze`, {
+    const wrongDb = await t.rest(`/workspaces/${workspaceId}/import-data/analyze`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: { connection: connectionFor(`${source}_missing`, 'pw-analyze'), routing_field: 'tenant_id' },
     });
     // A missing database is answered like a closed port: the same code and message.
-    expectError(wrongDb, 502, 'SOURCE_UNREACHABLE');
+    expectRestError('tenantsdb', wrongDb, 502, 'SOURCE_UNREACHABLE');
     expect(wrongDb.body.error.message).not.toMatch(/does not exist/);
   });
 
@@ -366,12 +322,12 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     const bad = `Bad Value! ${suffix}`;
     const source = await createSource([...good, bad], { value: good[0]!, rows: 2500 });
     const password = `pw-${randomBytes(12).toString('hex')}`;
-    const { apiKey, projectId } = await signup();
+    const { apiKey, projectId } = await signUp(t, 'imp');
     const workspaceId = await createWorkspace(projectId);
 
-    const started = await call(`/workspaces/${workspaceId}/import-data`, {
+    const started = await t.rest(`/workspaces/${workspaceId}/import-data`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: {
         connection: connectionFor(source, password),
         routing_field: 'tenant_id',
@@ -480,13 +436,13 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     const suffix = randomBytes(3).toString('hex');
     const values = [`one-${suffix}`, `two-${suffix}`, `three-${suffix}`];
     const source = await createSource(values);
-    const { apiKey } = await signup();
+    const { apiKey } = await signUp(t, 'imp');
     const workspaceId = await createWorkspaceThroughApi(apiKey);
     const connection = connectionFor(source, 'pw-full');
 
-    const noTenants = await call(`/workspaces/${workspaceId}/import-data`, {
+    const noTenants = await t.rest(`/workspaces/${workspaceId}/import-data`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: { connection, routing_field: 'tenant_id', options: { create_tenants: false } },
     });
     expect(noTenants.status, JSON.stringify(noTenants.body)).toBe(202);
@@ -496,9 +452,9 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     expect(refused.body.failures.map((f: { code: string }) => f.code)).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
     expect(await platform.db.prisma.tenant.count({ where: { slug: { in: values } } })).toBe(0);
 
-    const full = await call(`/workspaces/${workspaceId}/import-full`, {
+    const full = await t.rest(`/workspaces/${workspaceId}/import-full`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: { connection, routing_field: 'tenant_id', options: { drop_routing_column: false } },
     });
     expect(full.status, JSON.stringify(full.body)).toBe(202);
@@ -521,10 +477,11 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
     }
 
     // Another project cannot read the import.
-    const other = await signup();
-    expectError(
-      await call(`/workspaces/${workspaceId}/import-data/status?import_id=${full.body.import_id}`, {
-        key: other.apiKey,
+    const other = await signUp(t, 'imp');
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/workspaces/${workspaceId}/import-data/status?import_id=${full.body.import_id}`, {
+        token: other.apiKey,
       }),
       404,
       'NOT_FOUND',
@@ -534,11 +491,11 @@ describe.skipIf(!hasServer)('data import from a real source database (needs TEST
   it('import-full drops the routing column in the workspace and the tenants when asked', async () => {
     const value = `solo-${randomBytes(3).toString('hex')}`;
     const source = await createSource([value]);
-    const { apiKey } = await signup();
+    const { apiKey } = await signUp(t, 'imp');
     const workspaceId = await createWorkspaceThroughApi(apiKey);
-    const full = await call(`/workspaces/${workspaceId}/import-full`, {
+    const full = await t.rest(`/workspaces/${workspaceId}/import-full`, {
       method: 'POST',
-      key: apiKey,
+      token: apiKey,
       body: {
         connection: connectionFor(source, 'pw-drop'),
         routing_field: 'tenant_id',

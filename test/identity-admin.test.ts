@@ -1,26 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
-import { expectRestError, waitFor } from './support/rest.js';
+import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer } from './support/platform.js';
+import { expectRestError, ISO_TIMESTAMP, waitFor } from './support/rest.js';
 
 // platform-forge's /admin/users end to end: a tenant admin (a real user, signed in with a
 // password) manages its tenant's users through REST in the documented envelope; suspension and
 // deletion cut access at once; nothing crosses into another tenant.
 
 const PASSWORD = 'Admin-Module-Passphrase-7';
-/**
- * Tests share one database, and sign-in threat detection blocks an address after many failed
- * sign-ins from it: this suite comes through a trusted proxy from an address of its own, so other
- * suites' failures on 127.0.0.1 cannot block it.
- */
-const LOOPBACK = ['127.0.0.1', '::1'];
-const FORWARDED = {
-  'x-forwarded-for': `198.19.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
-};
-const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-
-function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
-  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
-}
+const iso = expect.stringMatching(ISO_TIMESTAMP);
 
 const expectError = (answer: RestAnswer, status: number, code: string) =>
   expectRestError('platform-forge', answer, status, code);
@@ -63,7 +50,7 @@ describe('platform-forge admin users through the real gateway', () => {
   const member = async (tenantId: string, roles: string[]) => {
     const user = await register(tenantId);
     if (roles.join() !== 'user') {
-      const promoted = await rest(t, `/api/v1/admin/users/${user.id}`, { method: 'PUT', body: { roles } });
+      const promoted = await t.rest(`/api/v1/admin/users/${user.id}`, { method: 'PUT', body: { roles } });
       expect(promoted.status).toBe(200);
     }
     return { ...user, ...(await tokenFor(tenantId, user.email)) };
@@ -72,10 +59,7 @@ describe('platform-forge admin users through the real gateway', () => {
   const me = (token: string) => t.graphql<{ me: { id: string } | null }>('{ me { id status } }', {}, { token });
 
   beforeAll(async () => {
-    t = await bootPlatform({ trustedProxies: LOOPBACK });
-    const graphql = t.graphql.bind(t);
-    t.graphql = ((query, variables, options = {}) =>
-      graphql(query, variables, { ...options, headers: { ...FORWARDED, ...options.headers } })) as typeof t.graphql;
+    t = await bootPlatform();
     const created = await Promise.all(
       ['a', 'b'].map((p) =>
         t.graphql<{ createTenant: { id: string } }>(
@@ -98,7 +82,7 @@ describe('platform-forge admin users through the real gateway', () => {
     const bob = await register(tenantA, `${tag}-bob@example.com`, 'Bob Listed');
     const other = await register(tenantB, `${tag}-carol@example.com`, 'Carol Elsewhere');
 
-    const answer = await rest(t, `/api/v1/admin/users?search=${tag}`, { token: admin.token });
+    const answer = await t.rest(`/api/v1/admin/users?search=${tag}`, { token: admin.token });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
       status: 'success',
@@ -121,28 +105,28 @@ describe('platform-forge admin users through the real gateway', () => {
     });
     expect(JSON.stringify(answer.body)).not.toContain(other.id);
 
-    const byName = await rest(t, `/api/v1/admin/users?search=alice%20listed`, { token: admin.token });
+    const byName = await t.rest(`/api/v1/admin/users?search=alice%20listed`, { token: admin.token });
     expect(byName.body.data.users.map((u: { id: string }) => u.id)).toContain(alice.id);
-    const admins = await rest(t, '/api/v1/admin/users?role=admin', { token: admin.token });
+    const admins = await t.rest('/api/v1/admin/users?role=admin', { token: admin.token });
     expect(admins.body.data.users.map((u: { id: string }) => u.id)).toEqual([admin.id]);
-    const paged = await rest(t, `/api/v1/admin/users?search=${tag}&limit=1&page=2`, { token: admin.token });
+    const paged = await t.rest(`/api/v1/admin/users?search=${tag}&limit=1&page=2`, { token: admin.token });
     expect(paged.body.data).toEqual({
       users: [expect.objectContaining({ id: alice.id })],
       pagination: { page: 2, limit: 1, total: 2, pages: 2 },
     });
 
-    expectError(await rest(t, '/api/v1/admin/users?limit=101', { token: admin.token }), 400, 'VALIDATION_ERROR');
-    expectError(await rest(t, '/api/v1/admin/users?status=gone', { token: admin.token }), 400, 'VALIDATION_ERROR');
-    expectError(await rest(t, '/api/v1/admin/users', { token: null }), 401, 'UNAUTHORIZED');
+    expectError(await t.rest('/api/v1/admin/users?limit=101', { token: admin.token }), 400, 'VALIDATION_ERROR');
+    expectError(await t.rest('/api/v1/admin/users?status=gone', { token: admin.token }), 400, 'VALIDATION_ERROR');
+    expectError(await t.rest('/api/v1/admin/users', { token: null }), 401, 'UNAUTHORIZED');
     const plain = await member(tenantA, ['user']);
-    expectError(await rest(t, '/api/v1/admin/users', { token: plain.accessToken }), 403, 'FORBIDDEN');
+    expectError(await t.rest('/api/v1/admin/users', { token: plain.accessToken }), 403, 'FORBIDDEN');
   });
 
   it('PUT /api/v1/admin/users/{id} changes name, email and roles; an email in use is a CONFLICT', async () => {
     const user = await register(tenantA);
     const taken = await register(tenantA);
     const newEmail = `${uniqueSlug('renamed')}@Example.com`;
-    const answer = await rest(t, `/api/v1/admin/users/${user.id}`, {
+    const answer = await t.rest(`/api/v1/admin/users/${user.id}`, {
       method: 'PUT',
       token: admin.token,
       body: { name: 'Renamed Person', email: newEmail, roles: ['user', 'viewer'] },
@@ -156,19 +140,19 @@ describe('platform-forge admin users through the real gateway', () => {
       status: 'active',
     });
 
-    const conflict = await rest(t, `/api/v1/admin/users/${user.id}`, {
+    const conflict = await t.rest(`/api/v1/admin/users/${user.id}`, {
       method: 'PUT',
       token: admin.token,
       body: { email: taken.email },
     });
     expectError(conflict, 409, 'CONFLICT');
     expectError(
-      await rest(t, `/api/v1/admin/users/${user.id}`, { method: 'PUT', token: admin.token, body: {} }),
+      await t.rest(`/api/v1/admin/users/${user.id}`, { method: 'PUT', token: admin.token, body: {} }),
       400,
       'VALIDATION_ERROR',
     );
     expectError(
-      await rest(t, `/api/v1/admin/users/${user.id}`, {
+      await t.rest(`/api/v1/admin/users/${user.id}`, {
         method: 'PUT',
         token: admin.token,
         body: { status: 'active' },
@@ -182,7 +166,7 @@ describe('platform-forge admin users through the real gateway', () => {
     // An owner holds write:users but not admin:security, which the admin role carries.
     const owner = await member(tenantA, ['owner']);
     const user = await register(tenantA);
-    const grant = await rest(t, `/api/v1/admin/users/${user.id}`, {
+    const grant = await t.rest(`/api/v1/admin/users/${user.id}`, {
       method: 'PUT',
       token: owner.accessToken,
       body: { roles: ['admin'] },
@@ -191,19 +175,19 @@ describe('platform-forge admin users through the real gateway', () => {
     expect(grant.body.error.details).toMatchObject({ roles: ['admin'], missing_scopes: ['admin:security'] });
     // Nor may it act on an admin, who holds more than it does.
     expectError(
-      await rest(t, `/api/v1/admin/users/${admin.id}/suspend`, { method: 'POST', token: owner.accessToken }),
+      await t.rest(`/api/v1/admin/users/${admin.id}/suspend`, { method: 'POST', token: owner.accessToken }),
       403,
       'FORBIDDEN',
     );
     // Granting what it holds is fine.
-    const ok = await rest(t, `/api/v1/admin/users/${user.id}`, {
+    const ok = await t.rest(`/api/v1/admin/users/${user.id}`, {
       method: 'PUT',
       token: owner.accessToken,
       body: { roles: ['owner'] },
     });
     expect(ok.status).toBe(200);
     expectError(
-      await rest(t, `/api/v1/admin/users/${admin.id}`, {
+      await t.rest(`/api/v1/admin/users/${admin.id}`, {
         method: 'PUT',
         token: admin.token,
         body: { roles: ['user'] },
@@ -212,7 +196,7 @@ describe('platform-forge admin users through the real gateway', () => {
       'FORBIDDEN',
     );
     // Its own name is its own business.
-    const renamed = await rest(t, `/api/v1/admin/users/${admin.id}`, {
+    const renamed = await t.rest(`/api/v1/admin/users/${admin.id}`, {
       method: 'PUT',
       token: admin.token,
       body: { name: 'The Admin' },
@@ -224,7 +208,7 @@ describe('platform-forge admin users through the real gateway', () => {
     const victim = await member(tenantA, ['user']);
     expect((await me(victim.accessToken)).body.data?.me?.id).toBe(victim.id);
 
-    const suspended = await rest(t, `/api/v1/admin/users/${victim.id}/suspend`, { method: 'POST', token: admin.token });
+    const suspended = await t.rest(`/api/v1/admin/users/${victim.id}/suspend`, { method: 'POST', token: admin.token });
     expect(suspended.status).toBe(200);
     expect(suspended.body.data.user).toMatchObject({ id: victim.id, status: 'suspended' });
 
@@ -239,10 +223,10 @@ describe('platform-forge admin users through the real gateway', () => {
     );
     expect(refreshed.body.errors?.[0]?.extensions?.code).toMatch(/ACCOUNT_DISABLED|UNAUTHORIZED/);
     expect((await login(tenantA, victim.email)).errors?.[0]?.extensions?.code).toBe('ACCOUNT_DISABLED');
-    const listed = await rest(t, '/api/v1/admin/users?status=suspended', { token: admin.token });
+    const listed = await t.rest('/api/v1/admin/users?status=suspended', { token: admin.token });
     expect(listed.body.data.users.map((u: { id: string }) => u.id)).toContain(victim.id);
 
-    const activated = await rest(t, `/api/v1/admin/users/${victim.id}/activate`, {
+    const activated = await t.rest(`/api/v1/admin/users/${victim.id}/activate`, {
       method: 'POST',
       token: admin.token,
     });
@@ -253,19 +237,19 @@ describe('platform-forge admin users through the real gateway', () => {
 
   it('DELETE removes the user softly: access ends, the email is free again, the list no longer shows them', async () => {
     const doomed = await member(tenantA, ['user']);
-    const answer = await rest(t, `/api/v1/admin/users/${doomed.id}`, { method: 'DELETE', token: admin.token });
+    const answer = await t.rest(`/api/v1/admin/users/${doomed.id}`, { method: 'DELETE', token: admin.token });
     expect(answer.status).toBe(200);
     expect(answer.body.data.user).toMatchObject({ id: doomed.id, status: 'deleted', deleted_at: iso });
     expect(answer.body.data.user.email).not.toBe(doomed.email);
 
     expect((await me(doomed.accessToken)).status).toBe(401);
-    const list = await rest(t, '/api/v1/admin/users?limit=100', { token: admin.token });
+    const list = await t.rest('/api/v1/admin/users?limit=100', { token: admin.token });
     expect(list.body.data.users.map((u: { id: string }) => u.id)).not.toContain(doomed.id);
-    const deletedList = await rest(t, '/api/v1/admin/users?status=deleted', { token: admin.token });
+    const deletedList = await t.rest('/api/v1/admin/users?status=deleted', { token: admin.token });
     expect(deletedList.body.data.users.map((u: { id: string }) => u.id)).toContain(doomed.id);
     // Deleted users are gone for every other admin action.
     expectError(
-      await rest(t, `/api/v1/admin/users/${doomed.id}/activate`, { method: 'POST', token: admin.token }),
+      await t.rest(`/api/v1/admin/users/${doomed.id}/activate`, { method: 'POST', token: admin.token }),
       404,
       'NOT_FOUND',
     );
@@ -276,12 +260,12 @@ describe('platform-forge admin users through the real gateway', () => {
 
   it('an administrator cannot suspend or delete itself', async () => {
     expectError(
-      await rest(t, `/api/v1/admin/users/${admin.id}/suspend`, { method: 'POST', token: admin.token }),
+      await t.rest(`/api/v1/admin/users/${admin.id}/suspend`, { method: 'POST', token: admin.token }),
       403,
       'FORBIDDEN',
     );
     expectError(
-      await rest(t, `/api/v1/admin/users/${admin.id}`, { method: 'DELETE', token: admin.token }),
+      await t.rest(`/api/v1/admin/users/${admin.id}`, { method: 'DELETE', token: admin.token }),
       403,
       'FORBIDDEN',
     );
@@ -296,13 +280,13 @@ describe('platform-forge admin users through the real gateway', () => {
       ['POST', `/api/v1/admin/users/${stranger.id}/activate`, undefined],
       ['DELETE', `/api/v1/admin/users/${stranger.id}`, undefined],
     ] as const) {
-      expectError(await rest(t, path, { method, token: admin.token, body }), 404, 'NOT_FOUND');
+      expectError(await t.rest(path, { method, token: admin.token, body }), 404, 'NOT_FOUND');
     }
     expect((await me(stranger.accessToken)).body.data?.me?.id).toBe(stranger.id);
-    const list = await rest(t, `/api/v1/admin/users?limit=100`, { token: admin.token });
+    const list = await t.rest(`/api/v1/admin/users?limit=100`, { token: admin.token });
     for (const user of list.body.data.users) expect(user.tenant_id).toBe(tenantA);
     // The operator, bound to no tenant, may act on any tenant's user.
-    const byOperator = await rest(t, `/api/v1/admin/users/${stranger.id}`, {
+    const byOperator = await t.rest(`/api/v1/admin/users/${stranger.id}`, {
       method: 'PUT',
       body: { name: 'Renamed By Operator' },
     });
@@ -311,9 +295,9 @@ describe('platform-forge admin users through the real gateway', () => {
 
   it('admin actions land in the audit log with the admin as actor', async () => {
     const user = await register(tenantA);
-    await rest(t, `/api/v1/admin/users/${user.id}/suspend`, { method: 'POST', token: admin.token });
+    await t.rest(`/api/v1/admin/users/${user.id}/suspend`, { method: 'POST', token: admin.token });
     const entry = await waitFor(async () => {
-      const logs = await rest(t, `/api/v1/admin/audit-logs?action=user.suspend&user_id=${admin.id}`, {
+      const logs = await t.rest(`/api/v1/admin/audit-logs?action=user.suspend&user_id=${admin.id}`, {
         token: admin.token,
       });
       return logs.body.data.logs.find((l: { details: { resource_id: string } }) => l.details.resource_id === user.id);

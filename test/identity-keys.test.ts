@@ -13,8 +13,15 @@ import { generateApiKey } from '../subgraphs/identity/services/api-keys.js';
 import { listProjects } from '../subgraphs/identity/services/projects.js';
 import type { Principal } from '../lib/principal.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
-import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
-import { expectRestError, uniqueClientIp } from './support/rest.js';
+import {
+  bootPlatform,
+  restAt,
+  uniqueSlug,
+  usingRealServices,
+  type RestAnswer,
+  type TestPlatform,
+} from './support/platform.js';
+import { expectRestError } from './support/rest.js';
 
 // tenantsdb accounts, projects and API keys end to end: REST in the documented shape through the
 // real gateway, identity's own checks (ownership, scopes), and the gateway's key cache with its
@@ -27,44 +34,14 @@ const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 const PASSWORD = 'correct horse battery 42';
 const rateLimitPolicies = { 'platform-forge.auth': { points: 1000, durationSeconds: 60 } };
 
-interface Answer {
-  status: number;
-  // Bodies are checked by the assertions; typing each one would only restate them.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-  text: string;
-}
-
-/** One address per run: login failures from other suites on a shared database cannot block this one. */
-const clientIp = uniqueClientIp();
-
-async function call(
-  url: string,
-  path: string,
-  init: { method?: string; key?: string | null; via?: 'bearer' | 'x-api-key'; body?: unknown } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { 'x-forwarded-for': clientIp };
-  if (init.key) {
-    if (init.via === 'x-api-key') headers['x-api-key'] = init.key;
-    else headers.authorization = `Bearer ${init.key}`;
-  }
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${url}${path}`, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {}, text };
-}
-
-const expectTenantsdbError = (answer: Answer, status: number, code: string) =>
+const expectTenantsdbError = (answer: RestAnswer, status: number, code: string) =>
   expectRestError('tenantsdb', answer, status, code);
 
 describe('tenantsdb accounts, projects and API keys', () => {
   let t: TestPlatform;
   const signupAs = async (email = `${uniqueSlug('acct')}@example.com`, projectName = uniqueSlug('Project')) => {
-    const answer = await call(t.url, '/signup', {
+    const answer = await t.rest('/signup', {
+      token: null,
       method: 'POST',
       body: { email, password: PASSWORD, project_name: projectName },
     });
@@ -85,7 +62,8 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
   it('signup answers exactly the documented body, and the key works as Bearer and as X-API-Key', async () => {
     const email = `${uniqueSlug('Owner')}@Example.com`;
-    const signup = await call(t.url, '/signup', {
+    const signup = await t.rest('/signup', {
+      token: null,
       method: 'POST',
       body: { email, password: PASSWORD, project_name: 'Healthcare SaaS' },
     });
@@ -117,7 +95,11 @@ describe('tenantsdb accounts, projects and API keys', () => {
     expect(JSON.stringify(project!.apiKeys)).not.toContain(signup.body.api_key.slice('tenantsdb_sk_'.length));
 
     for (const via of ['bearer', 'x-api-key'] as const) {
-      const projects = await call(t.url, '/projects', { key: signup.body.api_key, via });
+      const key = signup.body.api_key as string;
+      const projects = await t.rest(
+        '/projects',
+        via === 'bearer' ? { token: key } : { token: null, headers: { 'x-api-key': key } },
+      );
       expect(projects.status).toBe(200);
       expect(projects.body).toEqual({
         success: true,
@@ -129,7 +111,8 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
   it('login mints a fresh session key per project; old keys keep working; keys are listed masked', async () => {
     const account = await signupAs();
-    const login = await call(t.url, '/login', {
+    const login = await t.rest('/login', {
+      token: null,
       method: 'POST',
       body: { email: account.email.toUpperCase(), password: PASSWORD },
     });
@@ -151,15 +134,15 @@ describe('tenantsdb accounts, projects and API keys', () => {
     expect(expiresIn).toBeGreaterThan(23.9 * 3600_000);
     expect(expiresIn).toBeLessThanOrEqual(24 * 3600_000);
 
-    const viaSession = await call(t.url, '/projects', { key: sessionKey });
+    const viaSession = await t.rest('/projects', { token: sessionKey });
     expect(viaSession.status).toBe(200);
     expect(viaSession.body.projects[0]).toMatchObject({ project_id: account.projectId, api_key_count: 2 });
-    expect((await call(t.url, '/projects', { key: account.apiKey })).status).toBe(200);
+    expect((await t.rest('/projects', { token: account.apiKey })).status).toBe(200);
 
     // A key made on purpose and never used: listed without last_used_at, as the document shows.
-    const created = await call(t.url, '/apikeys', {
+    const created = await t.rest('/apikeys', {
       method: 'POST',
-      key: sessionKey,
+      token: sessionKey,
       body: { project_name: 'CI Pipeline' },
     });
     expect(created.status).toBe(201);
@@ -175,7 +158,7 @@ describe('tenantsdb accounts, projects and API keys', () => {
       created_at: iso,
     });
 
-    const list = await call(t.url, '/apikeys', { key: sessionKey, via: 'x-api-key' });
+    const list = await t.rest('/apikeys', { token: null, headers: { 'x-api-key': sessionKey } });
     expect(list.status).toBe(200);
     expect(list.body.success).toBe(true);
     expect(list.body.count).toBe(3);
@@ -212,15 +195,15 @@ describe('tenantsdb accounts, projects and API keys', () => {
     );
 
     // The new key works, then is deleted and refused at once, in the tenantsdb error shape.
-    expect((await call(t.url, '/projects', { key: created.body.key })).status).toBe(200);
-    const deleted = await call(t.url, `/apikeys/${created.body.id}`, { method: 'DELETE', key: sessionKey });
+    expect((await t.rest('/projects', { token: created.body.key })).status).toBe(200);
+    const deleted = await t.rest(`/apikeys/${created.body.id}`, { method: 'DELETE', token: sessionKey });
     expect(deleted.status).toBe(200);
     expect(deleted.body).toEqual({ success: true, id: created.body.id, message: expect.any(String) });
-    expectTenantsdbError(await call(t.url, '/projects', { key: created.body.key }), 401, 'UNAUTHORIZED');
-    const after = await call(t.url, '/apikeys', { key: sessionKey });
+    expectTenantsdbError(await t.rest('/projects', { token: created.body.key }), 401, 'UNAUTHORIZED');
+    const after = await t.rest('/apikeys', { token: sessionKey });
     expect(after.body.count).toBe(2);
     expectTenantsdbError(
-      await call(t.url, `/apikeys/${created.body.id}`, { method: 'DELETE', key: sessionKey }),
+      await t.rest(`/apikeys/${created.body.id}`, { method: 'DELETE', token: sessionKey }),
       404,
       'NOT_FOUND',
     );
@@ -228,11 +211,13 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
   it('login: unknown email and wrong password get the same INVALID_CREDENTIALS', async () => {
     const account = await signupAs();
-    const wrong = await call(t.url, '/login', {
+    const wrong = await t.rest('/login', {
+      token: null,
       method: 'POST',
       body: { email: account.email, password: 'not the password at all' },
     });
-    const unknown = await call(t.url, '/login', {
+    const unknown = await t.rest('/login', {
+      token: null,
       method: 'POST',
       body: { email: `${uniqueSlug('nobody')}@example.com`, password: PASSWORD },
     });
@@ -241,7 +226,7 @@ describe('tenantsdb accounts, projects and API keys', () => {
     expect(wrong.body.error.message).toBe(unknown.body.error.message);
     // Both attempts were recorded for threat detection.
     const attempts = await t.platform.db.prisma.loginAttempt.count({
-      where: { directory: 'accounts', email: account.email, success: false, ip: clientIp },
+      where: { directory: 'accounts', email: account.email, success: false, ip: t.clientIp },
     });
     expect(attempts).toBe(1);
   });
@@ -251,7 +236,8 @@ describe('tenantsdb accounts, projects and API keys', () => {
     const { prisma } = t.platform.db;
     const keysBefore = await prisma.apiKey.count();
     const projectName = uniqueSlug('Orphan');
-    const dup = await call(t.url, '/signup', {
+    const dup = await t.rest('/signup', {
+      token: null,
       method: 'POST',
       body: { email: account.email.toUpperCase(), password: PASSWORD, project_name: projectName },
     });
@@ -262,44 +248,44 @@ describe('tenantsdb accounts, projects and API keys', () => {
     const orphanKeys = await prisma.apiKey.count({ where: { project: { name: projectName } } });
     expect(orphanKeys).toBe(0);
     expect(await prisma.apiKey.count()).toBeGreaterThanOrEqual(keysBefore);
-    const projects = await call(t.url, '/projects', { key: account.apiKey });
+    const projects = await t.rest('/projects', { token: account.apiKey });
     expect(projects.body.count).toBe(1);
   });
 
   it("another account's project and keys are NOT_FOUND, never revealed", async () => {
     const alice = await signupAs();
     const bob = await signupAs();
-    const aliceKeys = await call(t.url, '/apikeys', { key: alice.apiKey });
+    const aliceKeys = await t.rest('/apikeys', { token: alice.apiKey });
     const aliceKeyId = aliceKeys.body.api_keys[0].id as number;
 
     expectTenantsdbError(
-      await call(t.url, `/projects/${alice.projectId}`, { method: 'DELETE', key: bob.apiKey }),
+      await t.rest(`/projects/${alice.projectId}`, { method: 'DELETE', token: bob.apiKey }),
       404,
       'NOT_FOUND',
     );
     expectTenantsdbError(
-      await call(t.url, `/projects/tdb_00000000`, { method: 'DELETE', key: bob.apiKey }),
+      await t.rest(`/projects/tdb_00000000`, { method: 'DELETE', token: bob.apiKey }),
       404,
       'NOT_FOUND',
     );
     expectTenantsdbError(
-      await call(t.url, '/apikeys', {
+      await t.rest('/apikeys', {
         method: 'POST',
-        key: bob.apiKey,
+        token: bob.apiKey,
         body: { project_name: 'sneaky', project_id: alice.projectId },
       }),
       404,
       'NOT_FOUND',
     );
     expectTenantsdbError(
-      await call(t.url, `/apikeys/${aliceKeyId}`, { method: 'DELETE', key: bob.apiKey }),
+      await t.rest(`/apikeys/${aliceKeyId}`, { method: 'DELETE', token: bob.apiKey }),
       404,
       'NOT_FOUND',
     );
-    const bobProjects = await call(t.url, '/projects', { key: bob.apiKey });
+    const bobProjects = await t.rest('/projects', { token: bob.apiKey });
     expect(bobProjects.body.projects.map((p: { project_id: string }) => p.project_id)).toEqual([bob.projectId]);
     // Alice is untouched.
-    const aliceProjects = await call(t.url, '/projects', { key: alice.apiKey });
+    const aliceProjects = await t.rest('/projects', { token: alice.apiKey });
     expect(aliceProjects.body).toMatchObject({
       count: 1,
       projects: [{ project_id: alice.projectId, api_key_count: 1 }],
@@ -308,9 +294,9 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
   it('projects: create with a first key, delete revokes its keys, the last one stays', async () => {
     const account = await signupAs();
-    const created = await call(t.url, '/projects', {
+    const created = await t.rest('/projects', {
       method: 'POST',
-      key: account.apiKey,
+      token: account.apiKey,
       body: { name: 'E-commerce Platform' },
     });
     expect(created.status).toBe(201);
@@ -324,36 +310,36 @@ describe('tenantsdb accounts, projects and API keys', () => {
     });
     const secondKey = created.body.api_key as string;
     // A key of either project speaks for the whole account.
-    const listed = await call(t.url, '/projects', { key: secondKey });
+    const listed = await t.rest('/projects', { token: secondKey });
     expect(listed.body.count).toBe(2);
     expect(listed.body.projects.map((p: { name: string }) => p.name)).toEqual([
       account.projectName,
       'E-commerce Platform',
     ]);
 
-    const deleted = await call(t.url, `/projects/${created.body.project_id}`, {
+    const deleted = await t.rest(`/projects/${created.body.project_id}`, {
       method: 'DELETE',
-      key: account.apiKey,
+      token: account.apiKey,
     });
     expect(deleted.status).toBe(200);
     expect(deleted.body).toEqual({ success: true, project_id: created.body.project_id, message: expect.any(String) });
     // Its key was cached by this gateway a moment ago: evicted on revocation (and identity refuses a
     // deleted project's key anyway), so it is refused at once.
-    expectTenantsdbError(await call(t.url, '/projects', { key: secondKey }), 401, 'UNAUTHORIZED');
+    expectTenantsdbError(await t.rest('/projects', { token: secondKey }), 401, 'UNAUTHORIZED');
     const row = await t.platform.db.prisma.project.findUnique({
       where: { id: created.body.project_id },
       include: { apiKeys: true },
     });
     expect(row!.deletedAt).toBeInstanceOf(Date);
     expect(row!.apiKeys.every((k) => k.revokedAt instanceof Date)).toBe(true);
-    expect((await call(t.url, '/projects', { key: account.apiKey })).body.count).toBe(1);
+    expect((await t.rest('/projects', { token: account.apiKey })).body.count).toBe(1);
     expectTenantsdbError(
-      await call(t.url, `/projects/${created.body.project_id}`, { method: 'DELETE', key: account.apiKey }),
+      await t.rest(`/projects/${created.body.project_id}`, { method: 'DELETE', token: account.apiKey }),
       404,
       'NOT_FOUND',
     );
     expectTenantsdbError(
-      await call(t.url, `/projects/${account.projectId}`, { method: 'DELETE', key: account.apiKey }),
+      await t.rest(`/projects/${account.projectId}`, { method: 'DELETE', token: account.apiKey }),
       409,
       'CONFLICT',
     );
@@ -361,46 +347,52 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
   it('bad bodies and bad credentials answer 400/401 in the tenantsdb error shape', async () => {
     const account = await signupAs();
-    expectTenantsdbError(await call(t.url, '/signup', { method: 'POST', body: {} }), 400, 'VALIDATION_ERROR');
+    expectTenantsdbError(await t.rest('/signup', { token: null, method: 'POST', body: {} }), 400, 'VALIDATION_ERROR');
     expectTenantsdbError(
-      await call(t.url, '/signup', {
+      await t.rest('/signup', {
+        token: null,
         method: 'POST',
         body: { email: 'not-an-email', password: PASSWORD, project_name: 'x' },
       }),
       400,
       'VALIDATION_ERROR',
     );
-    const weak = await call(t.url, '/signup', {
+    const weak = await t.rest('/signup', {
+      token: null,
       method: 'POST',
       body: { email: `${uniqueSlug('weak')}@example.com`, password: 'short', project_name: 'x' },
     });
     expectTenantsdbError(weak, 400, 'VALIDATION_ERROR');
     expect(weak.body.error.details.fields[0].path).toBe('password');
-    expectTenantsdbError(await call(t.url, '/login', { method: 'POST', body: { email: 1 } }), 400, 'VALIDATION_ERROR');
     expectTenantsdbError(
-      await call(t.url, '/projects', { method: 'POST', key: account.apiKey, body: { name: '' } }),
+      await t.rest('/login', { token: null, method: 'POST', body: { email: 1 } }),
       400,
       'VALIDATION_ERROR',
     );
     expectTenantsdbError(
-      await call(t.url, '/projects', { method: 'POST', key: account.apiKey, body: { name: '   ' } }),
+      await t.rest('/projects', { method: 'POST', token: account.apiKey, body: { name: '' } }),
       400,
       'VALIDATION_ERROR',
     );
     expectTenantsdbError(
-      await call(t.url, '/apikeys', { method: 'POST', key: account.apiKey, body: { name: 'wrong field' } }),
+      await t.rest('/projects', { method: 'POST', token: account.apiKey, body: { name: '   ' } }),
       400,
       'VALIDATION_ERROR',
     );
     expectTenantsdbError(
-      await call(t.url, '/apikeys/not-a-number', { method: 'DELETE', key: account.apiKey }),
+      await t.rest('/apikeys', { method: 'POST', token: account.apiKey, body: { name: 'wrong field' } }),
       400,
       'VALIDATION_ERROR',
     );
     expectTenantsdbError(
-      await call(t.url, '/apikeys', {
+      await t.rest('/apikeys/not-a-number', { method: 'DELETE', token: account.apiKey }),
+      400,
+      'VALIDATION_ERROR',
+    );
+    expectTenantsdbError(
+      await t.rest('/apikeys', {
         method: 'POST',
-        key: account.apiKey,
+        token: account.apiKey,
         body: { project_name: 'k', scopes: ['root:everything'] },
       }),
       400,
@@ -408,27 +400,31 @@ describe('tenantsdb accounts, projects and API keys', () => {
     );
 
     // No key, a malformed key, an unknown well-formed key.
-    expectTenantsdbError(await call(t.url, '/projects'), 401, 'UNAUTHORIZED');
-    expectTenantsdbError(await call(t.url, '/projects', { key: 'tenantsdb_sk_nothex' }), 401, 'UNAUTHORIZED');
+    expectTenantsdbError(await t.rest('/projects', { token: null }), 401, 'UNAUTHORIZED');
+    expectTenantsdbError(await t.rest('/projects', { token: 'tenantsdb_sk_nothex' }), 401, 'UNAUTHORIZED');
     const unknown = `tenantsdb_sk_${'ab'.repeat(32)}`;
-    expectTenantsdbError(await call(t.url, '/projects', { key: unknown }), 401, 'UNAUTHORIZED');
+    expectTenantsdbError(await t.rest('/projects', { token: unknown }), 401, 'UNAUTHORIZED');
     // Cached as a miss: the same answer again.
-    expectTenantsdbError(await call(t.url, '/projects', { key: unknown, via: 'x-api-key' }), 401, 'UNAUTHORIZED');
+    expectTenantsdbError(
+      await t.rest('/projects', { token: null, headers: { 'x-api-key': unknown } }),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   it('expired keys are refused', async () => {
     const account = await signupAs();
-    const created = await call(t.url, '/apikeys', {
+    const created = await t.rest('/apikeys', {
       method: 'POST',
-      key: account.apiKey,
+      token: account.apiKey,
       body: { project_name: 'short-lived' },
     });
     await t.platform.db.prisma.apiKey.update({
       where: { id: created.body.id },
       data: { expiresAt: new Date(Date.now() - 1000) },
     });
-    expectTenantsdbError(await call(t.url, '/projects', { key: created.body.key }), 401, 'UNAUTHORIZED');
-    const list = await call(t.url, '/apikeys', { key: account.apiKey });
+    expectTenantsdbError(await t.rest('/projects', { token: created.body.key }), 401, 'UNAUTHORIZED');
+    const list = await t.rest('/apikeys', { token: account.apiKey });
     const expired = list.body.api_keys.find((k: { id: number }) => k.id === created.body.id);
     expect(expired).toMatchObject({ is_active: false, expires_at: iso });
   });
@@ -464,7 +460,7 @@ describe('tenantsdb accounts, projects and API keys', () => {
       code: 'FORBIDDEN',
     });
     // The operator has no account: its GET /projects is refused, not answered with everyone's.
-    expectTenantsdbError(await call(t.url, '/projects', { key: t.operatorKey }), 403, 'FORBIDDEN');
+    expectTenantsdbError(await t.rest('/projects', { token: t.operatorKey }), 403, 'FORBIDDEN');
   });
 
   describe('scopes', () => {
@@ -483,7 +479,7 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
     it('nexus-core GET /api/v1/status: a project key is FORBIDDEN, an operator-made read:system key is served', async () => {
       const account = await signupAs();
-      const forbidden = await call(t.url, '/api/v1/status', { key: account.apiKey, via: 'x-api-key' });
+      const forbidden = await t.rest('/api/v1/status', { token: null, headers: { 'x-api-key': account.apiKey } });
       expect(forbidden.status).toBe(403);
       expect(forbidden.body).toEqual({
         success: false,
@@ -507,13 +503,13 @@ describe('tenantsdb accounts, projects and API keys', () => {
       expect(monitor.apiKey.scopes).toEqual(['read:system']);
       expect(monitor.apiKey.maskedKey).toMatch(MASKED);
 
-      const served = await call(t.url, '/api/v1/status', { key: monitor.key, via: 'x-api-key' });
+      const served = await t.rest('/api/v1/status', { token: null, headers: { 'x-api-key': monitor.key } });
       expect(served.status).toBe(200);
       expect(served.body.success).toBe(true);
       expect(served.body.data.status).toBe('healthy');
       // The monitoring key is narrow: it does not manage the account.
       expectTenantsdbError(
-        await call(t.url, '/projects', { method: 'POST', key: monitor.key, body: { name: 'nope' } }),
+        await t.rest('/projects', { method: 'POST', token: monitor.key, body: { name: 'nope' } }),
         403,
         'FORBIDDEN',
       );
@@ -531,17 +527,17 @@ describe('tenantsdb accounts, projects and API keys', () => {
       expect(ci.apiKey.scopes).toEqual(['read:tenants', 'read:telemetry']);
 
       // Reads of the account work with any of its keys...
-      expect((await call(t.url, '/projects', { key: ci.key })).status).toBe(200);
+      expect((await t.rest('/projects', { token: ci.key })).status).toBe(200);
       // ...changes need every project scope, so the narrowed key cannot mint a wider one.
       const wider = await t.graphql(CREATE_KEY, { name: 'wider', scopes: ['write:tenants'] }, { token: ci.key });
       expect(wider.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expectTenantsdbError(
-        await call(t.url, '/apikeys', { method: 'POST', key: ci.key, body: { project_name: 'x' } }),
+        await t.rest('/apikeys', { method: 'POST', token: ci.key, body: { project_name: 'x' } }),
         403,
         'FORBIDDEN',
       );
       expectTenantsdbError(
-        await call(t.url, `/projects/${account.projectId}`, { method: 'DELETE', key: ci.key }),
+        await t.rest(`/projects/${account.projectId}`, { method: 'DELETE', token: ci.key }),
         403,
         'FORBIDDEN',
       );
@@ -614,9 +610,9 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
     it('a deleted key is refused at once by every gateway that had it cached', async () => {
       const account = await signupAs();
-      const created = await call(t.url, '/apikeys', {
+      const created = await t.rest('/apikeys', {
         method: 'POST',
-        key: account.apiKey,
+        token: account.apiKey,
         body: { project_name: 'to be revoked' },
       });
       const doomed = created.body.key as string;
@@ -625,32 +621,32 @@ describe('tenantsdb accounts, projects and API keys', () => {
 
       // Every gateway resolves (and caches) the key.
       for (const url of [t.url, second, control]) {
-        expect((await call(url, '/projects', { key: doomed })).status).toBe(200);
+        expect((await restAt(url, '/projects', { token: doomed })).status).toBe(200);
       }
       // The cache is real: with the row revoked behind identity's back (no publish), the gateways
       // still answer from cache...
       await t.platform.db.prisma.apiKey.update({ where: { id: created.body.id }, data: { revokedAt: new Date() } });
       for (const url of [t.url, second, control]) {
-        expect((await call(url, '/projects', { key: doomed })).status).toBe(200);
+        expect((await restAt(url, '/projects', { token: doomed })).status).toBe(200);
       }
       await t.platform.db.prisma.apiKey.update({ where: { id: created.body.id }, data: { revokedAt: null } });
 
       // ...and a real delete, through the first gateway, reaches the second at once.
-      const deleted = await call(t.url, `/apikeys/${created.body.id}`, { method: 'DELETE', key: account.apiKey });
+      const deleted = await t.rest(`/apikeys/${created.body.id}`, { method: 'DELETE', token: account.apiKey });
       expect(deleted.status).toBe(200);
       // Pub/sub delivery is asynchronous: "at once" means within its latency (milliseconds), so
       // each gateway gets a short grace instead of a race with the message; the TTL is 60 s.
       for (const gateway of [t.url, second]) {
         await vi.waitFor(
-          async () => expectTenantsdbError(await call(gateway, '/projects', { key: doomed }), 401, 'UNAUTHORIZED'),
+          async () => expectTenantsdbError(await restAt(gateway, '/projects', { token: doomed }), 401, 'UNAUTHORIZED'),
           { timeout: 2_000, interval: 25 },
         );
       }
       // The control gateway hears no revocations, so only its cache TTL (60 s) would end it: this
       // is what the pub/sub eviction buys.
-      expect((await call(control, '/projects', { key: doomed })).status).toBe(200);
+      expect((await restAt(control, '/projects', { token: doomed })).status).toBe(200);
       // The account's other key is unaffected everywhere.
-      expect((await call(second, '/projects', { key: account.apiKey })).status).toBe(200);
+      expect((await restAt(second, '/projects', { token: account.apiKey })).status).toBe(200);
     });
   });
 });

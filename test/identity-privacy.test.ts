@@ -13,37 +13,12 @@ import { waitFor } from './support/rest.js';
 
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
 interface TestUser {
   id: string;
   email: string;
   password: string;
   token: string;
   tenantId: string;
-}
-
-async function rest(
-  t: TestPlatform,
-  method: string,
-  path: string,
-  token: string | null,
-  body?: unknown,
-): Promise<Answer> {
-  const response = await fetch(`${t.url}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {} };
 }
 
 async function createTenant(t: TestPlatform): Promise<string> {
@@ -142,7 +117,7 @@ describe('platform-forge privacy module', () => {
   it('consent: status, update, versioned history', async () => {
     const user = await registerUser(t, tenantId);
 
-    const initial = await rest(t, 'GET', '/api/v1/privacy/consent/status', user.token);
+    const initial = await t.rest('/api/v1/privacy/consent/status', { token: user.token });
     expect(initial.status).toBe(200);
     expect(initial.body).toMatchObject({ status: 'success', meta: { timestamp: iso } });
     // Opt-in: nothing granted until the user says so; necessary is not a choice.
@@ -151,26 +126,38 @@ describe('platform-forge privacy module', () => {
       updated_at: null,
     });
 
-    const updated = await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { analytics: true, marketing: false },
-      consent_version: '2.0',
+    const updated = await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { analytics: true, marketing: false },
+        consent_version: '2.0',
+      },
     });
     expect(updated.status).toBe(200);
     expect(updated.body.data).toEqual({
       consents: { analytics: true, marketing: false, necessary: true, preferences: false },
       updated_at: iso,
     });
-    const status = await rest(t, 'GET', '/api/v1/privacy/consent/status', user.token);
+    const status = await t.rest('/api/v1/privacy/consent/status', { token: user.token });
     expect(status.body.data).toEqual(updated.body.data);
 
     // The same choices under the same version are not a change; under a new version they are.
-    await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { analytics: true, marketing: false },
-      consent_version: '2.0',
+    await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { analytics: true, marketing: false },
+        consent_version: '2.0',
+      },
     });
-    const reconfirmed = await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { analytics: true, preferences: true },
-      consent_version: '2.1',
+    const reconfirmed = await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { analytics: true, preferences: true },
+        consent_version: '2.1',
+      },
     });
     expect(reconfirmed.body.data.consents).toEqual({
       analytics: true,
@@ -230,32 +217,44 @@ describe('platform-forge privacy module', () => {
 
   it('consent: unknown categories, withdrawing necessary, and non-users are refused', async () => {
     const user = await registerUser(t, tenantId);
-    const unknown = await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { analytics: true, telepathy: true },
-      consent_version: '2.0',
+    const unknown = await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { analytics: true, telepathy: true },
+        consent_version: '2.0',
+      },
     });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('VALIDATION_ERROR');
     expect(JSON.stringify(unknown.body.error.details)).toContain('telepathy');
 
-    const necessary = await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { necessary: false },
-      consent_version: '2.0',
+    const necessary = await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { necessary: false },
+        consent_version: '2.0',
+      },
     });
     expect(necessary.status).toBe(400);
     expect(necessary.body.error.code).toBe('VALIDATION_ERROR');
 
-    const noVersion = await rest(t, 'POST', '/api/v1/privacy/consent/update', user.token, {
-      consents: { analytics: true },
+    const noVersion = await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: user.token,
+      body: {
+        consents: { analytics: true },
+      },
     });
     expect(noVersion.status).toBe(400);
 
     // Nothing of the refused updates was recorded.
-    const status = await rest(t, 'GET', '/api/v1/privacy/consent/status', user.token);
+    const status = await t.rest('/api/v1/privacy/consent/status', { token: user.token });
     expect(status.body.data.updated_at).toBeNull();
 
-    expect((await rest(t, 'GET', '/api/v1/privacy/consent/status', null)).status).toBe(401);
-    const operator = await rest(t, 'GET', '/api/v1/privacy/consent/status', t.operatorKey);
+    expect((await t.rest('/api/v1/privacy/consent/status', { token: null })).status).toBe(401);
+    const operator = await t.rest('/api/v1/privacy/consent/status', { token: t.operatorKey });
     expect(operator.status).toBe(403);
     expect(operator.body.error.code).toBe('FORBIDDEN');
   });
@@ -263,9 +262,13 @@ describe('platform-forge privacy module', () => {
   it('export: the archive holds the user’s identity and telemetry data and nobody else’s', async () => {
     const alice = await registerUser(t, tenantId);
     const bob = await registerUser(t, tenantId);
-    await rest(t, 'POST', '/api/v1/privacy/consent/update', alice.token, {
-      consents: { analytics: true },
-      consent_version: '3.0',
+    await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: alice.token,
+      body: {
+        consents: { analytics: true },
+        consent_version: '3.0',
+      },
     });
     const aliceEvent = await recordEvent(t, alice, { user_id: alice.id, page: '/pricing' });
     const bobEvent = await recordEvent(t, bob, { user_id: bob.id, page: '/secret-bob-page' });
@@ -279,7 +282,7 @@ describe('platform-forge privacy module', () => {
     expect(operatorEvent.body.errors).toBeUndefined();
     const anonymousEvent = operatorEvent.body.data!.recordEvent.id;
 
-    const started = await rest(t, 'POST', '/api/v1/privacy/data-requests/export', alice.token);
+    const started = await t.rest('/api/v1/privacy/data-requests/export', { method: 'POST', token: alice.token });
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ status: 'success' });
     expect(started.body.data).toEqual({
@@ -390,7 +393,7 @@ describe('platform-forge privacy module', () => {
   it('deletion: confirm must be literally true, and nothing is recorded otherwise', async () => {
     const user = await registerUser(t, tenantId);
     for (const body of [{ reason: 'User request', confirm: false }, { reason: 'User request', confirm: 'true' }, {}]) {
-      const refused = await rest(t, 'POST', '/api/v1/privacy/data-requests/delete', user.token, body);
+      const refused = await t.rest('/api/v1/privacy/data-requests/delete', { method: 'POST', token: user.token, body });
       expect(refused.status).toBe(400);
       expect(refused.body).toMatchObject({ status: 'error', error: { code: 'VALIDATION_ERROR' } });
     }
@@ -411,14 +414,18 @@ describe('platform-forge privacy module', () => {
     const carol = await registerUser(t, tenantId);
     const dave = await registerUser(t, tenantId);
     const prisma = t.platform.db.prisma;
-    await rest(t, 'POST', '/api/v1/privacy/consent/update', carol.token, {
-      consents: { analytics: true, marketing: true },
-      consent_version: '1.0',
+    await t.rest('/api/v1/privacy/consent/update', {
+      method: 'POST',
+      token: carol.token,
+      body: {
+        consents: { analytics: true, marketing: true },
+        consent_version: '1.0',
+      },
     });
     const carolEvent = await recordEvent(t, carol, { user_id: carol.id, page: '/account' });
     const daveEvent = await recordEvent(t, dave, { userId: dave.id, page: '/home' });
     // An earlier export: its archive is personal data too and must go with the account.
-    const exported = await rest(t, 'POST', '/api/v1/privacy/data-requests/export', carol.token);
+    const exported = await t.rest('/api/v1/privacy/data-requests/export', { method: 'POST', token: carol.token });
     expect((await waitForRequest(t, exported.body.data.request_id, carol.token)).status).toBe('completed');
     // Audit entries are written by a job after each mutation; wait for Carol's to land.
     await expect
@@ -426,9 +433,13 @@ describe('platform-forge privacy module', () => {
       .toBeGreaterThanOrEqual(3);
     const auditBefore = await prisma.auditLog.findMany({ where: { actorId: carol.id }, select: { id: true } });
 
-    const answer = await rest(t, 'POST', '/api/v1/privacy/data-requests/delete', carol.token, {
-      reason: 'User request',
-      confirm: true,
+    const answer = await t.rest('/api/v1/privacy/data-requests/delete', {
+      method: 'POST',
+      token: carol.token,
+      body: {
+        reason: 'User request',
+        confirm: true,
+      },
     });
     expect(answer.status).toBe(202);
     expect(answer.body.data).toEqual({

@@ -1,36 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUBGRAPH_NAMES } from '../lib/env.js';
 import { bootPlatform, usingRealServices, type TestPlatform } from './support/platform.js';
+import { ISO_TIMESTAMP } from './support/rest.js';
 
 // The first REST slice end to end: real gateway, real subgraphs, real database and limiter, each
 // route checked against the fields its document shows. Unit-level cases (every error branch with
 // stubbed executors) are in rest-layer.test.ts.
 
-const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+const iso = expect.stringMatching(ISO_TIMESTAMP);
 const requestId = expect.stringMatching(/^[\w-]{8,}$/);
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  // Response bodies are checked by the assertions; typing each one would only restate them.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
-async function call(
-  t: TestPlatform,
-  path: string,
-  init: { method?: string; key?: string | null; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  const key = init.key === undefined ? t.operatorKey : init.key;
-  const response = await fetch(`${t.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...init.headers },
-    body: init.body,
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
-}
 
 function expectRateLimitHeaders(headers: Headers) {
   // Matched as digits first: Number(null) is 0, so a missing header would pass a bare comparison.
@@ -53,7 +31,7 @@ describe('the health and status slice through the real gateway', () => {
   });
 
   it('core-platform GET /api/health: public liveness in the success envelope, API-Version echoed', async () => {
-    const answer = await call(t, '/api/health', { key: null, headers: { 'API-Version': '2024-01-01' } });
+    const answer = await t.rest('/api/health', { token: null, headers: { 'API-Version': '2024-01-01' } });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
       status: 'success',
@@ -64,7 +42,7 @@ describe('the health and status slice through the real gateway', () => {
   });
 
   it('core-platform GET /api/health/detailed: measured components and every subgraph', async () => {
-    const answer = await call(t, '/api/health/detailed');
+    const answer = await t.rest('/api/health/detailed');
     expect(answer.status).toBe(200);
     const data = answer.body.data;
     expect(answer.body.status).toBe('success');
@@ -103,7 +81,7 @@ describe('the health and status slice through the real gateway', () => {
     );
     expect(scheduled.body.errors).toBeUndefined();
 
-    const open = await call(t, '/api/status');
+    const open = await t.rest('/api/status');
     expect(open.status).toBe(200);
     expect(open.body.status).toBe('success');
     expect(open.body.data.system_status).toBe('degraded');
@@ -132,7 +110,7 @@ describe('the health and status slice through the real gateway', () => {
       id: incidentId,
     });
     expect(resolved.body.errors).toBeUndefined();
-    const after = await call(t, '/api/status');
+    const after = await t.rest('/api/status');
     expect(after.body.data.incident_history).toContainEqual(
       expect.objectContaining({ id: incidentId, status: 'resolved', resolved_at: iso }),
     );
@@ -147,11 +125,11 @@ describe('the health and status slice through the real gateway', () => {
   });
 
   it('nexus-core GET /api/v1/health, /api/v1/status and /api/v1/components/health', async () => {
-    const live = await call(t, '/api/v1/health', { key: null });
+    const live = await t.rest('/api/v1/health', { token: null });
     expect(live.status).toBe(200);
     expect(live.body).toEqual({ status: 'ok', timestamp: iso });
 
-    const status = await call(t, '/api/v1/status', { headers: {} });
+    const status = await t.rest('/api/v1/status', { headers: {} });
     expect(status.status).toBe(200);
     expect(status.body).toEqual({
       success: true,
@@ -192,8 +170,8 @@ describe('the health and status slice through the real gateway', () => {
       },
     });
 
-    const components = await call(t, '/api/v1/components/health', {
-      key: null,
+    const components = await t.rest('/api/v1/components/health', {
+      token: null,
       headers: { 'X-API-Key': t.operatorKey },
     });
     expect(components.status).toBe(200);
@@ -209,11 +187,11 @@ describe('the health and status slice through the real gateway', () => {
   });
 
   it('tenantsdb GET / and GET /health; cloudpioneer GET /health and /v1/health', async () => {
-    const info = await call(t, '/', { key: null });
+    const info = await t.rest('/', { token: null });
     expect(info.status).toBe(200);
     expect(info.body).toEqual({ service: 'TenantsDB API', version: expect.any(String) });
     for (const path of ['/health', '/v1/health']) {
-      const health = await call(t, path, { key: null });
+      const health = await t.rest(path, { token: null });
       expect(health.status).toBe(200);
       expect(health.body).toEqual({ status: 'healthy' });
       expectRateLimitHeaders(health.headers);
@@ -225,14 +203,14 @@ describe('the health and status slice through the real gateway', () => {
     ['/api/health/detailed', 401, { status: 'error', error: expect.objectContaining({ code: 'unauthorized' }) }],
     ['/api/v1/status', 401, { success: false, error: expect.objectContaining({ code: 'UNAUTHORIZED' }) }],
   ])('GET %s without credentials is a %i in the dialect shape', async (path, status, shape) => {
-    const answer = await call(t, path, { key: null });
+    const answer = await t.rest(path, { token: null });
     expect(answer.status).toBe(status);
     expect(answer.body).toMatchObject(shape);
     expectRateLimitHeaders(answer.headers);
   });
 
   it('a wrong key is a 401 in the dialect, not an anonymous call', async () => {
-    const answer = await call(t, '/api/health', { key: 'op_wrong' });
+    const answer = await t.rest('/api/health', { token: 'op_wrong' });
     expect(answer.status).toBe(401);
     expect(answer.body).toMatchObject({ status: 'error', error: { code: 'unauthorized' }, request_id: requestId });
   });
@@ -243,14 +221,14 @@ describe('the health and status slice through the real gateway', () => {
     ['/nothing-here', { success: false, error: expect.objectContaining({ code: 'NOT_FOUND' }) }],
     ['/v1/nothing-here', { error: expect.objectContaining({ code: 'NOT_FOUND' }), request_id: requestId }],
   ])('unknown %s is a 404 in its dialect', async (path, shape) => {
-    const answer = await call(t, path);
+    const answer = await t.rest(path);
     expect(answer.status).toBe(404);
     expect(answer.body).toMatchObject(shape);
     expect(answer.headers.get('x-request-id')).toEqual(requestId);
   });
 
   it('a known path with the wrong method is a 405 with Allow', async () => {
-    const answer = await call(t, '/api/health', { method: 'DELETE' });
+    const answer = await t.rest('/api/health', { method: 'DELETE' });
     expect(answer.status).toBe(405);
     expect(answer.headers.get('allow')).toContain('GET');
     expect(answer.body).toMatchObject({ status: 'error', error: { code: 'method_not_allowed' } });
@@ -321,12 +299,12 @@ describe('rate limits through the real limiter', () => {
     ['cloudpioneer', '/v1/health', '203.0.113.4', { error: { code: 'RATE_LIMIT_EXCEEDED' } }],
   ])('%s: the third call in the window is a 429 in the dialect shape', async (_dialect, path, ip, shape) => {
     const headers = { 'X-Forwarded-For': ip };
-    const first = await call(t, path, { key: null, headers });
+    const first = await t.rest(path, { token: null, headers });
     expect(first.status).toBe(200);
     expect(first.headers.get('x-ratelimit-limit')).toBe('2');
     expect(first.headers.get('x-ratelimit-remaining')).toBe('1');
-    expect((await call(t, path, { key: null, headers })).status).toBe(200);
-    const limited = await call(t, path, { key: null, headers });
+    expect((await t.rest(path, { token: null, headers })).status).toBe(200);
+    const limited = await t.rest(path, { token: null, headers });
     expect(limited.status).toBe(429);
     expect(limited.body).toMatchObject(shape);
     expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
@@ -376,8 +354,9 @@ describe('rate limits through the real limiter', () => {
   });
 
   it('keys anonymous callers by the address a trusted proxy forwards, so one client does not starve another', async () => {
-    for (let i = 0; i < 3; i++) await call(t, '/health', { key: null, headers: { 'X-Forwarded-For': '198.51.100.7' } });
-    const other = await call(t, '/health', { key: null, headers: { 'X-Forwarded-For': '198.51.100.8' } });
+    for (let i = 0; i < 3; i++)
+      await t.rest('/health', { token: null, headers: { 'X-Forwarded-For': '198.51.100.7' } });
+    const other = await t.rest('/health', { token: null, headers: { 'X-Forwarded-For': '198.51.100.8' } });
     expect(other.status).toBe(200);
   });
 });
@@ -385,7 +364,11 @@ describe('rate limits through the real limiter', () => {
 describe('an untrusted X-Forwarded-For', () => {
   let t: TestPlatform;
   beforeAll(async () => {
-    t = await bootPlatform({ rateLimitPolicies: { 'tenantsdb.default': { points: 2, durationSeconds: 60 } } });
+    // No trusted proxy: the gateway is reached directly, as when it faces the internet.
+    t = await bootPlatform({
+      trustedProxies: [],
+      rateLimitPolicies: { 'tenantsdb.default': { points: 2, durationSeconds: 60 } },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -394,7 +377,7 @@ describe('an untrusted X-Forwarded-For', () => {
   it('is ignored: a caller cannot dodge its limit by inventing addresses', async () => {
     const statuses = [];
     for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) {
-      statuses.push((await call(t, '/health', { key: null, headers: { 'X-Forwarded-For': ip } })).status);
+      statuses.push((await t.rest('/health', { token: null, headers: { 'X-Forwarded-For': ip } })).status);
     }
     expect(statuses).toEqual([200, 200, 429]);
   });
@@ -410,21 +393,21 @@ describe('a subgraph that is down, with subgraphs as HTTP servers', () => {
   });
 
   it('identity down: degraded, shown as down; platform down: unhealthy and 503', async () => {
-    expect((await call(t, '/api/health/detailed')).body.data.overall).toBe('healthy');
+    expect((await t.rest('/api/health/detailed')).body.data.overall).toBe('healthy');
 
     await t.platform.subgraphs.identity.stop();
-    const degraded = await call(t, '/api/health/detailed');
+    const degraded = await t.rest('/api/health/detailed');
     expect(degraded.status).toBe(200);
     expect(degraded.body.data.overall).toBe('degraded');
     expect(degraded.body.data.components.subgraphs.identity).toEqual({ status: 'unhealthy', response_time_ms: null });
     expect(degraded.body.data.components.subgraphs.tenancy.status).toBe('healthy');
-    const components = await call(t, '/api/v1/components/health');
+    const components = await t.rest('/api/v1/components/health');
     expect(components.body.data.components).toContainEqual({
       name: 'identity',
       status: 'unhealthy',
       checks: [{ name: 'reachable', status: 'fail' }],
     });
-    const status = await call(t, '/api/status');
+    const status = await t.rest('/api/status');
     expect(status.body.data.service_disruptions).toContainEqual({
       type: 'component',
       component: 'identity',
@@ -432,16 +415,16 @@ describe('a subgraph that is down, with subgraphs as HTTP servers', () => {
     });
 
     await t.platform.subgraphs.platform.stop();
-    const down = await call(t, '/health', { key: null });
+    const down = await t.rest('/health', { token: null });
     expect(down.status).toBe(503);
     expect(down.body).toEqual({ status: 'unhealthy' });
-    const core = await call(t, '/api/health', { key: null });
+    const core = await t.rest('/api/health', { token: null });
     expect(core.status).toBe(503);
     expect(core.body.data).toMatchObject({ health: 'unhealthy', uptime_seconds: null, version: null });
-    const nexus = await call(t, '/api/v1/health', { key: null });
+    const nexus = await t.rest('/api/v1/health', { token: null });
     expect(nexus.status).toBe(503);
     expect(nexus.body.status).toBe('error');
-    const detailed = await call(t, '/api/health/detailed');
+    const detailed = await t.rest('/api/health/detailed');
     expect(detailed.status).toBe(503);
     expect(detailed.body).toMatchObject({ status: 'error', error: { code: 'service_unavailable' } });
   });

@@ -8,6 +8,8 @@ import { newId } from '../lib/ids.js';
 import { createLogger } from '../lib/logger.js';
 import { signVmReadyWebhook } from '../subgraphs/tenancy/services/operations/vm-webhook.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
+import { expectRestError, waitFor } from './support/rest.js';
+import { signUp } from './support/tenants.js';
 
 // Tenant operations end to end through the gateway (tenantsdb REST and GraphQL): backups written
 // from the catalog and restored row by row, failed restores leaving the tenant as it was, storage
@@ -17,62 +19,11 @@ import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from '
 const WEBHOOK_SECRET = randomBytes(32).toString('hex');
 const rateLimitPolicies = { 'platform-forge.auth': { points: 1000, durationSeconds: 60 } };
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: Record<string, any>;
-}
-
 let t: TestPlatform;
-const clientIp = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${(randomBytes(1)[0]! % 250) + 1}`;
-
-async function call(
-  path: string,
-  init: { method?: string; key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { 'x-forwarded-for': clientIp, ...init.headers };
-  const key = init.key === undefined ? t.operatorKey : init.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  const payload = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
-  if (payload !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${t.url}${path}`, { method: init.method ?? 'GET', headers, body: payload });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function expectError(answer: Answer, status: number, code: string) {
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  expect(answer.body.success).toBe(false);
-  expect(answer.body.error.code).toBe(code);
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function signup(): Promise<{ apiKey: string; projectId: string }> {
-  const answer = await call('/signup', {
-    method: 'POST',
-    key: null,
-    body: {
-      email: `${uniqueSlug('ops')}@example.com`,
-      password: 'correct horse battery 42',
-      project_name: uniqueSlug('P'),
-    },
-  });
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return { apiKey: answer.body.api_key as string, projectId: answer.body.project_id as string };
-}
 
 async function createTenant(key: string): Promise<{ slug: string; id: string; schema: string; role: string | null }> {
   const slug = uniqueSlug('ops');
-  const answer = await call('/tenants', { method: 'POST', key, body: { tenant_id: slug } });
+  const answer = await t.rest('/tenants', { method: 'POST', token: key, body: { tenant_id: slug } });
   expect(answer.status, JSON.stringify(answer.body)).toBe(201);
   const tenant = await t.platform.db.prisma.tenant.findUniqueOrThrow({ where: { slug } });
   return { slug, id: tenant.id, schema: tenant.schemaName, role: tenant.dbRole };
@@ -133,12 +84,12 @@ async function snapshot(schema: string) {
 }
 
 async function backupAndWait(slug: string, key?: string): Promise<Record<string, unknown>> {
-  const started = await call(`/tenants/${slug}/backup`, { method: 'POST', key });
+  const started = await t.rest(`/tenants/${slug}/backup`, { method: 'POST', token: key });
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   expect(started.body).toMatchObject({ success: true, tenant_id: slug, status: 'pending' });
   const backupId = started.body.backup_id as string;
   return waitFor(async () => {
-    const list = await call(`/tenants/${slug}/backups`, { key });
+    const list = await t.rest(`/tenants/${slug}/backups`, { token: key });
     const found = (list.body.backups as Array<Record<string, unknown>>).find((b) => b.backup_id === backupId);
     if (found?.status === 'failed') throw new Error(`backup failed: ${String(found.error)}`);
     return found?.status === 'completed' ? found : undefined;
@@ -156,7 +107,7 @@ async function waitForOperation(operationId: string): Promise<Record<string, unk
       return op && (op.status === 'completed' || op.status === 'failed') ? op : undefined;
     },
     `operation ${operationId}`,
-    60_000,
+    { timeoutMs: 60_000 },
   );
 }
 
@@ -174,7 +125,7 @@ afterAll(async () => {
 
 describe('backups and rollback', () => {
   it('writes a restorable dump and rolls the tenant back row by row', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await buildTenantData(tenant.schema);
     const before = await snapshot(tenant.schema);
@@ -211,7 +162,7 @@ describe('backups and rollback', () => {
     expect(await snapshot(tenant.schema).catch(() => null)).toBeNull();
 
     const today = new Date().toISOString().slice(0, 10);
-    const started = await call(`/tenants/${tenant.slug}/rollback`, { method: 'POST', body: { date: today } });
+    const started = await t.rest(`/tenants/${tenant.slug}/rollback`, { method: 'POST', body: { date: today } });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     expect(started.body).toMatchObject({
       tenant_id: tenant.slug,
@@ -251,7 +202,7 @@ describe('backups and rollback', () => {
   });
 
   it('leaves the tenant untouched when the dump is corrupted or fails to restore', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await buildTenantData(tenant.schema);
     const backup = await backupAndWait(tenant.slug);
@@ -263,7 +214,7 @@ describe('backups and rollback', () => {
 
     // 1. Edited bytes: the trailer checksum no longer holds; nothing is touched.
     await writeFile(file, original.replace('a@example.com', 'b@example.com'));
-    const corrupted = await call(`/tenants/${tenant.slug}/rollback`, {
+    const corrupted = await t.rest(`/tenants/${tenant.slug}/rollback`, {
       method: 'POST',
       body: { storage_path: backup.storage_path },
     });
@@ -280,7 +231,7 @@ describe('backups and rollback', () => {
     const body = `${original.slice(0, endAt + 1)}-- stmt ${separator}\nINSERT INTO "customers" (id, email) VALUES (1, 'dup@example.com');\n`;
     trailer.sha256 = createHash('sha256').update(body).digest('hex');
     await writeFile(file, `${body}-- end ${separator} ${JSON.stringify(trailer)}\n`);
-    const broken = await call(`/tenants/${tenant.slug}/rollback`, {
+    const broken = await t.rest(`/tenants/${tenant.slug}/rollback`, {
       method: 'POST',
       body: { storage_path: backup.storage_path },
     });
@@ -297,7 +248,7 @@ describe('backups and rollback', () => {
           .digest('hex'),
       },
     });
-    const again = await call(`/tenants/${tenant.slug}/rollback`, {
+    const again = await t.rest(`/tenants/${tenant.slug}/rollback`, {
       method: 'POST',
       body: { storage_path: backup.storage_path },
     });
@@ -310,56 +261,62 @@ describe('backups and rollback', () => {
   });
 
   it('refuses storage paths outside the platform storage, object storage, and other tenants’ backups', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const a = await createTenant(owner.apiKey);
     const b = await createTenant(owner.apiKey);
     const backupB = await backupAndWait(b.slug);
 
-    const s3 = await call(`/tenants/${a.slug}/rollback`, {
+    const s3 = await t.rest(`/tenants/${a.slug}/rollback`, {
       method: 'POST',
       body: { storage_path: 's3://bucket/path/backup.sql' },
     });
-    expectError(s3, 501, 'NOT_CONFIGURED');
+    expectRestError('tenantsdb', s3, 501, 'NOT_CONFIGURED');
     expect(s3.body.error.message).toMatch(/object storage/i);
 
-    expectError(
-      await call(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: '../../../etc/passwd' } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: '../../../etc/passwd' } }),
       400,
       'VALIDATION_ERROR',
     );
-    expectError(
-      await call(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: '/etc/passwd' } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: '/etc/passwd' } }),
       400,
       'VALIDATION_ERROR',
     );
-    expectError(
-      await call(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: backupB.storage_path } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { storage_path: backupB.storage_path } }),
       403,
       'TENANT_MISMATCH',
     );
     // A file in the tenant's own folder that the platform did not record is not replayed.
     const unrecorded = `tenant-backups/${b.id}/copied.sql`;
     await writeFile(join(storageDir(), unrecorded), await readFile(join(storageDir(), backupB.storage_path as string)));
-    expectError(
-      await call(`/tenants/${b.slug}/rollback`, { method: 'POST', body: { storage_path: unrecorded } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${b.slug}/rollback`, { method: 'POST', body: { storage_path: unrecorded } }),
       404,
       'NOT_FOUND',
     );
     // An absolute path or file:// URL to a recorded backup is accepted.
-    const byUrl = await call(`/tenants/${b.slug}/rollback`, {
+    const byUrl = await t.rest(`/tenants/${b.slug}/rollback`, {
       method: 'POST',
       body: { storage_path: `file://${join(storageDir(), backupB.storage_path as string)}` },
     });
     expect(byUrl.status, JSON.stringify(byUrl.body)).toBe(202);
     expect(byUrl.body.storage_path).toBe(backupB.storage_path);
     expect(await waitForOperation(byUrl.body.operation_id as string)).toMatchObject({ status: 'completed' });
-    expectError(
-      await call(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { date: '2001-01-01' } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { date: '2001-01-01' } }),
       404,
       'NOT_FOUND',
     );
-    expectError(
-      await call(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { date: '2001-01-01', storage_path: 'x' } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${a.slug}/rollback`, { method: 'POST', body: { date: '2001-01-01', storage_path: 'x' } }),
       400,
       'VALIDATION_ERROR',
     );
@@ -368,11 +325,11 @@ describe('backups and rollback', () => {
 
 describe('backup edges', () => {
   it('fails a backup of a schema holding objects the format does not cover, saying which', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await sql(`CREATE TABLE "${tenant.schema}".base (id int)`);
     await sql(`CREATE MATERIALIZED VIEW "${tenant.schema}".snap AS SELECT id FROM "${tenant.schema}".base`);
-    const started = await call(`/tenants/${tenant.slug}/backup`, { method: 'POST' });
+    const started = await t.rest(`/tenants/${tenant.slug}/backup`, { method: 'POST' });
     expect(started.status).toBe(202);
     const failed = await waitFor(async () => {
       const { body } = await t.graphql<{ tenantBackup: { status: string; error: string | null } }>(
@@ -388,7 +345,7 @@ describe('backup edges', () => {
   });
 
   it('brings the migration history back with the schema', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     const applied = () =>
       t.platform.db.prisma.tenantAppliedMigration
@@ -403,7 +360,7 @@ describe('backup edges', () => {
     await backupAndWait(tenant.slug);
     await mark('9001_after');
     expect(await applied()).toEqual([...before, '9001_after']);
-    const started = await call(`/tenants/${tenant.slug}/rollback`, {
+    const started = await t.rest(`/tenants/${tenant.slug}/rollback`, {
       method: 'POST',
       body: { date: new Date().toISOString() },
     });
@@ -424,7 +381,7 @@ describe('backup edges', () => {
     const before = await rows(`SELECT id::text, v FROM "${tenant.schemaName}".keyed ORDER BY v`);
     await backupAndWait(slug);
     await sql(`DELETE FROM "${tenant.schemaName}".keyed`);
-    const started = await call(`/tenants/${slug}/rollback`, {
+    const started = await t.rest(`/tenants/${slug}/rollback`, {
       method: 'POST',
       body: { date: new Date().toISOString() },
     });
@@ -433,21 +390,22 @@ describe('backup edges', () => {
   });
 
   it('runs one restore or isolation change per tenant at a time', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await backupAndWait(tenant.slug);
     await t.platform.db.prisma.tenantOperation.create({
       data: { id: newId('op'), tenantId: tenant.id, kind: 'restore', status: 'running' },
     });
-    expectError(
-      await call(`/tenants/${tenant.slug}/rollback`, { method: 'POST', body: { date: new Date().toISOString() } }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${tenant.slug}/rollback`, { method: 'POST', body: { date: new Date().toISOString() } }),
       409,
       'CONFLICT',
     );
   });
 
   it('is usable from GraphQL directly', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     const created = await t.graphql<{ backupTenant: { id: string; status: string } }>(
       `mutation ($id: ID!) { backupTenant(tenantId: $id) { id status } }`,
@@ -467,7 +425,7 @@ describe('backup edges', () => {
 
   it.skipIf(!usingRealServices)('writes a dump psql itself can replay into another schema', async () => {
     const { execFile } = await import('node:child_process');
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await buildTenantData(tenant.schema);
     const backup = await backupAndWait(tenant.slug);
@@ -500,12 +458,12 @@ describe('backup edges', () => {
 
 describe('through tenant SQL (POST /api/database/query)', () => {
   it('logs real queries, and a rollback keeps what the tenant role owns usable by it', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     const query = (text: string, readOnly = false) =>
-      call('/api/database/query', {
+      t.rest('/api/database/query', {
         method: 'POST',
-        key: owner.apiKey,
+        token: owner.apiKey,
         body: { query: text, schema: tenant.schema, read_only: readOnly },
       });
     for (const statement of [
@@ -518,18 +476,18 @@ describe('through tenant SQL (POST /api/database/query)', () => {
     expect((await query('SELECT * FROM notes ORDER BY id', true)).body.data.rows).toHaveLength(2);
     expect((await query('SELECT * FROM no_such_table', true)).status).toBeGreaterThanOrEqual(400);
 
-    const logs = await call(`/tenants/${tenant.slug}/logs?since=1h`, { key: owner.apiKey });
+    const logs = await t.rest(`/tenants/${tenant.slug}/logs?since=1h`, { token: owner.apiKey });
     expect(logs.body.count).toBeGreaterThanOrEqual(4);
-    const errors = await call(`/tenants/${tenant.slug}/logs?type=error`, { key: owner.apiKey });
+    const errors = await t.rest(`/tenants/${tenant.slug}/logs?type=error`, { token: owner.apiKey });
     expect(errors.body.logs.map((l: { query: string }) => l.query)).toContain('SELECT * FROM no_such_table');
-    const metrics = await call(`/tenants/${tenant.slug}/metrics`, { key: owner.apiKey });
+    const metrics = await t.rest(`/tenants/${tenant.slug}/metrics`, { token: owner.apiKey });
     expect(metrics.body.query_metrics.queries_this_hour).toBeGreaterThanOrEqual(4);
     expect(metrics.body.query_metrics.failed_queries).toBeGreaterThanOrEqual(1);
     expect(metrics.body.query_metrics.success_rate).toBeLessThan(100);
 
     await backupAndWait(tenant.slug);
     expect((await query("INSERT INTO notes (body) VALUES ('three')")).status).toBe(200);
-    const started = await call(`/tenants/${tenant.slug}/rollback`, {
+    const started = await t.rest(`/tenants/${tenant.slug}/rollback`, {
       method: 'POST',
       body: { date: new Date().toISOString() },
     });
@@ -545,13 +503,14 @@ describe('through tenant SQL (POST /api/database/query)', () => {
 
 describe('tenant isolation of every operation', () => {
   it('answers TENANT_MISMATCH across projects and FORBIDDEN without the scope', async () => {
-    const ownerA = await signup();
-    const ownerB = await signup();
+    const ownerA = await signUp(t, 'ops');
+    const ownerB = await signUp(t, 'ops');
     const tenantA = await createTenant(ownerA.apiKey);
 
     // A project key has no admin:backup (a system scope): backups need the operator or a granted key.
-    expectError(
-      await call(`/tenants/${tenantA.slug}/backup`, { method: 'POST', key: ownerA.apiKey }),
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${tenantA.slug}/backup`, { method: 'POST', token: ownerA.apiKey }),
       403,
       'FORBIDDEN',
     );
@@ -571,10 +530,10 @@ describe('tenant isolation of every operation', () => {
       ['GET', `/tenants/${tenantA.slug}/metrics`],
     ];
     for (const [method, path, body] of paths) {
-      expectError(await call(path, { method, key: keyB, body }), 403, 'TENANT_MISMATCH');
+      expectRestError('tenantsdb', await t.rest(path, { method, token: keyB, body }), 403, 'TENANT_MISMATCH');
     }
     // The owner itself reads its logs and metrics.
-    expect((await call(`/tenants/${tenantA.slug}/metrics`, { key: ownerA.apiKey })).status).toBe(200);
+    expect((await t.rest(`/tenants/${tenantA.slug}/metrics`, { token: ownerA.apiKey })).status).toBe(200);
     // GraphQL says the same.
     const gql = await t.graphql(
       `query ($id: ID!) { tenantMetrics(tenantId: $id) { tenantId } }`,
@@ -587,7 +546,7 @@ describe('tenant isolation of every operation', () => {
 
 describe('query logs and metrics', () => {
   it('lists, filters and aggregates the recorded queries', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     const now = Date.now();
     const log = (
@@ -623,19 +582,26 @@ describe('query logs and metrics', () => {
       ],
     });
 
-    const all = await call(`/tenants/${tenant.slug}/logs`, { key: owner.apiKey });
+    const all = await t.rest(`/tenants/${tenant.slug}/logs`, { token: owner.apiKey });
     expect(all.status, JSON.stringify(all.body)).toBe(200);
     expect(all.body).toMatchObject({ success: true, tenant_id: tenant.slug, count: 6, has_more: false });
     expect(all.body.logs[0]).toMatchObject({ query: 'SELECT 1', status: 'success', duration_ms: 10, slow: false });
-    expect((await call(`/tenants/${tenant.slug}/logs?since=1h`, { key: owner.apiKey })).body.count).toBe(5);
-    expect((await call(`/tenants/${tenant.slug}/logs?since=7d&type=error`, { key: owner.apiKey })).body.count).toBe(2);
-    const slow = await call(`/tenants/${tenant.slug}/logs?type=slow`, { key: owner.apiKey });
+    expect((await t.rest(`/tenants/${tenant.slug}/logs?since=1h`, { token: owner.apiKey })).body.count).toBe(5);
+    expect((await t.rest(`/tenants/${tenant.slug}/logs?since=7d&type=error`, { token: owner.apiKey })).body.count).toBe(
+      2,
+    );
+    const slow = await t.rest(`/tenants/${tenant.slug}/logs?type=slow`, { token: owner.apiKey });
     expect(slow.body.logs.map((l: { duration_ms: number }) => l.duration_ms)).toEqual([1500]);
-    const paged = await call(`/tenants/${tenant.slug}/logs?limit=2`, { key: owner.apiKey });
+    const paged = await t.rest(`/tenants/${tenant.slug}/logs?limit=2`, { token: owner.apiKey });
     expect(paged.body).toMatchObject({ count: 2, has_more: true });
-    expectError(await call(`/tenants/${tenant.slug}/logs?since=2y`, { key: owner.apiKey }), 400, 'VALIDATION_ERROR');
+    expectRestError(
+      'tenantsdb',
+      await t.rest(`/tenants/${tenant.slug}/logs?since=2y`, { token: owner.apiKey }),
+      400,
+      'VALIDATION_ERROR',
+    );
 
-    const stats = await call(`/tenants/${tenant.slug}/logs/stats?since=1h`, { key: owner.apiKey });
+    const stats = await t.rest(`/tenants/${tenant.slug}/logs/stats?since=1h`, { token: owner.apiKey });
     expect(stats.status, JSON.stringify(stats.body)).toBe(200);
     expect(stats.body).toMatchObject({
       tenant_id: tenant.slug,
@@ -653,7 +619,7 @@ describe('query logs and metrics', () => {
       top_errors: [{ error_code: '42P01', count: 1 }],
     });
 
-    const metrics = await call(`/tenants/${tenant.slug}/metrics`, { key: owner.apiKey });
+    const metrics = await t.rest(`/tenants/${tenant.slug}/metrics`, { token: owner.apiKey });
     expect(metrics.status, JSON.stringify(metrics.body)).toBe(200);
     const q = metrics.body.query_metrics;
     expect(metrics.body).toMatchObject({
@@ -679,7 +645,7 @@ describe('query logs and metrics', () => {
     expect(q.success_rate).toBeLessThan(100);
 
     const empty = await createTenant(owner.apiKey);
-    const none = await call(`/tenants/${empty.slug}/metrics`, { key: owner.apiKey });
+    const none = await t.rest(`/tenants/${empty.slug}/metrics`, { token: owner.apiKey });
     expect(none.body.query_metrics).toEqual({
       queries_today: 0,
       queries_this_hour: 0,
@@ -695,27 +661,27 @@ describe('query logs and metrics', () => {
 
 describe('isolation level', () => {
   it.skipIf(usingRealServices)('answers NOT_CONFIGURED on the embedded database, naming what is needed', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
-    const answer = await call(`/tenants/${tenant.slug}/isolation`, {
+    const answer = await t.rest(`/tenants/${tenant.slug}/isolation`, {
       method: 'PATCH',
-      key: owner.apiKey,
+      token: owner.apiKey,
       body: { isolation_level: 2 },
     });
-    expectError(answer, 501, 'NOT_CONFIGURED');
+    expectRestError('tenantsdb', answer, 501, 'NOT_CONFIGURED');
     expect(answer.body.error.message).toMatch(/real PostgreSQL/);
     const after = await t.platform.db.prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
     expect(after).toMatchObject({ isolationLevel: 1, databaseName: null, databaseStatus: 'ready' });
   });
 
   it.skipIf(!usingRealServices)('moves a tenant to a dedicated database and back, with progress', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await buildTenantData(tenant.schema);
     const before = await snapshot(tenant.schema);
-    const started = await call(`/tenants/${tenant.slug}/isolation`, {
+    const started = await t.rest(`/tenants/${tenant.slug}/isolation`, {
       method: 'PATCH',
-      key: owner.apiKey,
+      token: owner.apiKey,
       body: { isolation_level: 2 },
     });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
@@ -746,7 +712,7 @@ describe('isolation level', () => {
     );
     expect(shared?.n).toBe(0);
 
-    const metrics = await call(`/tenants/${tenant.slug}/metrics`, { key: owner.apiKey });
+    const metrics = await t.rest(`/tenants/${tenant.slug}/metrics`, { token: owner.apiKey });
     expect(metrics.body).toMatchObject({
       isolation_level: 2,
       database_metrics: { database: tenant.schema, status: 'ready', size_bytes: expect.any(Number) },
@@ -759,9 +725,9 @@ describe('isolation level', () => {
       'dedicated@example.com',
     );
 
-    const back = await call(`/tenants/${tenant.slug}/isolation`, {
+    const back = await t.rest(`/tenants/${tenant.slug}/isolation`, {
       method: 'PATCH',
-      key: owner.apiKey,
+      token: owner.apiKey,
       body: { isolation_level: 1 },
     });
     expect(back.status, JSON.stringify(back.body)).toBe(202);
@@ -777,11 +743,11 @@ describe('isolation level', () => {
 
 describe('hard delete of a level-2 tenant', () => {
   it.skipIf(!usingRealServices)('drops its dedicated database, then its role and schema', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
-    const started = await call(`/tenants/${tenant.slug}/isolation`, {
+    const started = await t.rest(`/tenants/${tenant.slug}/isolation`, {
       method: 'PATCH',
-      key: owner.apiKey,
+      token: owner.apiKey,
       body: { isolation_level: 2 },
     });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
@@ -789,7 +755,7 @@ describe('hard delete of a level-2 tenant', () => {
     const moved = await t.platform.db.prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
     expect(moved.databaseName).toBeTruthy();
 
-    const deleted = await call(`/tenants/${tenant.slug}?hard=true`, { method: 'DELETE', key: owner.apiKey });
+    const deleted = await t.rest(`/tenants/${tenant.slug}?hard=true`, { method: 'DELETE', token: owner.apiKey });
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(200);
     const [database] = await rows<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_database WHERE datname = '${moved.databaseName}'`,
@@ -805,15 +771,15 @@ describe('hard delete of a level-2 tenant', () => {
 
 describe('isolation level failures', () => {
   it.skipIf(!usingRealServices)('undoes a failed move: no database left, writes allowed again, level 1', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     const s = `"${tenant.schema}"`;
     await sql(`CREATE TABLE ${s}.kept (id int)`);
     // The backup format refuses materialized views, so the copy fails after the database was created.
     await sql(`CREATE MATERIALIZED VIEW ${s}.snap AS SELECT id FROM ${s}.kept`);
-    const started = await call(`/tenants/${tenant.slug}/isolation`, {
+    const started = await t.rest(`/tenants/${tenant.slug}/isolation`, {
       method: 'PATCH',
-      key: owner.apiKey,
+      token: owner.apiKey,
       body: { isolation_level: 2 },
     });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
@@ -838,7 +804,7 @@ describe('isolation level failures', () => {
 
 describe('POST /webhooks/vm-ready', () => {
   const send = (raw: string, headers: Record<string, string>) =>
-    call('/webhooks/vm-ready', { method: 'POST', key: null, raw, headers });
+    t.rest('/webhooks/vm-ready', { method: 'POST', token: null, rawBody: raw, headers });
 
   it('answers NOT_CONFIGURED when no signing secret is set', async () => {
     const { handleVmReadyWebhook } = await import('../subgraphs/tenancy/services/operations/vm-webhook.js');
@@ -855,7 +821,7 @@ describe('POST /webhooks/vm-ready', () => {
   });
 
   it('marks a provisioning dedicated database ready only with a fresh, valid, unused signature', async () => {
-    const owner = await signup();
+    const owner = await signUp(t, 'ops');
     const tenant = await createTenant(owner.apiKey);
     await t.platform.db.prisma.tenant.update({
       where: { id: tenant.id },
@@ -866,8 +832,9 @@ describe('POST /webhooks/vm-ready', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const good = signVmReadyWebhook(WEBHOOK_SECRET, ts, raw);
 
-    expectError(await send(raw, {}), 401, 'UNAUTHORIZED');
-    expectError(
+    expectRestError('tenantsdb', await send(raw, {}), 401, 'UNAUTHORIZED');
+    expectRestError(
+      'tenantsdb',
       await send(raw, {
         'x-webhook-timestamp': ts,
         'x-webhook-signature': signVmReadyWebhook('x'.repeat(64), ts, raw),
@@ -875,13 +842,15 @@ describe('POST /webhooks/vm-ready', () => {
       401,
       'UNAUTHORIZED',
     );
-    expectError(
+    expectRestError(
+      'tenantsdb',
       await send(raw.replace(tenant.schema, 'other'), { 'x-webhook-timestamp': ts, 'x-webhook-signature': good }),
       401,
       'UNAUTHORIZED',
     );
     const stale = String(Math.floor(Date.now() / 1000) - 10 * 60);
-    expectError(
+    expectRestError(
+      'tenantsdb',
       await send(raw, {
         'x-webhook-timestamp': stale,
         'x-webhook-signature': signVmReadyWebhook(WEBHOOK_SECRET, stale, raw),
@@ -906,7 +875,7 @@ describe('POST /webhooks/vm-ready', () => {
       'ready',
     );
     const replay = await send(raw, { 'x-webhook-timestamp': ts, 'x-webhook-signature': good });
-    expectError(replay, 401, 'UNAUTHORIZED');
+    expectRestError('tenantsdb', replay, 401, 'UNAUTHORIZED');
     expect(replay.body.error.message).toMatch(/replay/);
   });
 });

@@ -7,7 +7,7 @@ import {
   pendingChanges,
   snapshotWorkspace,
 } from '../subgraphs/tenancy/services/workspaces/workspaces.js';
-import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type RestInit } from './support/platform.js';
+import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer } from './support/platform.js';
 
 // tenantsdb workspaces end to end through the real gateway: create/list/get/delete in the
 // documented shapes, project isolation, DDL capture through the API and (real PostgreSQL) a
@@ -15,14 +15,7 @@ import { bootPlatform, uniqueSlug, type TestPlatform, type RestAnswer, type Rest
 // JSON and a live database, and settings.
 
 const PASSWORD = 'Workspace-Owner-Passphrase-9';
-const FORWARDED = {
-  'x-forwarded-for': `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
-};
 const realPg = Boolean(process.env.TEST_DATABASE_URL);
-
-function rest(t: TestPlatform, path: string, init: RestInit = {}): Promise<RestAnswer> {
-  return t.rest(path, { ...init, headers: { ...FORWARDED, ...init.headers } });
-}
 
 function ok(answer: RestAnswer, status = 200) {
   expect(answer.status, JSON.stringify(answer.body)).toBe(status);
@@ -45,7 +38,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
   let keyB: string;
 
   const signup = async () => {
-    const answer = await rest(t, '/signup', {
+    const answer = await t.rest('/signup', {
       method: 'POST',
       token: null,
       body: { email: `ws-owner-${uniqueSlug()}@example.com`, password: PASSWORD, project_name: 'Workspaces' },
@@ -67,7 +60,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
   it('creates, lists, reads and deletes a workspace, only within the caller’s project', async () => {
     const name = wsName('myapp');
     const created = ok(
-      await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
+      await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
       201,
     );
     expect(created).toMatchObject({ success: true, id: name, blueprint: name, database: 'PostgreSQL' });
@@ -84,12 +77,12 @@ describe('tenantsdb workspaces through the real gateway', () => {
       expect(created.message).toMatch(/Direct connections need PostgreSQL/);
     }
     failed(
-      await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
+      await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
       409,
       'CONFLICT',
     );
 
-    const listed = ok(await rest(t, '/workspaces', { token: keyA }));
+    const listed = ok(await t.rest('/workspaces', { token: keyA }));
     expect(listed.workspaces).toContainEqual({
       created_at: expect.any(Number),
       database: 'PostgreSQL',
@@ -97,11 +90,11 @@ describe('tenantsdb workspaces through the real gateway', () => {
       name,
       version: '1.0',
     });
-    expect(ok(await rest(t, '/workspaces', { token: keyB })).workspaces.map((w: { id: string }) => w.id)).not.toContain(
+    expect(ok(await t.rest('/workspaces', { token: keyB })).workspaces.map((w: { id: string }) => w.id)).not.toContain(
       name,
     );
 
-    const details = ok(await rest(t, `/workspaces/${name}`, { token: keyA }));
+    const details = ok(await t.rest(`/workspaces/${name}`, { token: keyA }));
     expect(details).toMatchObject({
       id: name,
       name,
@@ -112,36 +105,36 @@ describe('tenantsdb workspaces through the real gateway', () => {
     });
 
     // Another project's workspace does not exist for it, whatever the verb.
-    failed(await rest(t, `/workspaces/${name}`, { token: keyB }), 404, 'NOT_FOUND');
-    failed(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyB }), 404, 'NOT_FOUND');
+    failed(await t.rest(`/workspaces/${name}`, { token: keyB }), 404, 'NOT_FOUND');
+    failed(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyB }), 404, 'NOT_FOUND');
     failed(
-      await rest(t, `/workspaces/${name}/queries`, { method: 'POST', token: keyB, body: { query: 'SELECT 1' } }),
+      await t.rest(`/workspaces/${name}/queries`, { method: 'POST', token: keyB, body: { query: 'SELECT 1' } }),
       404,
       'NOT_FOUND',
     );
-    failed(await rest(t, '/workspaces', { token: null }), 401, 'UNAUTHORIZED');
+    failed(await t.rest('/workspaces', { token: null }), 401, 'UNAUTHORIZED');
     // The operator (no project) has workspaces of its own, apart from every project's.
     const operatorWs = wsName('op');
-    ok(await rest(t, '/workspaces', { method: 'POST', body: { name: operatorWs, database: 'PostgreSQL' } }), 201);
-    failed(await rest(t, `/workspaces/${operatorWs}`, { token: keyA }), 404, 'NOT_FOUND');
-    expect(ok(await rest(t, '/workspaces')).workspaces.map((w: { id: string }) => w.id)).toContain(operatorWs);
-    ok(await rest(t, `/workspaces/${operatorWs}`, { method: 'DELETE' }));
+    ok(await t.rest('/workspaces', { method: 'POST', body: { name: operatorWs, database: 'PostgreSQL' } }), 201);
+    failed(await t.rest(`/workspaces/${operatorWs}`, { token: keyA }), 404, 'NOT_FOUND');
+    expect(ok(await t.rest('/workspaces')).workspaces.map((w: { id: string }) => w.id)).toContain(operatorWs);
+    ok(await t.rest(`/workspaces/${operatorWs}`, { method: 'DELETE' }));
     // Two creates of one name at the same time: one wins, the other is a conflict.
     const racing = wsName('race');
     const raced = await Promise.all(
       [0, 1].map(() =>
-        rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name: racing, database: 'PostgreSQL' } }),
+        t.rest('/workspaces', { method: 'POST', token: keyA, body: { name: racing, database: 'PostgreSQL' } }),
       ),
     );
     expect(raced.map((a) => a.status).sort()).toEqual([201, 409]);
-    ok(await rest(t, `/workspaces/${racing}`, { method: 'DELETE', token: keyA }));
+    ok(await t.rest(`/workspaces/${racing}`, { method: 'DELETE', token: keyA }));
 
     const [row] = await sql<{ database_name: string | null; login_role: string; schema_name: string }>(
       `SELECT database_name, login_role, schema_name FROM tenancy.workspaces WHERE name = $1`,
       name,
     );
-    ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
-    failed(await rest(t, `/workspaces/${name}`, { token: keyA }), 404, 'NOT_FOUND');
+    ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+    failed(await t.rest(`/workspaces/${name}`, { token: keyA }), 404, 'NOT_FOUND');
     const roles = await sql<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1`,
       row!.login_role,
@@ -164,18 +157,18 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
   it('answers unsupported_database for other database types and validates the name', async () => {
     const answer = failed(
-      await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name: wsName('my'), database: 'MySQL' } }),
+      await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name: wsName('my'), database: 'MySQL' } }),
       400,
       'UNSUPPORTED_DATABASE',
     );
     expect(answer.error.message).toMatch(/unsupported_database/);
     failed(
-      await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name: wsName('x'), database: 'Oracle' } }),
+      await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name: wsName('x'), database: 'Oracle' } }),
       400,
       'VALIDATION_ERROR',
     );
     failed(
-      await rest(t, '/workspaces', {
+      await t.rest('/workspaces', {
         method: 'POST',
         token: keyA,
         body: { name: 'Bad Name!', database: 'PostgreSQL' },
@@ -187,9 +180,9 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
   it('captures API DDL in order; diff, skip and revert', async () => {
     const name = wsName('diff');
-    ok(await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
     const run = async (query: string) =>
-      ok(await rest(t, `/workspaces/${name}/queries`, { method: 'POST', token: keyA, body: { query } }));
+      ok(await t.rest(`/workspaces/${name}/queries`, { method: 'POST', token: keyA, body: { query } }));
 
     const created = await run('CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL)');
     expect(created.captured).toHaveLength(1);
@@ -216,7 +209,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
     // The guard refuses what tenant SQL refuses, before anything runs.
     failed(
-      await rest(t, `/workspaces/${name}/queries`, {
+      await t.rest(`/workspaces/${name}/queries`, {
         method: 'POST',
         token: keyA,
         body: { query: 'SET ROLE postgres' },
@@ -225,7 +218,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
       'VALIDATION_ERROR',
     );
 
-    const diff = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA }));
+    const diff = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA }));
     expect(diff.changes.map((c: { command: string }) => c.command)).toEqual([
       'CREATE TABLE',
       'ALTER TABLE',
@@ -246,62 +239,58 @@ describe('tenantsdb workspaces through the real gateway', () => {
       reversible: false,
       irreversible_reason: expect.stringMatching(/ColumnDefault/),
     });
-    expect(ok(await rest(t, `/workspaces/${name}`, { token: keyA })).undeployed_changes).toBe(5);
+    expect(ok(await t.rest(`/workspaces/${name}`, { token: keyA })).undeployed_changes).toBe(5);
 
     // Revert ADD COLUMN: the column is gone from the workspace, the change leaves the queue.
     const reverted = ok(
-      await rest(t, `/workspaces/${name}/diff/${addColumn.ddl_id}/revert`, { method: 'POST', token: keyA }),
+      await t.rest(`/workspaces/${name}/diff/${addColumn.ddl_id}/revert`, { method: 'POST', token: keyA }),
     );
     expect(reverted).toMatchObject({
       status: 'reverted',
       reverted_with: 'ALTER TABLE "accounts" DROP COLUMN "nickname"',
     });
-    const schema = ok(await rest(t, `/workspaces/${name}/schema`, { token: keyA }));
+    const schema = ok(await t.rest(`/workspaces/${name}/schema`, { token: keyA }));
     const accounts = schema.tables.find((tb: { name: string }) => tb.name === 'accounts');
     expect(accounts.columns.map((c: { name: string }) => c.name)).toEqual(['id', 'email']);
     expect(accounts.indexes.map((i: { name: string }) => i.name)).toContain('accounts_email_idx');
 
     // Revert CREATE INDEX and CREATE TABLE.
-    ok(await rest(t, `/workspaces/${name}/diff/${createIndex.ddl_id}/revert`, { method: 'POST', token: keyA }));
-    ok(await rest(t, `/workspaces/${name}/diff/${createScratch.ddl_id}/revert`, { method: 'POST', token: keyA }));
-    const after = ok(await rest(t, `/workspaces/${name}/schema`, { token: keyA }));
+    ok(await t.rest(`/workspaces/${name}/diff/${createIndex.ddl_id}/revert`, { method: 'POST', token: keyA }));
+    ok(await t.rest(`/workspaces/${name}/diff/${createScratch.ddl_id}/revert`, { method: 'POST', token: keyA }));
+    const after = ok(await t.rest(`/workspaces/${name}/schema`, { token: keyA }));
     expect(after.tables.map((tb: { name: string }) => tb.name)).toEqual(['accounts']);
     expect(after.tables[0].indexes.map((i: { name: string }) => i.name)).not.toContain('accounts_email_idx');
 
     // Not reversible: a clear reason, nothing changes.
     const refused = failed(
-      await rest(t, `/workspaces/${name}/diff/${setDefault.ddl_id}/revert`, { method: 'POST', token: keyA }),
+      await t.rest(`/workspaces/${name}/diff/${setDefault.ddl_id}/revert`, { method: 'POST', token: keyA }),
       400,
       'BAD_REQUEST',
     );
     expect(refused.error.message).toMatch(/^not_reversible: ALTER TABLE ColumnDefault cannot be reverted/);
     // Reverted twice: a conflict. Unknown id: not found. Another project: not found.
     failed(
-      await rest(t, `/workspaces/${name}/diff/${addColumn.ddl_id}/revert`, { method: 'POST', token: keyA }),
+      await t.rest(`/workspaces/${name}/diff/${addColumn.ddl_id}/revert`, { method: 'POST', token: keyA }),
       409,
       'CONFLICT',
     );
+    failed(await t.rest(`/workspaces/${name}/diff/ddl_0000/revert`, { method: 'POST', token: keyA }), 404, 'NOT_FOUND');
     failed(
-      await rest(t, `/workspaces/${name}/diff/ddl_0000/revert`, { method: 'POST', token: keyA }),
-      404,
-      'NOT_FOUND',
-    );
-    failed(
-      await rest(t, `/workspaces/${name}/diff/${setDefault.ddl_id}`, { method: 'DELETE', token: keyB }),
+      await t.rest(`/workspaces/${name}/diff/${setDefault.ddl_id}`, { method: 'DELETE', token: keyB }),
       404,
       'NOT_FOUND',
     );
 
     // Skip: stays in the workspace, leaves the queue.
-    ok(await rest(t, `/workspaces/${name}/diff/${setDefault.ddl_id}`, { method: 'DELETE', token: keyA }));
-    const remaining = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA }));
+    ok(await t.rest(`/workspaces/${name}/diff/${setDefault.ddl_id}`, { method: 'DELETE', token: keyA }));
+    const remaining = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA }));
     expect(remaining.changes.map((c: { ddl_id: string }) => c.ddl_id)).toEqual([createAccounts.ddl_id]);
     const statuses = await sql<{ id: string; status: string }>(
       `SELECT id, status FROM tenancy.workspace_changes WHERE id = ANY($1::text[]) ORDER BY seq`,
       [addColumn.ddl_id, setDefault.ddl_id, createScratch.ddl_id],
     );
     expect(statuses.map((s) => s.status)).toEqual(['reverted', 'skipped', 'reverted']);
-    ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+    ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
   }, 60_000);
 
   it.runIf(realPg)(
@@ -310,11 +299,11 @@ describe('tenantsdb workspaces through the real gateway', () => {
       const name = wsName('direct');
       const other = wsName('other');
       const created = ok(
-        await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
+        await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }),
         201,
       );
       const otherWs = ok(
-        await rest(t, '/workspaces', { method: 'POST', token: keyB, body: { name: other, database: 'PostgreSQL' } }),
+        await t.rest('/workspaces', { method: 'POST', token: keyB, body: { name: other, database: 'PostgreSQL' } }),
         201,
       );
 
@@ -350,13 +339,13 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
       // API DDL after the direct DDL comes after it in the queue.
       ok(
-        await rest(t, `/workspaces/${name}/queries`, {
+        await t.rest(`/workspaces/${name}/queries`, {
           method: 'POST',
           token: keyA,
           body: { query: 'CREATE INDEX direct_orders_total_idx ON direct_orders (total)' },
         }),
       );
-      const diff = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA }));
+      const diff = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA }));
       expect(
         diff.changes.map((c: { command: string; captured_via: string; object: string }) => [
           c.command,
@@ -369,12 +358,12 @@ describe('tenantsdb workspaces through the real gateway', () => {
         ['CREATE INDEX', 'api', '"direct_orders_total_idx"'],
       ]);
       // Revert of a directly made change works too, and is not itself captured.
-      ok(await rest(t, `/workspaces/${name}/diff/${diff.changes[1].ddl_id}/revert`, { method: 'POST', token: keyA }));
-      const after = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA }));
+      ok(await t.rest(`/workspaces/${name}/diff/${diff.changes[1].ddl_id}/revert`, { method: 'POST', token: keyA }));
+      const after = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA }));
       expect(after.count).toBe(2);
 
-      ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
-      ok(await rest(t, `/workspaces/${other}`, { method: 'DELETE', token: keyB }));
+      ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+      ok(await t.rest(`/workspaces/${other}`, { method: 'DELETE', token: keyB }));
       const gone = new pg.Client({ connectionString: created.connection_string });
       await expect(gone.connect()).rejects.toThrow();
       await gone.end().catch(() => undefined);
@@ -384,16 +373,16 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
   it('imports a template and a JSON table list as captured import changes', async () => {
     const name = wsName('imp');
-    ok(await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
     const imported = ok(
-      await rest(t, `/workspaces/${name}/schema`, {
+      await t.rest(`/workspaces/${name}/schema`, {
         method: 'POST',
         token: keyA,
         body: { source: 'template', template: 'fintech' },
       }),
     );
     expect(imported.changes).toBeGreaterThanOrEqual(8);
-    const schema = ok(await rest(t, `/workspaces/${name}/schema`, { token: keyA }));
+    const schema = ok(await t.rest(`/workspaces/${name}/schema`, { token: keyA }));
     expect(schema.tables.map((tb: { name: string }) => tb.name).sort()).toEqual([
       'accounts',
       'cards',
@@ -404,12 +393,12 @@ describe('tenantsdb workspaces through the real gateway', () => {
     const accounts = schema.tables.find((tb: { name: string }) => tb.name === 'accounts');
     expect(accounts.columns.find((c: { name: string }) => c.name === 'id').constraints).toContain('PRIMARY KEY');
     expect(accounts.indexes.map((i: { name: string }) => i.name)).toContain('accounts_customer_id_idx');
-    const diff = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA }));
+    const diff = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA }));
     expect(diff.changes.every((c: { captured_via: string }) => c.captured_via === 'import')).toBe(true);
     expect(diff.changes.map((c: { ddl_id: string }) => c.ddl_id)).toEqual(imported.ddl_ids);
 
     failed(
-      await rest(t, `/workspaces/${name}/schema`, {
+      await t.rest(`/workspaces/${name}/schema`, {
         method: 'POST',
         token: keyA,
         body: { source: 'template', template: 'nope' },
@@ -420,24 +409,24 @@ describe('tenantsdb workspaces through the real gateway', () => {
     for (const template of ['ecommerce', 'saas']) {
       const other = wsName(template.slice(0, 4));
       ok(
-        await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name: other, database: 'PostgreSQL' } }),
+        await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name: other, database: 'PostgreSQL' } }),
         201,
       );
       ok(
-        await rest(t, `/workspaces/${other}/schema`, {
+        await t.rest(`/workspaces/${other}/schema`, {
           method: 'POST',
           token: keyA,
           body: { source: 'template', template },
         }),
       );
-      expect(ok(await rest(t, `/workspaces/${other}/schema`, { token: keyA })).table_count).toBeGreaterThanOrEqual(5);
-      ok(await rest(t, `/workspaces/${other}`, { method: 'DELETE', token: keyA }));
+      expect(ok(await t.rest(`/workspaces/${other}/schema`, { token: keyA })).table_count).toBeGreaterThanOrEqual(5);
+      ok(await t.rest(`/workspaces/${other}`, { method: 'DELETE', token: keyA }));
     }
 
     // JSON: types are checked by the parser; an injection attempt is a validation error, not SQL.
     const bad = async (column: Record<string, unknown>) =>
       failed(
-        await rest(t, `/workspaces/${name}/schema`, {
+        await t.rest(`/workspaces/${name}/schema`, {
           method: 'POST',
           token: keyA,
           body: { source: 'json', tables: [{ name: 'evil', columns: [{ name: 'id', ...column }] }] },
@@ -450,7 +439,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
     await bad({ type: 'text', default: `'x'); DROP TABLE accounts; --` });
     await bad({ type: 'text', default: `(SELECT set_config('role', 'postgres', true))` });
     failed(
-      await rest(t, `/workspaces/${name}/schema`, {
+      await t.rest(`/workspaces/${name}/schema`, {
         method: 'POST',
         token: keyA,
         body: { source: 'json', tables: [] },
@@ -460,7 +449,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
     );
 
     const json = ok(
-      await rest(t, `/workspaces/${name}/schema`, {
+      await t.rest(`/workspaces/${name}/schema`, {
         method: 'POST',
         token: keyA,
         body: {
@@ -479,7 +468,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
       }),
     );
     expect(json.changes).toBe(1);
-    const after = ok(await rest(t, `/workspaces/${name}/schema`, { token: keyA }));
+    const after = ok(await t.rest(`/workspaces/${name}/schema`, { token: keyA }));
     const loyalty = after.tables.find((tb: { name: string }) => tb.name === 'loyalty_points');
     expect(loyalty.columns).toEqual([
       { name: 'id', type: 'uuid', nullable: false, default: 'gen_random_uuid()', constraints: ['PRIMARY KEY'] },
@@ -487,14 +476,14 @@ describe('tenantsdb workspaces through the real gateway', () => {
       { name: 'points', type: 'integer', nullable: false, default: '0' },
     ]);
     // A JSON import is a reversible CREATE TABLE like any other.
-    const last = ok(await rest(t, `/workspaces/${name}/diff`, { token: keyA })).changes.at(-1);
+    const last = ok(await t.rest(`/workspaces/${name}/diff`, { token: keyA })).changes.at(-1);
     expect(last).toMatchObject({
       command: 'CREATE TABLE',
       object: '"loyalty_points"',
       captured_via: 'import',
       reversible: true,
     });
-    ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+    ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
   }, 60_000);
 
   it.runIf(realPg)(
@@ -520,9 +509,9 @@ describe('tenantsdb workspaces through the real gateway', () => {
         await admin.end();
 
         const name = wsName('live');
-        ok(await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
+        ok(await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
         const imported = ok(
-          await rest(t, `/workspaces/${name}/schema`, {
+          await t.rest(`/workspaces/${name}/schema`, {
             method: 'POST',
             token: keyA,
             body: {
@@ -539,7 +528,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
           }),
         );
         expect(imported.changes).toBeGreaterThanOrEqual(4);
-        const schema = ok(await rest(t, `/workspaces/${name}/schema`, { token: keyA }));
+        const schema = ok(await t.rest(`/workspaces/${name}/schema`, { token: keyA }));
         expect(schema.tables.map((tb: { name: string }) => tb.name)).toEqual(['orgs', 'seats']);
         expect(schema.tables[0].row_count).toBe(0); // schema only, no data
         expect(schema.tables[1].indexes.map((i: { name: string }) => i.name)).toContain('seats_org_idx');
@@ -550,7 +539,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
         );
         expect(stored[0]!.n).toBe(0);
         failed(
-          await rest(t, `/workspaces/${name}/schema`, {
+          await t.rest(`/workspaces/${name}/schema`, {
             method: 'POST',
             token: keyA,
             body: {
@@ -561,7 +550,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
           502,
           'SOURCE_UNREACHABLE',
         );
-        ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+        ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
       } finally {
         await sql(`DROP DATABASE IF EXISTS ${source} WITH (FORCE)`);
       }
@@ -571,15 +560,15 @@ describe('tenantsdb workspaces through the real gateway', () => {
 
   it('reads and updates settings, validated; GraphQL answers the same', async () => {
     const name = wsName('set');
-    ok(await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
-    expect(ok(await rest(t, `/workspaces/${name}/settings`, { token: keyA })).settings).toEqual({
+    ok(await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
+    expect(ok(await t.rest(`/workspaces/${name}/settings`, { token: keyA })).settings).toEqual({
       description: '',
       default_isolation_level: 1,
       query_timeout_ms: 5000,
       allow_api_ddl: true,
     });
     const updated = ok(
-      await rest(t, `/workspaces/${name}/settings`, {
+      await t.rest(`/workspaces/${name}/settings`, {
         method: 'POST',
         token: keyA,
         body: { description: 'Billing schema', allow_api_ddl: false },
@@ -591,17 +580,17 @@ describe('tenantsdb workspaces through the real gateway', () => {
       query_timeout_ms: 5000,
     });
     failed(
-      await rest(t, `/workspaces/${name}/settings`, { method: 'POST', token: keyA, body: { query_timeout_ms: 0 } }),
+      await t.rest(`/workspaces/${name}/settings`, { method: 'POST', token: keyA, body: { query_timeout_ms: 0 } }),
       400,
       'VALIDATION_ERROR',
     );
     failed(
-      await rest(t, `/workspaces/${name}/settings`, { method: 'POST', token: keyA, body: { unknown: 1 } }),
+      await t.rest(`/workspaces/${name}/settings`, { method: 'POST', token: keyA, body: { unknown: 1 } }),
       400,
       'VALIDATION_ERROR',
     );
     failed(
-      await rest(t, `/workspaces/${name}/settings`, {
+      await t.rest(`/workspaces/${name}/settings`, {
         method: 'POST',
         token: keyA,
         body: { default_isolation_level: 3 },
@@ -611,7 +600,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
     );
     // allow_api_ddl false: API DDL runs read-only and is refused by the database.
     failed(
-      await rest(t, `/workspaces/${name}/queries`, {
+      await t.rest(`/workspaces/${name}/queries`, {
         method: 'POST',
         token: keyA,
         body: { query: 'CREATE TABLE x (id int)' },
@@ -619,7 +608,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
       403,
       'FORBIDDEN',
     );
-    expect(ok(await rest(t, `/workspaces/${name}/settings`, { token: keyA })).settings.description).toBe(
+    expect(ok(await t.rest(`/workspaces/${name}/settings`, { token: keyA })).settings.description).toBe(
       'Billing schema',
     );
 
@@ -636,21 +625,21 @@ describe('tenantsdb workspaces through the real gateway', () => {
       { token: keyB },
     );
     expect(other.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+    ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
   }, 60_000);
 
   it('snapshotWorkspace gives replayable DDL and the introspection JSON; pendingChanges / markChangesDeployed (for blueprints)', async () => {
     const name = wsName('snap');
-    ok(await rest(t, '/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: keyA, body: { name, database: 'PostgreSQL' } }), 201);
     ok(
-      await rest(t, `/workspaces/${name}/schema`, {
+      await t.rest(`/workspaces/${name}/schema`, {
         method: 'POST',
         token: keyA,
         body: { source: 'template', template: 'ecommerce' },
       }),
     );
     ok(
-      await rest(t, `/workspaces/${name}/queries`, {
+      await t.rest(`/workspaces/${name}/queries`, {
         method: 'POST',
         token: keyA,
         body: { query: `INSERT INTO categories (slug, name) VALUES ('toys', 'Toys')` },
@@ -711,7 +700,7 @@ describe('tenantsdb workspaces through the real gateway', () => {
     );
     expect(marked).toBe(pending.length);
     expect(await pendingChanges(deps, workspace.id)).toEqual([]);
-    expect(ok(await rest(t, `/workspaces/${name}`, { token: keyA })).undeployed_changes).toBe(0);
-    ok(await rest(t, `/workspaces/${name}`, { method: 'DELETE', token: keyA }));
+    expect(ok(await t.rest(`/workspaces/${name}`, { token: keyA })).undeployed_changes).toBe(0);
+    ok(await t.rest(`/workspaces/${name}`, { method: 'DELETE', token: keyA }));
   }, 60_000);
 });

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger, type Logger } from '../../lib/logger.js';
 import { startPlatform, type Platform, type PlatformConfig } from '../../app/platform.js';
+import { uniqueClientIp } from './rest.js';
 
 /**
  * Boots the whole platform the way `npm start` does, on an ephemeral port. With TEST_DATABASE_URL
@@ -14,6 +15,12 @@ export interface TestPlatform {
   platform: Platform;
   url: string;
   operatorKey: string;
+  /**
+   * This platform's client address, sent as X-Forwarded-For by `graphql` and `rest` (loopback is a
+   * trusted proxy): suites share one database, and sign-in threat detection and rate limits
+   * remember an address, so each platform is a client of its own. A header given per call wins.
+   */
+  clientIp: string;
   graphql<T = Record<string, unknown>>(
     query: string,
     variables?: Record<string, unknown>,
@@ -22,7 +29,10 @@ export interface TestPlatform {
     status: number;
     body: { data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
   }>;
-  /** A JSON request to any gateway path; `token` defaults to the operator key, null sends none. */
+  /**
+   * A request to any gateway path: `body` is sent as JSON, `rawBody` as given (malformed JSON, other
+   * types with their content-type header); `token` defaults to the operator key, null sends none.
+   */
   rest(path: string, init?: RestInit): Promise<RestAnswer>;
   close(): Promise<void>;
 }
@@ -31,12 +41,15 @@ export interface RestInit {
   method?: string;
   token?: string | null;
   body?: unknown;
+  rawBody?: string;
   headers?: Record<string, string>;
 }
 
 export interface RestAnswer {
   status: number;
   headers: Headers;
+  /** The body as sent, for assertions about what it must not contain. */
+  text?: string;
   // Response bodies are checked by the assertions; typing each one would only restate them.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: Record<string, any>;
@@ -61,10 +74,15 @@ export function testDataImportConfig(): { allowedHosts: string[]; connectTimeout
   return { allowedHosts: server ? [new URL(server).hostname] : [], connectTimeoutMs: 1_500 };
 }
 
-export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Promise<TestPlatform> {
+/** `logger`: where the platform logs (silent unless TEST_LOG_LEVEL); a suite that checks its logs passes its own. */
+export async function bootPlatform(
+  overrides: Partial<PlatformConfig> = {},
+  { logger }: { logger?: Logger } = {},
+): Promise<TestPlatform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'platform-test-'));
   const operatorKey = `op_test_${randomBytes(24).toString('hex')}`;
   const keyPrefix = `test:${randomBytes(6).toString('hex')}:`;
+  const clientIp = uniqueClientIp();
   const platform = await startPlatform(
     {
       environment: 'test',
@@ -82,40 +100,35 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
       secretsEncryptionKey: TEST_SECRETS_ENCRYPTION_KEY,
       keyPrefix,
       dataImport: testDataImportConfig(),
+      trustedProxies: ['127.0.0.1', '::1'],
       ...overrides,
     },
-    createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   );
   return {
     platform,
     url: platform.url,
     operatorKey,
+    clientIp,
     async graphql(query, variables, options = {}) {
       const token = options.token === undefined ? operatorKey : options.token;
       const response = await fetch(`${platform.url}/graphql`, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...options.headers,
-        },
+        headers: requestHeaders(
+          { 'content-type': 'application/json', 'x-forwarded-for': clientIp },
+          token,
+          options.headers,
+        ),
         body: JSON.stringify({ query, variables }),
       });
       return { status: response.status, body: (await response.json()) as never };
     },
-    async rest(path, init = {}) {
-      const token = init.token === undefined ? operatorKey : init.token;
-      const response = await fetch(`${platform.url}${path}`, {
-        method: init.method ?? 'GET',
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...init.headers,
-        },
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    rest(path, init = {}) {
+      return restAt(platform.url, path, {
+        ...init,
+        token: init.token === undefined ? operatorKey : init.token,
+        clientIp,
       });
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
     },
     async close() {
       await platform.close();
@@ -126,6 +139,43 @@ export async function bootPlatform(overrides: Partial<PlatformConfig> = {}): Pro
       if (platform.kv.kind === 'redis' && redisUrl && !overrides.keyPrefix) await deleteRedisKeys(redisUrl, keyPrefix);
     },
   };
+}
+
+/**
+ * A request to a gateway by its address (one a test started itself; `t.rest` is this with its
+ * platform's operator key and client address). No `token`, no credential.
+ */
+export async function restAt(
+  baseUrl: string,
+  path: string,
+  init: RestInit & { clientIp?: string } = {},
+): Promise<RestAnswer> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers: requestHeaders(
+      {
+        ...(init.clientIp ? { 'x-forwarded-for': init.clientIp } : {}),
+        ...(init.body !== undefined || init.rawBody !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      init.token ?? null,
+      init.headers,
+    ),
+    body: init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: text ? JSON.parse(text) : {} };
+}
+
+/** Defaults, then the bearer token, then the call's own headers, whatever their case, win. */
+function requestHeaders(
+  defaults: Record<string, string>,
+  token: string | null,
+  overrides: Record<string, string> = {},
+): Headers {
+  const headers = new Headers(defaults);
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  for (const [name, value] of Object.entries(overrides)) headers.set(name, value);
+  return headers;
 }
 
 /** Unique per call: tests share one database and never truncate it. */

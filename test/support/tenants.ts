@@ -64,3 +64,20 @@ export async function signInTenantAdmin(
   expect(login.body.errors).toBeUndefined();
   return login.body.data!.login.accessToken;
 }
+
+export const TEST_PASSWORD = 'correct horse battery 42';
+
+/** A tenantsdb account made as its document shows (POST /signup, no credential): its API key and project. */
+export async function signUp(
+  t: TestPlatform,
+  prefix = 'acct',
+): Promise<{ apiKey: string; projectId: string; email: string }> {
+  const email = `${uniqueSlug(prefix)}@example.com`;
+  const answer = await t.rest('/signup', {
+    method: 'POST',
+    token: null,
+    body: { email, password: TEST_PASSWORD, project_name: uniqueSlug('P') },
+  });
+  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+  return { apiKey: answer.body.api_key as string, projectId: answer.body.project_id as string, email };
+}
