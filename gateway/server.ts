@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import type { DocumentNode } from 'graphql';
+import { print, type DocumentNode } from 'graphql';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits, type SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
@@ -108,6 +108,22 @@ export interface Gateway {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/**
+ * The source text of a document. Apollo's executeOperation prints a DocumentNode on every call
+ * (then finds its parse in its document cache by that text); REST routes run the same few
+ * documents for every request, so each is printed once.
+ */
+const printedDocuments = new WeakMap<DocumentNode, string>();
+function documentSource(document: string | DocumentNode): string {
+  if (typeof document === 'string') return document;
+  let source = printedDocuments.get(document);
+  if (source === undefined) {
+    source = print(document);
+    printedDocuments.set(document, source);
+  }
+  return source;
+}
+
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
@@ -167,7 +183,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const execute: Gateway['execute'] = async ({ document, variables, principal, requestId, client = NO_CLIENT }) => {
     const response = await apollo.executeOperation(
-      { query: document, variables },
+      { query: documentSource(document), variables },
       // viaRest: REST routes (and the gateway's own calls) spend their own rate-limit policy.
       { contextValue: { requestId, principal, client, logger: logger.child({ requestId }), viaRest: true } },
     );
