@@ -40,6 +40,66 @@ function signedHeaders(
 }
 
 /**
+ * Entity fetches carry one representation per position in the result, so one entity reached
+ * along many paths (the same product under every review) is sent many times. Each distinct
+ * representation is sent once; the answer is expanded back to one entity per position, later
+ * positions getting their own copy (the executor merges into them), and `_entities` errors are
+ * repeated for every position they belong to: the executor sees what it would have seen.
+ */
+export function dedupeRepresentations(variables: Record<string, unknown> | undefined): {
+  variables: Record<string, unknown> | undefined;
+  expand: (response: GatewayGraphQLResponse) => GatewayGraphQLResponse;
+} {
+  const representations = variables?.representations;
+  if (!Array.isArray(representations) || representations.length < 2) return { variables, expand: (r) => r };
+  const seen = new Map<string, number>();
+  const unique: unknown[] = [];
+  const positions = new Array<number>(representations.length);
+  for (let i = 0; i < representations.length; i++) {
+    const key = JSON.stringify(representations[i]);
+    let at = seen.get(key);
+    if (at === undefined) {
+      at = unique.length;
+      seen.set(key, at);
+      unique.push(representations[i]);
+    }
+    positions[i] = at;
+  }
+  if (unique.length === representations.length) return { variables, expand: (r) => r };
+  const expand = (response: GatewayGraphQLResponse): GatewayGraphQLResponse => {
+    const entities = (response.data as { _entities?: unknown } | null | undefined)?._entities;
+    // A subgraph answering the wrong count is reported by the executor as it would be anyway.
+    if (!Array.isArray(entities) || entities.length !== unique.length) return response;
+    const handedOut = new Array<boolean>(unique.length).fill(false);
+    const expanded = positions.map((at) => {
+      if (handedOut[at]) return cloneJson(entities[at]);
+      handedOut[at] = true;
+      return entities[at];
+    });
+    const errors = response.errors?.flatMap((error) => {
+      const path = error.path;
+      if (!path || path[0] !== '_entities' || typeof path[1] !== 'number') return [error];
+      const rest = path.slice(2);
+      const copies = [];
+      for (let i = 0; i < positions.length; i++) {
+        if (positions[i] === path[1]) copies.push({ ...error, path: ['_entities', i, ...rest] });
+      }
+      return copies;
+    });
+    return { ...response, data: { ...response.data, _entities: expanded }, ...(errors ? { errors } : {}) };
+  };
+  return { variables: { ...variables, representations: unique }, expand };
+}
+
+function cloneJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(cloneJson);
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = cloneJson((value as Record<string, unknown>)[key]);
+  return copy;
+}
+
+/**
  * Production transport: the subgraph is another process, reached over HTTP through a keep-alive
  * connection pool (undici Pool, one per subgraph origin). It sends the request the way
  * RemoteGraphQLDataSource does (POST JSON {query, variables, operationName}), without its
@@ -71,10 +131,11 @@ export class SignedRemoteDataSource implements GraphQLDataSource<GatewayContext>
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
     const { request } = options;
     if (!request.query) throw new Error('Missing query');
+    const { variables, expand } = dedupeRepresentations(request.variables);
     const body = JSON.stringify({
       query: request.query,
       ...(request.operationName ? { operationName: request.operationName } : {}),
-      ...(request.variables ? { variables: request.variables } : {}),
+      ...(variables ? { variables } : {}),
       ...(request.extensions ? { extensions: request.extensions } : {}),
     });
     let status: number;
@@ -117,7 +178,7 @@ export class SignedRemoteDataSource implements GraphQLDataSource<GatewayContext>
     if (typeof parsed !== 'object' || parsed === null) {
       throw new Error(`Expected JSON response body, but received: ${text.slice(0, 200)}`);
     }
-    return parsed as GatewayGraphQLResponse;
+    return expand(parsed as GatewayGraphQLResponse);
   }
 
   /**
@@ -164,6 +225,7 @@ export class InProcessDataSource extends LocalGraphQLDataSource<GatewayContext> 
     const signed = signedHeaders(options, this.signingSecret);
     for (const [key, value] of Object.entries(signed)) headers.set(key, value);
     const { request } = options;
+    const { variables, expand } = dedupeRepresentations(request.variables);
     const service = this.current();
     const response = await service.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: {
@@ -172,13 +234,13 @@ export class InProcessDataSource extends LocalGraphQLDataSource<GatewayContext> 
         search: '',
         body: {
           query: request.query,
-          variables: request.variables ?? {},
+          variables: variables ?? {},
           ...(request.operationName ? { operationName: request.operationName } : {}),
         },
       },
       context: () => service.contextFromHeaders(signed),
     });
     if (response.body.kind !== 'complete') throw new Error('In-process subgraph returned an incremental response');
-    return JSON.parse(response.body.string) as GatewayGraphQLResponse;
+    return expand(JSON.parse(response.body.string) as GatewayGraphQLResponse);
   }
 }

@@ -136,6 +136,15 @@ const rssKb = (pid: number): number => {
     return 0;
   }
 };
+/** CPU time (user + system) the process has used, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+const cpuMs = (pid: number): number => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+};
 const counts = async () => (await (await fetch(countsUrl)).json()) as Record<SubgraphName, number>;
 const totalCount = async () => Object.values(await counts()).reduce((a, b) => a + b, 0);
 // Subgraph requests per operation, counted on a few sequential operations (under load, requests
@@ -157,6 +166,8 @@ interface RoundResult {
   mismatched: number;
   peakRssMb: number;
   subgraphRequestsPerOp: number;
+  /** Gateway CPU per answered request: what the pinned core can serve is 1000 / this, whatever the load. */
+  cpuMsPerOp: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -170,6 +181,7 @@ async function round(t: Target, seconds: number): Promise<RoundResult> {
   let firstMismatch: string | undefined;
   let peakRss = rssKb(t.pid);
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKb(t.pid))), 200);
+  const cpuBefore = cpuMs(t.pid);
   const instance = autocannon({
     url: t.url,
     connections: CONNECTIONS,
@@ -196,6 +208,7 @@ async function round(t: Target, seconds: number): Promise<RoundResult> {
   );
   const result = await instance;
   clearInterval(sampler);
+  const cpuUsed = cpuMs(t.pid) - cpuBefore;
   latencies.sort((a, b) => a - b);
   if (firstMismatch) process.stdout.write(`  ! ${t.name}: first wrong answer: ${firstMismatch}\n`);
   const requests = result.requests.total;
@@ -209,6 +222,7 @@ async function round(t: Target, seconds: number): Promise<RoundResult> {
     mismatched,
     peakRssMb: Math.round(peakRss / 1024),
     subgraphRequestsPerOp: perOperation[t.name]!,
+    cpuMsPerOp: cpuUsed / Math.max(1, result.requests.total),
   };
 }
 
@@ -233,7 +247,7 @@ for (let r = 0; r < ROUNDS; r++) {
     failures += res.failed + res.mismatched;
     process.stdout.write(
       `round ${r + 1} ${t.name.padEnd(5)} ${f(res.rps).padStart(7)} req/s  p50 ${f(res.p50)} ms  p95 ${f(res.p95)} ms  p99 ${f(res.p99)} ms  ` +
-        `RSS ${res.peakRssMb} MB  ${f(res.subgraphRequestsPerOp, 2)} subgraph req/op  ${res.requests} requests, ` +
+        `CPU ${f(res.cpuMsPerOp, 2)} ms/op  RSS ${res.peakRssMb} MB  ${f(res.subgraphRequestsPerOp, 2)} subgraph req/op  ${res.requests} requests, ` +
         `${res.failed} failed, ${res.mismatched} wrong bodies  (load ${load()})\n`,
     );
   }
@@ -252,6 +266,7 @@ const summary = (name: string) => {
     p99: median(rs.map((x) => x.p99)),
     rss: median(rs.map((x) => x.peakRssMb)),
     perOp: median(rs.map((x) => x.subgraphRequestsPerOp)),
+    cpu: median(rs.map((x) => x.cpuMsPerOp)),
   };
 };
 if (results.stock!.length && results.ours!.length) {
@@ -264,6 +279,7 @@ if (results.stock!.length && results.ours!.length) {
       `  p50 ms       ${f(s.p50)} / ${f(o.p50)}   ${f(o.p50 / s.p50, 2)}x\n` +
       `  p95 ms       ${f(s.p95)} / ${f(o.p95)}   ${f(o.p95 / s.p95, 2)}x\n` +
       `  p99 ms       ${f(s.p99)} / ${f(o.p99)}   ${f(o.p99 / s.p99, 2)}x\n` +
+      `  CPU ms/op    ${f(s.cpu, 2)} / ${f(o.cpu, 2)}   capacity of the pinned core ours/stock ${f(s.cpu / o.cpu, 2)}x\n` +
       `  peak RSS MB  ${s.rss} / ${o.rss}   ${f(o.rss / s.rss, 2)}x\n` +
       `  subgraph requests per operation  ${f(s.perOp, 2)} / ${f(o.perOp, 2)}\n` +
       `  load average ${load()}; ${issued} distinct access tokens issued\n`,
