@@ -9,7 +9,8 @@ import { startBenchPlatform } from './support.js';
 // on one platform (embedded default, or BENCH_DATABASE_URL / BENCH_REDIS_URL), same caller,
 // interleaved rounds. The route is core-platform GET /api/tenants/{tenant_id}, which runs
 // CorePlatformTenant (tenancy + billing's usage + identity's user count); the GraphQL side posts
-// that very document. Prints p50/p95/p99 and RPS of each and REST/GraphQL ratios.
+// that very document. Prints p50/p95/p99 and RPS of each and REST/GraphQL ratios under load, then
+// the same ratios for BENCH_PAIRS (400) alternating one-at-a-time pairs.
 // BENCH_CONNECTIONS (16), BENCH_DURATION seconds per round (8), BENCH_ROUNDS (3).
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
@@ -114,6 +115,36 @@ process.stdout.write(
           `  ${k.padEnd(12)} ${m(0, k).toFixed(1)} / ${m(1, k).toFixed(1)}   REST/GraphQL ${(m(0, k) / m(1, k)).toFixed(2)}x\n`,
       )
       .join('') +
+    `  load average ${load()}\n`,
+);
+
+// Paired: one REST call, then the same operation over /graphql, one at a time, PAIRS times. Both
+// of a pair see the same machine, so on a shared, loaded machine this ratio is the steadier one.
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 400);
+const send = async (c: (typeof cases)[number]) => {
+  const started = performance.now();
+  const response = await fetch(`${platform.url}${c.path}`, {
+    method: c.method,
+    headers: { authorization: `Bearer ${operatorKey}`, 'content-type': 'application/json' },
+    body: c.body,
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) failed += 1;
+  return performance.now() - started;
+};
+const paired: number[][] = [[], []];
+for (let i = 0; i < PAIRS; i++) {
+  const order = i % 2 === 0 ? [0, 1] : [1, 0];
+  for (const c of order) paired[c]!.push(await send(cases[c]!));
+}
+const sortedPairs = paired.map((xs) => [...xs].sort((a, b) => a - b));
+const pairLine = (p: number) => {
+  const rest = percentile(sortedPairs[0]!, p);
+  const graphql = percentile(sortedPairs[1]!, p);
+  return `  p${p}${' '.repeat(10 - String(p).length)} ${rest.toFixed(2)} / ${graphql.toFixed(2)} ms   REST/GraphQL ${(rest / graphql).toFixed(2)}x\n`;
+};
+process.stdout.write(
+  `\npaired, one request at a time (${PAIRS} pairs)   REST / GraphQL\n${pairLine(50)}${pairLine(95)}${pairLine(99)}` +
     `  load average ${load()}\n`,
 );
 await bench.close();
