@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import type { DocumentNode } from 'graphql';
+import { print, type DocumentNode } from 'graphql';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits, type SubgraphName } from '../lib/env.js';
 import { AppError } from '../lib/errors.js';
 import { createErrorMasker } from '../lib/graphql-errors.js';
@@ -108,6 +108,25 @@ export interface Gateway {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/**
+ * The source text of a document. Apollo's executeOperation prints a DocumentNode on every call
+ * (then finds its parse in its document cache by that text); REST routes run the same few
+ * documents for every request, so each is printed once.
+ */
+const MAX_CACHED_DOCUMENTS = 1000;
+const MAX_CACHED_DOCUMENT_CHARS = 16_384;
+
+const printedDocuments = new WeakMap<DocumentNode, string>();
+function documentSource(document: string | DocumentNode): string {
+  if (typeof document === 'string') return document;
+  let source = printedDocuments.get(document);
+  if (source === undefined) {
+    source = print(document);
+    printedDocuments.set(document, source);
+  }
+  return source;
+}
+
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
@@ -167,7 +186,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const execute: Gateway['execute'] = async ({ document, variables, principal, requestId, client = NO_CLIENT }) => {
     const response = await apollo.executeOperation(
-      { query: document, variables },
+      { query: documentSource(document), variables },
       // viaRest: REST routes (and the gateway's own calls) spend their own rate-limit policy.
       { contextValue: { requestId, principal, client, logger: logger.child({ requestId }), viaRest: true } },
     );
@@ -196,6 +215,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     { maxResponseBytes: limits.maxResponseBytes },
   );
+  // The limits are this gateway's, so a document's verdict never changes: the check (lex, parse,
+  // walk) runs once per distinct document, not once per request. Bounded, and only documents of
+  // ordinary size are remembered, so the cache cannot be grown by sending many large ones.
+  const checkedDocuments = new Map<string, ReturnType<typeof checkOperationLimits> | AppError>();
+  const checkLimits = (source: string) => {
+    let verdict = checkedDocuments.get(source);
+    if (verdict === undefined && !checkedDocuments.has(source)) {
+      try {
+        verdict = checkOperationLimits(source, limits);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        verdict = error;
+      }
+      if (source.length <= MAX_CACHED_DOCUMENT_CHARS) {
+        if (checkedDocuments.size >= MAX_CACHED_DOCUMENTS)
+          checkedDocuments.delete(checkedDocuments.keys().next().value!);
+        checkedDocuments.set(source, verdict);
+      }
+    }
+    if (verdict instanceof AppError) throw verdict;
+    return verdict;
+  };
   // Then the operation limits, on the raw document, before Apollo parses, validates or plans it.
   const graphql = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     let request;
@@ -203,7 +244,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const caller = await pipeline.admit(req, res, { requestId, policy: 'graphql.default' });
       request = await readGraphQLHttpRequest(req);
       const source = operationSource(request);
-      const checked = source === undefined ? undefined : checkOperationLimits(source, limits);
+      const checked = source === undefined ? undefined : checkLimits(source);
       if (checked?.usesIntrospection) checkIntrospectionAllowed(limits.schemaVisibility, caller.principal);
       callers.set(req, caller);
     } catch (error) {

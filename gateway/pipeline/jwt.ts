@@ -178,6 +178,20 @@ function looksLikeJwt(credential: string): boolean {
 
 const invalid = () => new AppError('UNAUTHORIZED', 'Invalid access token');
 
+/**
+ * One verifier per fetched key set: jose's local set imports each key once and keeps it, where a
+ * set built per request imported the key (and parsed the set) on every token.
+ */
+const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>();
+function localKeySet(set: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  let local = keySets.get(set);
+  if (!local) {
+    local = createLocalJWKSet(set);
+    keySets.set(set, local);
+  }
+  return local;
+}
+
 async function verify(token: string, source: JwksSource): Promise<JWTPayload> {
   const options = {
     issuer: ACCESS_TOKEN_ISSUER,
@@ -187,7 +201,7 @@ async function verify(token: string, source: JwksSource): Promise<JWTPayload> {
     requiredClaims: ['sub', 'exp', 'iat', 'jti'],
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
   };
-  const attempt = async () => (await jwtVerify(token, createLocalJWKSet(await source.get()), options)).payload;
+  const attempt = async () => (await jwtVerify(token, localKeySet(await source.get()), options)).payload;
   try {
     try {
       return await attempt();

@@ -11,6 +11,7 @@ import {
 } from '../services/blueprints/blueprints.js';
 import { maySeeConnectionSecrets } from '../services/tenants/connection-secrets.js';
 import { blueprintConnectionString, type TenantDatabase } from '../services/blueprints/tenant-databases-blueprint.js';
+import { tenancyLoaders } from '../services/loaders.js';
 import { TenantRef } from './tenant.js';
 
 export const BlueprintVersionRef = builder.objectRef<BlueprintVersionView>('BlueprintVersion').implement({
@@ -66,10 +67,7 @@ const TenantDatabaseRef = builder.objectRef<TenantDatabase & { blueprintName?: s
     id: t.exposeID('id'),
     blueprint: t.string({
       resolve: async (d, _args, ctx) =>
-        d.blueprintName ??
-        (await ctx.deps.db.prisma.blueprint.findUnique({ where: { id: d.blueprintId }, select: { name: true } }))
-          ?.name ??
-        d.blueprintId,
+        d.blueprintName ?? (await tenancyLoaders(ctx).blueprintName.load(d.blueprintId)) ?? d.blueprintId,
     }),
     databaseType: t.exposeString('databaseType'),
     isolationLevel: t.exposeInt('isolationLevel'),
@@ -93,8 +91,7 @@ builder.objectField(TenantRef, 'databases', (t) =>
   t.field({
     type: [TenantDatabaseRef],
     description: 'Databases made from blueprints',
-    resolve: (tenant, _args, ctx) =>
-      ctx.deps.db.prisma.tenantDatabase.findMany({ where: { tenantId: tenant.id }, orderBy: { createdAt: 'asc' } }),
+    resolve: (tenant, _args, ctx) => tenancyLoaders(ctx).databasesByTenant.load(tenant.id),
   }),
 );
 

@@ -1,5 +1,6 @@
 import { requirePrincipal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
+import { tenancyLoaders } from '../services/loaders.js';
 import {
   changeTenantLifecycle,
   createTenant,
@@ -7,7 +8,6 @@ import {
   hardDeleteTenant,
   listTenants,
   tenantStatusForGateway,
-  tenantStorageBytes,
   type Tenant,
   type TenantAdminUser,
   type TenantProvisioning,
@@ -35,7 +35,7 @@ export const TenantRef = builder.objectRef<Tenant>('Tenant').implement({
     adminUserId: t.exposeID('adminUserId', { nullable: true }),
     storageBytes: t.float({
       description: "Bytes in the tenant schema's tables, indexes included, from the catalog",
-      resolve: async (tenant, _args, ctx) => Number(await tenantStorageBytes(ctx.deps, tenant.schemaName)),
+      resolve: async (tenant, _args, ctx) => Number(await tenancyLoaders(ctx).storageBytes.load(tenant.schemaName)),
     }),
     suspendedAt: t.field({ type: 'DateTime', nullable: true, resolve: (tenant) => tenant.suspendedAt }),
     deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (tenant) => tenant.deletedAt }),
