@@ -6,6 +6,7 @@ import { createRotateSecretsJob, scheduleSecretRotation } from './jobs/rotate-se
 import { createMeshHealthJob, scheduleMeshHealth } from './jobs/mesh-health.js';
 import { createWebhookDeliverJob, createWebhookEmitJob } from './jobs/webhooks.js';
 import { schema } from './schema/index.js';
+import { loadConfigIntoCache } from './services/config/runtime-config.js';
 
 export const platformSubgraph: SubgraphModule = {
   name: 'platform',
@@ -24,5 +25,7 @@ export const platformSubgraph: SubgraphModule = {
   start: async (deps) => {
     await scheduleSecretRotation(deps);
     await scheduleMeshHealth(deps);
+    // The gateways' response cache settings (api_responses) into the kv.
+    await loadConfigIntoCache(deps);
   },
 };
