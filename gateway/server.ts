@@ -190,7 +190,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     idempotency: createIdempotency({ cache: options.kv.cache, logger }),
     blobs: options.storage?.blobs,
   });
-  const storageObjects = options.storage && createStorageObjectHandler({ ...options.storage, logger });
+  const storageObjects = options.storage && createStorageObjectHandler({ ...options.storage, logger, execute });
 
   // /graphql: admitted by the same pipeline as the REST routes before Apollo sees the request.
   const callers = new WeakMap<IncomingMessage, Caller>();
