@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { createDatabase } from '../lib/db.js';
-import { storageDirFrom, type subgraphDepsEnv } from '../lib/env.js';
+import { storageDirFrom, type storageEnv, type subgraphDepsEnv } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import { createSmtpMailer } from '../lib/mailer.js';
 import { applyMigrations } from '../lib/migrate.js';
@@ -84,17 +84,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     secretsEncryptionKey: env.SECRETS_ENCRYPTION_KEY,
     smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
     storageDir: storageDirFrom(env),
-    s3: env.S3_BUCKET
-      ? {
-          bucket: env.S3_BUCKET,
-          endpoint: env.S3_ENDPOINT,
-          region: env.S3_REGION,
-          accessKeyId: env.S3_ACCESS_KEY_ID,
-          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-          forcePathStyle: env.S3_FORCE_PATH_STYLE ?? Boolean(env.S3_ENDPOINT),
-          prefix: env.S3_PREFIX || undefined,
-        }
-      : undefined,
+    s3: s3ConfigFrom(env),
     clamav: env.CLAMAV_HOST ? parseHostPort(env.CLAMAV_HOST, 3310) : undefined,
     tenantDatabaseUrl: env.TENANT_DATABASE_URL,
     webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
@@ -113,6 +103,21 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
         }
       : undefined,
   };
+}
+
+/** S3_*: the S3-compatible bucket when S3_BUCKET is set (every process that touches objects reads it alike). */
+export function s3ConfigFrom(env: z.output<typeof storageEnv>): S3BlobStoreConfig | undefined {
+  return env.S3_BUCKET
+    ? {
+        bucket: env.S3_BUCKET,
+        endpoint: env.S3_ENDPOINT,
+        region: env.S3_REGION,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: env.S3_FORCE_PATH_STYLE ?? Boolean(env.S3_ENDPOINT),
+        prefix: env.S3_PREFIX || undefined,
+      }
+    : undefined;
 }
 
 /** The one choice of object store backend: S3 when S3_BUCKET is set, else the local folder. */

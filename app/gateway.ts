@@ -1,6 +1,12 @@
 import { createGatewayAuthenticator, loadOperatorKeyHash } from '../gateway/pipeline/authenticate.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway/server.js';
+import { storageDirFrom, type storageEnv } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
+import type { BlobStore } from '../lib/runtime/blob-store.js';
+import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
+import { STORAGE_URL_KEY_LABEL } from '../lib/storage-url.js';
+import type { z } from 'zod';
+import { createBlobStore, s3ConfigFrom } from './deps.js';
 import { createJobQueue, type JobQueue } from '../lib/runtime/jobs.js';
 import type { Kv } from '../lib/runtime/kv.js';
 import { enqueueAuditEntries, recordAuditJobForProducers } from '../subgraphs/identity/jobs/record-audit.js';
@@ -35,4 +41,19 @@ export async function assembleGateway(
  */
 export function createGatewayJobQueue(options: { kv: Kv; logger: Logger }): JobQueue {
   return createJobQueue({ ...options, definitions: [recordAuditJobForProducers] });
+}
+
+/**
+ * The split gateway's object store and signed-URL key, as the all-in-one process builds them from
+ * its deps: the same bucket or folder (STORAGE_DIR, S3_*) and the same SECRETS_ENCRYPTION_KEY as
+ * the platform subgraph, so the URLs it signs verify here and uploads land where it reads them.
+ */
+export async function gatewayStorageFromEnv(
+  env: z.output<typeof storageEnv> & { DATA_DIR: string; SECRETS_ENCRYPTION_KEY?: string },
+): Promise<{ blobs: BlobStore; urlKey: string }> {
+  const blobs = createBlobStore({ s3: s3ConfigFrom(env) }, storageDirFrom(env));
+  const secretBox = createSecretBox(
+    await loadSecretsKey({ configured: env.SECRETS_ENCRYPTION_KEY, dataDir: env.DATA_DIR }),
+  );
+  return { blobs, urlKey: secretBox.derive(STORAGE_URL_KEY_LABEL) };
 }

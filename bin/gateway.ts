@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { assembleGateway, createGatewayJobQueue } from '../app/gateway.js';
+import { assembleGateway, createGatewayJobQueue, gatewayStorageFromEnv } from '../app/gateway.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
   gatewayEnv,
@@ -8,7 +8,9 @@ import {
   redisEnv,
   requireInProduction,
   runtimeEnv,
+  secretsEnv,
   signingEnv,
+  storageEnv,
   subgraphUrlsEnv,
   subgraphUrlsFrom,
 } from '../lib/env.js';
@@ -25,9 +27,12 @@ const env = loadEnvOrExit(
     .extend(httpEnv.shape)
     .extend(gatewayEnv.shape)
     .extend(subgraphUrlsEnv.shape)
-    .extend({ ADMIN_API_KEY: gatewayEnv.shape.ADMIN_API_KEY.unwrap() }),
+    .extend({ ADMIN_API_KEY: gatewayEnv.shape.ADMIN_API_KEY.unwrap() })
+    // Signed storage URLs: the platform's object store and the key they are signed with.
+    .extend(storageEnv.shape)
+    .extend(secretsEnv.shape),
 );
-requireInProduction(env, ['REDIS_URL']);
+requireInProduction(env, ['REDIS_URL', 'SECRETS_ENCRYPTION_KEY']);
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'gateway' });
 const kv = await createKv({ redisUrl: env.REDIS_URL, logger });
 const jobs = createGatewayJobQueue({ kv, logger });
@@ -45,6 +50,9 @@ const gateway = await assembleGateway({
   rateLimitEnabled: env.RATE_LIMIT_ENABLED,
   trustedProxies: env.TRUSTED_PROXIES,
   graphqlLimits: graphqlLimitsFrom(env),
+  // SECRETS_ENCRYPTION_KEY is required in production; without it (development) the key is kept
+  // beside the operator key's hash, in the working folder like dataDir above.
+  storage: await gatewayStorageFromEnv({ ...env, DATA_DIR: '.' }),
 });
 const { url } = await gateway.listen(env.PORT, env.HOST);
 logger.info({ url }, 'gateway ready');

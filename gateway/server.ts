@@ -26,6 +26,7 @@ import { createAuditPlugin, type AuditSink } from './plugins/audit.js';
 import type { Authenticate } from './pipeline/authenticate.js';
 import { createClientIpResolver } from './pipeline/client-ip.js';
 import { createSignInRateLimitPlugin } from './plugins/sign-in-rate-limit.js';
+import { createResponseCachePlugin, type ResponseCachePlugin } from './plugins/response-cache.js';
 import { createJwksHandler } from './pipeline/jwt.js';
 import {
   checkIntrospectionAllowed,
@@ -101,6 +102,8 @@ export interface Gateway {
   realtime: RealtimeServer;
   /** This gateway's request and process metrics (prom-client). */
   metrics: GatewayMetrics;
+  /** The response cache of reads (settings from the platform's api_responses strategy). */
+  responseCache: ResponseCachePlugin;
   /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
   reloadSupergraph(supergraphSdl: string): void;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
@@ -162,6 +165,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     clientIp: createClientIpResolver(options.trustedProxies),
   });
 
+  // Reads answered from the kv, invalidated by the mutations that touch their types.
+  const responseCache = await createResponseCachePlugin({ kv: options.kv, logger });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     logger,
@@ -180,6 +185,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(options.rateLimitEnabled
         ? [createSignInRateLimitPlugin({ limiter: pipeline.limiter('graphql.sign-in'), logger })]
         : []),
+      responseCache,
     ],
   });
   await apollo.start();
@@ -203,7 +209,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     idempotency: createIdempotency({ cache: options.kv.cache, logger }),
     blobs: options.storage?.blobs,
   });
-  const storageObjects = options.storage && createStorageObjectHandler({ ...options.storage, logger });
+  const storageObjects = options.storage && createStorageObjectHandler({ ...options.storage, logger, execute });
 
   // /graphql: admitted by the same pipeline as the REST routes before Apollo sees the request.
   const callers = new WeakMap<IncomingMessage, Caller>();
@@ -334,6 +340,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     execute,
     realtime,
     metrics,
+    responseCache,
     reloadSupergraph(supergraphSdl) {
       if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
       updateSupergraph(supergraphSdl);
@@ -376,6 +383,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (inFlight.size > 0) logger.warn({ requests: inFlight.size }, 'stopping with requests still running');
       }
       await apollo.stop();
+      await responseCache.close();
     },
   };
 }

@@ -4,6 +4,8 @@ import type { Logger } from './logger.js';
 /** Outgoing mail, as services see it: one plain-text message at a time. */
 export interface Mailer {
   send(message: { to: string; subject: string; text: string }): Promise<void>;
+  /** Connects and authenticates to the server without sending (health checks); throws when it cannot. */
+  verify?(): Promise<void>;
   close(): void;
 }
 
@@ -24,6 +26,9 @@ export function createSmtpMailer({ url, from, logger }: { url: string; from: str
     async send({ to, subject, text }) {
       const info = await transport.sendMail({ from, to, subject, text });
       logger?.debug({ messageId: info.messageId }, 'mail sent');
+    },
+    async verify() {
+      await transport.verify();
     },
     close() {
       transport.close();

@@ -234,5 +234,11 @@ describe('configuration', () => {
       body: { strategies: { api_responses: { ttl: 0 } } },
     });
     expectRestError('platform-forge', bad, 400, 'VALIDATION_ERROR');
+    // The suites share one database: leave the response cache off for the next one.
+    const off = await rest('/api/v1/performance/cache/config', {
+      method: 'PUT',
+      body: { strategies: { api_responses: { enabled: false } } },
+    });
+    expect(off.status, JSON.stringify(off.body)).toBe(200);
   });
 });

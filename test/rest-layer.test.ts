@@ -247,7 +247,7 @@ async function startHarness(
   const calls: ExecuteArgs[] = [];
   const respond: Harness['respond'] = {
     Liveness: liveness(),
-    Health: { data: { health: healthReport() } },
+    Health: { data: { health: healthReport(), externalApis: EXTERNAL_APIS } },
     SystemStatus: { data: { health: healthReport(), systemStatus: systemStatus() } },
     Echo: ({ variables }) => ({ data: { echo: variables } }),
     Item: ({ variables }) => ({ data: { echo: variables } }),
@@ -320,6 +320,37 @@ const codeIn = (dialect: DialectName, code: string): string =>
 
 // ---------------------------------------------------------------------------------------------
 
+/** The detailed health check's probes of outbound dependencies, as the platform answers them. */
+const EXTERNAL_APIS = {
+  status: 'degraded',
+  services: [
+    {
+      name: 'stripe',
+      role: 'payment_gateway',
+      status: 'healthy',
+      configured: true,
+      responseTimeMs: 120.5,
+      error: null,
+    },
+    {
+      name: 'smtp',
+      role: 'email_service',
+      status: 'unhealthy',
+      configured: true,
+      responseTimeMs: 5000,
+      error: 'no answer within 5000 ms',
+    },
+    {
+      name: 'clamav',
+      role: 'virus_scanner',
+      status: 'not_configured',
+      configured: false,
+      responseTimeMs: null,
+      error: null,
+    },
+  ],
+};
+
 describe('core-platform health routes', () => {
   it('GET /api/health: liveness in the success envelope, API-Version defaulted', async () => {
     const h = await startHarness();
@@ -370,10 +401,23 @@ describe('core-platform health routes', () => {
               { status: 'healthy', response_time_ms: 1.5 },
             ]),
           ),
+          external_apis: {
+            status: 'degraded',
+            services: {
+              stripe: { status: 'healthy', role: 'payment_gateway', response_time_ms: 120.5 },
+              smtp: {
+                status: 'unhealthy',
+                role: 'email_service',
+                response_time_ms: 5000,
+                error: 'no answer within 5000 ms',
+              },
+              clamav: { status: 'not_configured', role: 'virus_scanner', response_time_ms: null },
+            },
+          },
         },
       },
     });
-    // Nothing backs the documented external_apis and metrics blocks yet.
+    // Nothing backs the documented metrics block yet.
     expect(body.data.metrics).toBeUndefined();
   });
 

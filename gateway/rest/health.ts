@@ -144,6 +144,32 @@ export const HEALTH_OPERATION = graphql(
   [HealthReportFields],
 );
 
+/**
+ * The detailed health check: the report plus the external APIs' reachability (measured now, so
+ * only this route asks for it). Named Health like the plain one: the same check, more of it.
+ */
+export const DETAILED_HEALTH_OPERATION = graphql(
+  `
+    query Health {
+      health {
+        ...HealthReportFields
+      }
+      externalApis {
+        status
+        services {
+          name
+          role
+          status
+          configured
+          responseTimeMs
+          error
+        }
+      }
+    }
+  `,
+  [HealthReportFields],
+);
+
 export const SYSTEM_STATUS_OPERATION = graphql(
   `
     query SystemStatus {

@@ -190,6 +190,8 @@ export async function startFakeStripe(secretKey = `sk_test_${randomBytes(12).toS
       },
     ],
     ['GET', /^\/v1\/customers\/([^/]+)$/, (m) => customerOf(m[1])],
+    // What the platform's health check asks (an authenticated read that changes nothing).
+    ['GET', /^\/v1\/balance$/, () => ({ object: 'balance', available: [], pending: [], livemode: false })],
     [
       'POST',
       /^\/v1\/subscriptions$/,

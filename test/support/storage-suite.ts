@@ -134,8 +134,8 @@ export function storageSuite(boot: () => Promise<TestPlatform>) {
       token: tokenB,
     });
     expectRestError('core-platform', otherTenant, 404, 'not_found');
-    const uploadUrl = await rest(`/api/storage/url?key=a/b.txt&operation=upload`, { token: tokenA });
-    expectRestError('core-platform', uploadUrl, 501, 'not_implemented');
+    const anonymous = await rest(`/api/storage/url?key=a/b.txt&operation=upload`, { token: null });
+    expectRestError('core-platform', anonymous, 401, 'unauthorized');
   });
 
   it('refuses oversize files, missing parts, bad keys and callers without scopes', async () => {
@@ -187,6 +187,83 @@ export function storageSuite(boot: () => Promise<TestPlatform>) {
       backend: t.platform.deps.blobs.backend,
     });
     expect(health.body.data.components.storage.total_files).toBeGreaterThanOrEqual(2);
+  });
+
+  it('uploads through a signed URL (PUT), verified by the gateway, and counts signed downloads', async () => {
+    const key = `signed/${uniqueSlug('s')}/data.csv`;
+    const csv = Buffer.from('id,name\n1,Ada\n2,Grace\n');
+    const signed = await rest(
+      `/api/storage/url?key=${encodeURIComponent(key)}&operation=upload&expires_in=120&content_type=text/csv`,
+      { token: tokenA },
+    );
+    expect(signed.status, JSON.stringify(signed.body)).toBe(200);
+    expect(signed.body.data).toMatchObject({
+      key,
+      operation: 'upload',
+      method: 'PUT',
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    const url = new URL(signed.body.data.url);
+
+    // The signature covers the content type; a download of an upload URL is refused.
+    const wrongType = await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/html' }, body: csv });
+    expect(wrongType.status).toBe(400);
+    expect((await fetch(url)).status).toBe(403);
+    const tampered = new URL(url);
+    tampered.pathname = tampered.pathname.replace('data.csv', 'other.csv');
+    expect((await fetch(tampered, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: csv })).status).toBe(
+      403,
+    );
+    const expired = new URL(url);
+    expired.searchParams.set('exp', String(Math.floor(Date.now() / 1000) - 1));
+    expect((await fetch(expired, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: csv })).status).toBe(
+      403,
+    );
+
+    const put = await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: csv });
+    const stored = (await put.json()) as Record<string, unknown>;
+    expect(put.status, JSON.stringify(stored)).toBe(200);
+    expect(stored).toMatchObject({
+      key,
+      size_bytes: csv.length,
+      sha256: createHash('sha256').update(csv).digest('hex'),
+      md5_hash: createHash('md5').update(csv).digest('hex'),
+    });
+    const row = await t.platform.db.prisma.storedFile.findFirstOrThrow({ where: { key } });
+    expect(row.owner).toBe(tenantA.id);
+
+    // Tenant B cannot reach it; tenant A downloads it through a signed URL, and it is counted.
+    const other = await rest(`/api/storage/url?key=${encodeURIComponent(key)}&operation=download`, { token: tokenB });
+    expectRestError('core-platform', other, 404, 'not_found');
+    const before = (await rest('/api/storage/stats?period=1d', { token: tokenA })).body.data.trends;
+    const download = await rest(`/api/storage/url?key=${encodeURIComponent(key)}&operation=download`, {
+      token: tokenA,
+    });
+    for (let i = 0; i < 2; i += 1) {
+      const got = await fetch(download.body.data.url);
+      expect(Buffer.from(await got.arrayBuffer()).equals(csv)).toBe(true);
+    }
+    const deadline = Date.now() + 10_000;
+    let after = before;
+    while (after.daily_downloads < before.daily_downloads + 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = (await rest('/api/storage/stats?period=1d', { token: tokenA })).body.data.trends;
+    }
+    expect(after.daily_downloads).toBe(before.daily_downloads + 2);
+    expect(after.bandwidth_usage_gb_per_day).toBeGreaterThanOrEqual(before.bandwidth_usage_gb_per_day);
+    const b = (await rest('/api/storage/stats?period=1d', { token: tokenB })).body.data.trends;
+    expect(b.daily_downloads).toBe(0);
+  });
+
+  it('sweeps abandoned upload staging objects with a job', async () => {
+    const abandoned = `staging/${uniqueSlug('gone')}/${uniqueSlug('x')}`;
+    await t.platform.deps.blobs.put(abandoned, Buffer.from('half an upload'));
+    await t.platform.jobs.enqueue('platform.sweep-staging', { maxAgeMs: 0 });
+    const deadline = Date.now() + 20_000;
+    while ((await t.platform.deps.blobs.stat(abandoned)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await t.platform.deps.blobs.stat(abandoned)).toBeNull();
   });
 }
 

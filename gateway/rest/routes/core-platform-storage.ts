@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
+import { graphql } from '../graphql.js';
 import { receiveMultipartUpload } from '../multipart.js';
 import { defineRoute, type RestRoute, type RouteInput } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
@@ -13,30 +14,6 @@ function absolute(path: string, input: Pick<RouteInput, 'headers'>): string {
   const proto = input.headers?.['x-forwarded-proto'];
   if (typeof host !== 'string' || !/^[\w.-]+(:\d+)?$|^\[[\da-f:]+\](:\d+)?$/i.test(host)) return path;
   return `${proto === 'https' ? 'https' : 'http'}://${host}${path}`;
-}
-
-interface UploadData {
-  completeUpload: {
-    file: {
-      id: string;
-      key: string;
-      sizeBytes: number;
-      contentType: string;
-      declaredType: string | null;
-      md5: string;
-      sha256: string;
-      createdAt: string;
-    };
-    processing: {
-      virusScan: string | null;
-      scanNote: string | null;
-      thumbnailGenerated: boolean | null;
-      thumbnailKey: string | null;
-      textExtracted: boolean | null;
-      wordCount: number | null;
-    };
-    downloadPath: string;
-  };
 }
 
 function parseJsonField(name: string, value: string | undefined): unknown {
@@ -59,13 +36,31 @@ const upload = defineRoute({
   method: 'POST',
   path: '/api/storage/upload',
   summary: 'Upload a file (multipart/form-data: file, key, metadata, processing, acl, content_type)',
-  operation: `mutation CompleteUpload($input: CompleteUploadInput!) {
-    completeUpload(input: $input) {
-      file { id key sizeBytes contentType declaredType md5 sha256 createdAt }
-      processing { virusScan scanNote thumbnailGenerated thumbnailKey textExtracted wordCount }
-      downloadPath
+  operation: graphql(`
+    mutation CompleteUpload($input: CompleteUploadInput!) {
+      completeUpload(input: $input) {
+        file {
+          id
+          key
+          sizeBytes
+          contentType
+          declaredType
+          md5
+          sha256
+          createdAt
+        }
+        processing {
+          virusScan
+          scanNote
+          thumbnailGenerated
+          thumbnailKey
+          textExtracted
+          wordCount
+        }
+        downloadPath
+      }
     }
-  }`,
+  `),
   receiveBody: async (req, ctx) => {
     const { fields, staged } = await receiveMultipartUpload(req, ctx);
     try {
@@ -97,20 +92,21 @@ const upload = defineRoute({
       tenant_id: z.unknown(),
     }),
   },
+  // Passed through as received: the subgraph validates (the route's body schema is loose above).
   variables: ({ body }) => ({
     input: {
       stagingKey: body.staging_key,
-      key: body.key ?? '',
+      key: (body.key ?? '') as string,
       filename: body.filename,
-      declaredType: body.content_type ?? null,
+      declaredType: (body.content_type ?? null) as string | null,
       metadata: body.metadata ?? null,
-      processing: body.processing ?? null,
-      acl: body.acl ?? null,
-      tenantId: body.tenant_id ?? null,
+      processing: (body.processing ?? null) as string[] | null,
+      acl: (body.acl ?? null) as string | null,
+      tenantId: (body.tenant_id ?? null) as string | null,
     },
   }),
   rateLimit: 'core-platform.storage-upload',
-  respond: ({ completeUpload: u }: UploadData, input) => ({
+  respond: ({ completeUpload: u }, input) => ({
     file_id: u.file.id,
     key: u.file.key,
     url: absolute(u.downloadPath, input),
@@ -154,12 +150,30 @@ const presignedUrl = defineRoute({
   dialect: 'core-platform',
   method: 'GET',
   path: '/api/storage/url',
-  summary: 'An expiring signed URL for a stored file (download)',
-  operation: `query StorageUrl($key: String!, $operation: StorageUrlOperation!, $expiresIn: Int, $contentType: String, $tenantId: String) {
-    storageUrl(key: $key, operation: $operation, expiresIn: $expiresIn, contentType: $contentType, tenantId: $tenantId) {
-      path expiresAt key operation contentType
+  summary: 'An expiring signed URL: download a stored file (GET), or upload one to the key (PUT the raw bytes)',
+  operation: graphql(`
+    query StorageUrl(
+      $key: String!
+      $operation: StorageUrlOperation!
+      $expiresIn: Int
+      $contentType: String
+      $tenantId: String
+    ) {
+      storageUrl(
+        key: $key
+        operation: $operation
+        expiresIn: $expiresIn
+        contentType: $contentType
+        tenantId: $tenantId
+      ) {
+        path
+        expiresAt
+        key
+        operation
+        contentType
+      }
     }
-  }`,
+  `),
   input: {
     query: z.object({
       key: z.string().min(1).max(400),
@@ -176,26 +190,18 @@ const presignedUrl = defineRoute({
     contentType: query.content_type ?? null,
     tenantId: query.tenant_id ?? null,
   }),
-  respond: (
-    {
-      storageUrl: u,
-    }: {
-      storageUrl: {
-        path: string;
-        expiresAt: string;
-        key: string;
-        operation: 'upload' | 'download';
-        contentType: string | null;
-      };
-    },
-    input,
-  ) => ({
+  respond: ({ storageUrl: u }, input) => ({
     url: absolute(u.path, input),
     expires_at: u.expiresAt,
-    // Everything the signature covers is in the URL: no headers are needed to use it.
-    headers: {},
+    // Everything the signature covers is in the URL; an upload URL signed for a content type
+    // wants that Content-Type on the PUT.
+    headers: (u.operation === 'upload' && u.contentType ? { 'Content-Type': u.contentType } : {}) as Record<
+      string,
+      string
+    >,
     key: u.key,
-    operation: u.operation,
+    operation: u.operation as 'upload' | 'download',
+    method: u.operation === 'upload' ? ('PUT' as const) : ('GET' as const),
   }),
   response: z.object({
     url: z.string(),
@@ -203,28 +209,9 @@ const presignedUrl = defineRoute({
     headers: z.record(z.string(), z.string()),
     key: z.string(),
     operation: z.enum(['upload', 'download']),
+    method: z.enum(['GET', 'PUT']).describe('GET downloads; PUT the raw bytes to upload'),
   }),
 });
-
-interface StatsData {
-  storageStats: {
-    totalFiles: number;
-    totalSizeBytes: number;
-    averageFileSizeBytes: number | null;
-    lastModified: string | null;
-    buckets: Array<{
-      name: string;
-      fileCount: number;
-      sizeBytes: number;
-      largestFileBytes: number;
-      mostCommonType: string | null;
-    }>;
-    periodDays: number;
-    dailyUploads: number;
-    uploadBytesPerDay: number;
-    dailyDownloads: number | null;
-  };
-}
 
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
@@ -235,13 +222,28 @@ const stats = defineRoute({
   method: 'GET',
   path: '/api/storage/stats',
   summary: "Storage usage of the caller's space, by bucket",
-  operation: `query StorageStats($bucket: String, $prefix: String, $period: String, $tenantId: String) {
-    storageStats(bucket: $bucket, prefix: $prefix, period: $period, tenantId: $tenantId) {
-      totalFiles totalSizeBytes averageFileSizeBytes lastModified
-      buckets { name fileCount sizeBytes largestFileBytes mostCommonType }
-      periodDays dailyUploads uploadBytesPerDay dailyDownloads
+  operation: graphql(`
+    query StorageStats($bucket: String, $prefix: String, $period: String, $tenantId: String) {
+      storageStats(bucket: $bucket, prefix: $prefix, period: $period, tenantId: $tenantId) {
+        totalFiles
+        totalSizeBytes
+        averageFileSizeBytes
+        lastModified
+        buckets {
+          name
+          fileCount
+          sizeBytes
+          largestFileBytes
+          mostCommonType
+        }
+        periodDays
+        dailyUploads
+        uploadBytesPerDay
+        dailyDownloads
+        downloadBytesPerDay
+      }
     }
-  }`,
+  `),
   input: {
     query: z.object({
       bucket: z.string().min(1).max(128).optional(),
@@ -256,8 +258,9 @@ const stats = defineRoute({
     period: query.period ?? null,
     tenantId: query.tenant_id ?? null,
   }),
-  // Downloads and bandwidth are not counted yet (signed downloads are served without a record): null.
-  respond: ({ storageStats: s }: StatsData) => ({
+  // Downloads are those served through signed URLs (counted by the gateway when each completes);
+  // bandwidth is the bytes they served.
+  respond: ({ storageStats: s }) => ({
     overview: {
       total_files: s.totalFiles,
       total_size_gb: round(s.totalSizeBytes / GB, 4),
@@ -276,9 +279,9 @@ const stats = defineRoute({
     trends: {
       period_days: s.periodDays,
       daily_uploads: round(s.dailyUploads),
-      daily_downloads: s.dailyDownloads,
+      daily_downloads: round(s.dailyDownloads),
       storage_growth_gb_per_day: round(s.uploadBytesPerDay / GB, 6),
-      bandwidth_usage_gb_per_day: null,
+      bandwidth_usage_gb_per_day: round(s.downloadBytesPerDay / GB, 6),
     },
   }),
   response: z.object({
@@ -302,9 +305,9 @@ const stats = defineRoute({
     trends: z.object({
       period_days: z.number().int(),
       daily_uploads: z.number(),
-      daily_downloads: z.null(),
+      daily_downloads: z.number().describe('Downloads served through signed URLs, per day over the period'),
       storage_growth_gb_per_day: z.number().describe('Bytes uploaded per day over the period'),
-      bandwidth_usage_gb_per_day: z.null(),
+      bandwidth_usage_gb_per_day: z.number().describe('Bytes served by signed downloads per day over the period'),
     }),
   }),
 });

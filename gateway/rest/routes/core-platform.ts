@@ -3,8 +3,8 @@ import {
   livenessLevel,
   assessHealth,
   bytesToMegabytes,
+  DETAILED_HEALTH_OPERATION,
   healthLevelSchema,
-  HEALTH_OPERATION,
   LIVENESS_OPERATION,
   statusForHealth,
   SYSTEM_STATUS_OPERATION,
@@ -115,15 +115,33 @@ const detailedHealth = defineRoute({
   method: 'GET',
   path: '/api/health/detailed',
   summary: 'Detailed health check with component status',
-  operation: HEALTH_OPERATION,
+  operation: DETAILED_HEALTH_OPERATION,
   allowPartial: true,
-  // The doc's `external_apis` and `metrics` blocks are left out: nothing in the platform measures
-  // third-party APIs or user/request rates yet, and a block with invented figures would be worse
-  // than none. `storage` is the object store's own probe; `jobs` and `subgraphs` are what exists.
-  respond: ({ health: report }) => ({
+  // The doc's `metrics` block is left out: nothing measures user/request rates here yet, and a block
+  // with invented figures would be worse than none. `storage` is the object store's own probe;
+  // `external_apis` probes each configured outbound dependency now (not configured ones say so).
+  respond: ({ health: report, externalApis }) => ({
     overall: assessHealth(report).overall,
     timestamp: report.timestamp,
-    components: describeComponents(report),
+    components: {
+      ...describeComponents(report),
+      external_apis: externalApis
+        ? {
+            status: externalApis.status as 'healthy' | 'degraded' | 'not_configured',
+            services: Object.fromEntries(
+              externalApis.services.map((s) => [
+                s.name,
+                {
+                  status: s.status as 'healthy' | 'unhealthy' | 'not_configured',
+                  role: s.role,
+                  response_time_ms: s.responseTimeMs,
+                  ...(s.error ? { error: s.error } : {}),
+                },
+              ]),
+            ),
+          }
+        : null,
+    },
   }),
   statusFrom: (payload) => statusForHealth(payload.overall),
   response: z.object({
@@ -170,6 +188,21 @@ const detailedHealth = defineRoute({
           response_time_ms: z.number().nullable().describe("The subgraph's own database round trip"),
         }),
       ),
+      external_apis: z
+        .object({
+          status: z.enum(['healthy', 'degraded', 'not_configured']),
+          services: z.record(
+            z.string(),
+            z.object({
+              status: z.enum(['healthy', 'unhealthy', 'not_configured']),
+              role: z.string().describe('payment_gateway, email_service, object_storage, virus_scanner'),
+              response_time_ms: z.number().nullable().describe('Measured now; null when not configured'),
+              error: z.string().optional(),
+            }),
+          ),
+        })
+        .nullable()
+        .describe('Stripe, SMTP, S3 and ClamAV as configured, each probed now; null when the probe failed'),
     }),
   }),
 });

@@ -20,6 +20,7 @@ import { platformForgeAdminRoutes } from './platform-forge-admin.js';
 import { platformForgeSsoRoutes } from './platform-forge-sso.js';
 import { platformForgeTrustRoutes } from './platform-forge-trust.js';
 import { telemetryRoutes } from './telemetry.js';
+import { telemetryExportRoutes } from './telemetry-export.js';
 import { tenantsdbRoutes } from './tenantsdb.js';
 import { tenantsdbAccountRoutes } from './tenantsdb-accounts.js';
 import { tenantsdbTenantOpsRoutes } from './tenantsdb-tenant-ops.js';
@@ -66,4 +67,5 @@ export const allRoutes: readonly RestRoute[] = [
   ...corePlatformSecretRoutes,
   ...corePlatformStorageRoutes,
   ...telemetryRoutes,
+  ...telemetryExportRoutes,
 ];

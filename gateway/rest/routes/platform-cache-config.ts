@@ -1,34 +1,68 @@
 import { z } from 'zod';
+import { graphql, type ResultOf } from '../graphql.js';
 import { bytesToMegabytes } from '../health.js';
 import { defineRoute, type RestRoute } from '../route.js';
 
 // Cache and configuration routes of three dialects, all served by the platform subgraph's
 // cacheStats / warmCache / clearCache / configureCache / runtimeConfig / updateRuntimeConfig.
 
-interface CacheStatsData {
-  backend: 'redis' | 'memory';
-  usedMemoryBytes: number | null;
-  maxMemoryBytes: number | null;
-  overheadMemoryBytes: number | null;
-  totalKeys: number;
-  expiredKeys: number | null;
-  evictedKeys: number | null;
-  hits: number;
-  misses: number;
-  hitRate: number | null;
-  responseTimeMs: number;
-  opsPerSecond: number | null;
-  connectedClients: number | null;
-  distribution: Array<{ family: string; keys: number }>;
-  distributionComplete: boolean;
-}
-
-const CACHE_STATS_OPERATION = `query CacheStats {
-  cacheStats {
-    backend usedMemoryBytes maxMemoryBytes overheadMemoryBytes totalKeys expiredKeys evictedKeys
-    hits misses hitRate responseTimeMs opsPerSecond connectedClients distribution { family keys } distributionComplete
+const CACHE_STATS_OPERATION = graphql(`
+  query CacheStats {
+    cacheStats {
+      backend
+      usedMemoryBytes
+      maxMemoryBytes
+      overheadMemoryBytes
+      totalKeys
+      expiredKeys
+      evictedKeys
+      hits
+      misses
+      hitRate
+      responseTimeMs
+      opsPerSecond
+      connectedClients
+      distribution {
+        family
+        keys
+      }
+      distributionComplete
+      responseCache {
+        enabled
+        hits
+        misses
+        stores
+        invalidations
+        hitRate
+      }
+    }
   }
-}`;
+`);
+
+type CacheStatsData = ResultOf<typeof CACHE_STATS_OPERATION>['cacheStats'];
+
+const responseCacheSchema = z
+  .object({
+    enabled: z.boolean(),
+    hits: z.number(),
+    misses: z.number(),
+    stores: z.number(),
+    invalidations: z.number(),
+    hit_rate: z.number().nullable(),
+  })
+  .describe("The gateways' response cache of reads (api_responses), summed over every gateway");
+
+function responseCacheBlock(s: CacheStatsData) {
+  const r = s.responseCache;
+  return {
+    enabled: r.enabled,
+    hits: r.hits,
+    misses: r.misses,
+    stores: r.stores,
+    invalidations: r.invalidations,
+    hit_rate: r.hitRate,
+  };
+}
 
 const nullableNumber = z.number().nullable();
 
@@ -46,7 +80,7 @@ const cacheStats = defineRoute({
   // Redis figures are server-wide (INFO); the in-memory cache counts its own. Connection idle/max
   // are not reported by Redis per client pool: null. `distribution` counts this platform's keys by
   // family (first key segment) over a bounded SCAN.
-  respond: ({ cacheStats: s }: { cacheStats: CacheStatsData }) => ({
+  respond: ({ cacheStats: s }) => ({
     memory: {
       used_memory_mb: bytesToMegabytes(s.usedMemoryBytes),
       max_memory_mb: bytesToMegabytes(s.maxMemoryBytes),
@@ -67,7 +101,8 @@ const cacheStats = defineRoute({
       connections: { active: s.connectedClients, idle: null, max: null },
     },
     distribution: Object.fromEntries(s.distribution.map((d) => [d.family, d.keys])),
-    backend: s.backend,
+    backend: s.backend as 'redis' | 'memory',
+    response_cache: responseCacheBlock(s),
   }),
   response: z.object({
     memory: z.object({
@@ -91,6 +126,7 @@ const cacheStats = defineRoute({
     }),
     distribution: z.record(z.string(), z.number().int()),
     backend: z.enum(['redis', 'memory']),
+    response_cache: responseCacheSchema,
   }),
 });
 
@@ -102,12 +138,22 @@ const warm = defineRoute({
   method: 'POST',
   path: '/api/cache/warm',
   summary: 'Warm the cache with the registered loaders for the given patterns and keys',
-  operation: `mutation WarmCache($input: WarmCacheInput!) {
-    warmCache(input: $input) {
-      warmId totalKeysProcessed successfulLoads failedLoads executionTimeSeconds cacheHitsAdded
-      patternsProcessed keysProcessed unmatched timedOut
+  operation: graphql(`
+    mutation WarmCache($input: WarmCacheInput!) {
+      warmCache(input: $input) {
+        warmId
+        totalKeysProcessed
+        successfulLoads
+        failedLoads
+        executionTimeSeconds
+        cacheHitsAdded
+        patternsProcessed
+        keysProcessed
+        unmatched
+        timedOut
+      }
     }
-  }`,
+  `),
   input: {
     body: z.object({
       patterns: z.array(patternField).max(50).optional(),
@@ -125,7 +171,7 @@ const warm = defineRoute({
     },
   }),
   rateLimit: 'core-platform.cache',
-  respond: ({ warmCache: w }: { warmCache: WarmData }) => ({
+  respond: ({ warmCache: w }) => ({
     warm_id: w.warmId,
     total_keys_processed: w.totalKeysProcessed,
     successful_loads: w.successfulLoads,
@@ -151,30 +197,17 @@ const warm = defineRoute({
   }),
 });
 
-interface WarmData {
-  warmId: string;
-  totalKeysProcessed: number;
-  successfulLoads: number;
-  failedLoads: number;
-  executionTimeSeconds: number;
-  cacheHitsAdded: number;
-  patternsProcessed: number;
-  keysProcessed: number;
-  unmatched: string[];
-  timedOut: boolean;
-}
-
-interface ClearData {
-  clearedKeysCount: number;
-  affectedPatterns: string[];
-  executionTimeMs: number;
-  memoryFreedBytes: number;
-  levels: string[];
-}
-
-const CLEAR_OPERATION = `mutation ClearCache($input: ClearCacheInput!) {
-  clearCache(input: $input) { clearedKeysCount affectedPatterns executionTimeMs memoryFreedBytes levels }
-}`;
+const CLEAR_OPERATION = graphql(`
+  mutation ClearCache($input: ClearCacheInput!) {
+    clearCache(input: $input) {
+      clearedKeysCount
+      affectedPatterns
+      executionTimeMs
+      memoryFreedBytes
+      levels
+    }
+  }
+`);
 
 const clear = defineRoute({
   dialect: 'core-platform',
@@ -203,7 +236,7 @@ const clear = defineRoute({
     },
   }),
   rateLimit: 'core-platform.cache',
-  respond: ({ clearCache: c }: { clearCache: ClearData }) => ({
+  respond: ({ clearCache: c }) => ({
     cleared_keys_count: c.clearedKeysCount,
     affected_patterns: c.affectedPatterns,
     execution_time_ms: c.executionTimeMs,
@@ -224,7 +257,7 @@ const cacheStatus = defineRoute({
   summary: 'Cache status and statistics',
   operation: CACHE_STATS_OPERATION,
   // One cache level exists: the in-memory store (L1) on the embedded default, Redis (L2) otherwise.
-  respond: ({ cacheStats: s }: { cacheStats: CacheStatsData }) => {
+  respond: ({ cacheStats: s }) => {
     const used = bytesToMegabytes(s.usedMemoryBytes);
     const total = bytesToMegabytes(s.maxMemoryBytes);
     const lookups = s.hits + s.misses;
@@ -242,7 +275,10 @@ const cacheStatus = defineRoute({
         total_misses: s.misses,
         evictions: s.evictedKeys,
       },
-      cache_levels: [{ level: levelOf(s.backend), type: s.backend, size_mb: used, hit_rate: s.hitRate }],
+      cache_levels: [
+        { level: levelOf(s.backend), type: s.backend as 'redis' | 'memory', size_mb: used, hit_rate: s.hitRate },
+      ],
+      response_cache: responseCacheBlock(s),
     };
   },
   response: z.object({
@@ -263,10 +299,11 @@ const cacheStatus = defineRoute({
         hit_rate: nullableNumber,
       }),
     ),
+    response_cache: responseCacheSchema,
   }),
 });
 
-function levelOf(backend: 'redis' | 'memory'): 'L1' | 'L2' {
+function levelOf(backend: string): 'L1' | 'L2' {
   return backend === 'memory' ? 'L1' : 'L2';
 }
 
@@ -286,7 +323,7 @@ const nexusClear = defineRoute({
   variables: ({ query, body }) => ({
     input: { pattern: body?.pattern ?? query.pattern ?? null, level: body?.level ?? query.level ?? null },
   }),
-  respond: ({ clearCache: c }: { clearCache: ClearData }, { query, body }) => ({
+  respond: ({ clearCache: c }, { query, body }) => ({
     cleared_keys: c.clearedKeysCount,
     pattern: body?.pattern ?? query.pattern ?? '*',
     levels: c.levels,
@@ -300,10 +337,6 @@ const nexusClear = defineRoute({
   }),
 });
 
-interface StrategiesData {
-  configureCache: { strategies: Record<string, unknown>; updatedKeys: string[] };
-}
-
 const strategy = z.object({
   enabled: z.boolean().optional(),
   ttl: z.number().int().min(1).max(86_400).optional(),
@@ -316,7 +349,14 @@ const cacheConfig = defineRoute({
   method: 'PUT',
   path: '/api/v1/performance/cache/config',
   summary: 'Configure caching strategies (applies live)',
-  operation: `mutation ConfigureCache($strategies: JSON!) { configureCache(strategies: $strategies) { strategies updatedKeys } }`,
+  operation: graphql(`
+    mutation ConfigureCache($strategies: JSON!) {
+      configureCache(strategies: $strategies) {
+        strategies
+        updatedKeys
+      }
+    }
+  `),
   input: {
     body: z.object({
       strategies: z
@@ -328,24 +368,32 @@ const cacheConfig = defineRoute({
     }),
   },
   variables: ({ body }) => ({ strategies: body.strategies }),
-  respond: ({ configureCache: c }: StrategiesData) => ({ strategies: c.strategies, updated_keys: c.updatedKeys }),
+  respond: ({ configureCache: c }) => ({
+    strategies: c.strategies as Record<string, unknown>,
+    updated_keys: c.updatedKeys,
+  }),
   response: z.object({ strategies: z.record(z.string(), z.unknown()), updated_keys: z.array(z.string()) }),
 });
 
-interface RuntimeConfigData {
-  runtimeConfig: { version: number; updatedAt: string | null; document: Record<string, unknown> };
-}
-
-interface ConfigUpdateData {
-  updateRuntimeConfig: { version: number; updatedKeys: string[]; restartRequired: boolean; restartKeys: string[] };
-}
-
-const GET_CONFIG_OPERATION = `query RuntimeConfig($section: String, $maskSecrets: Boolean) {
-  runtimeConfig(section: $section, maskSecrets: $maskSecrets) { version updatedAt document }
-}`;
-const UPDATE_CONFIG_OPERATION = `mutation UpdateRuntimeConfig($patch: JSON!) {
-  updateRuntimeConfig(patch: $patch) { version updatedKeys restartRequired restartKeys }
-}`;
+const GET_CONFIG_OPERATION = graphql(`
+  query RuntimeConfig($section: String, $maskSecrets: Boolean) {
+    runtimeConfig(section: $section, maskSecrets: $maskSecrets) {
+      version
+      updatedAt
+      document
+    }
+  }
+`);
+const UPDATE_CONFIG_OPERATION = graphql(`
+  mutation UpdateRuntimeConfig($patch: JSON!) {
+    updateRuntimeConfig(patch: $patch) {
+      version
+      updatedKeys
+      restartRequired
+      restartKeys
+    }
+  }
+`);
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 const sectionName = z.string().regex(/^[a-z_]{1,64}$/);
@@ -358,7 +406,7 @@ const nexusGetConfig = defineRoute({
   operation: GET_CONFIG_OPERATION,
   input: { query: z.object({ section: sectionName.optional(), mask_secrets: booleanQuery.optional() }) },
   variables: ({ query }) => ({ section: query.section ?? null, maskSecrets: query.mask_secrets ?? true }),
-  respond: ({ runtimeConfig: c }: RuntimeConfigData) => c.document,
+  respond: ({ runtimeConfig: c }) => c.document as Record<string, unknown>,
   response: z.record(z.string(), z.unknown()),
 });
 
@@ -372,7 +420,7 @@ const nexusPutConfig = defineRoute({
   operation: UPDATE_CONFIG_OPERATION,
   input: { body: configPatch },
   variables: ({ body }) => ({ patch: body }),
-  respond: ({ updateRuntimeConfig: u }: ConfigUpdateData) => ({
+  respond: ({ updateRuntimeConfig: u }) => ({
     updated_keys: u.updatedKeys,
     restart_required: u.restartRequired,
     version: u.version,
@@ -388,8 +436,8 @@ const forgeGetConfig = defineRoute({
   operation: GET_CONFIG_OPERATION,
   variables: () => ({ section: null, maskSecrets: true }),
   rateLimit: 'platform-forge.admin',
-  respond: ({ runtimeConfig: c }: RuntimeConfigData) => ({
-    settings: c.document,
+  respond: ({ runtimeConfig: c }) => ({
+    settings: c.document as Record<string, unknown>,
     version: c.version,
     updated_at: c.updatedAt,
   }),
@@ -426,7 +474,7 @@ const forgePutConfig = defineRoute({
     return { patch };
   },
   rateLimit: 'platform-forge.admin',
-  respond: ({ updateRuntimeConfig: u }: ConfigUpdateData) => ({
+  respond: ({ updateRuntimeConfig: u }) => ({
     updated_keys: u.updatedKeys,
     restart_required: u.restartRequired,
     version: u.version,

@@ -6,6 +6,7 @@ import {
   getCacheStats,
   warmCache,
   type CacheStatsView,
+  type ResponseCacheView,
   type ClearResult,
   type WarmResult,
 } from '../services/cache/cache-admin.js';
@@ -14,6 +15,18 @@ import '../services/config/config-loader.js';
 
 const KeyFamilyRef = builder.objectRef<{ family: string; keys: number }>('CacheKeyFamily').implement({
   fields: (t) => ({ family: t.exposeString('family'), keys: t.exposeInt('keys') }),
+});
+
+const ResponseCacheRef = builder.objectRef<ResponseCacheView>('ResponseCacheStats').implement({
+  description: "The gateways' response cache of reads (summed over every gateway, about a second behind).",
+  fields: (t) => ({
+    enabled: t.exposeBoolean('enabled'),
+    hits: t.exposeFloat('hits'),
+    misses: t.exposeFloat('misses'),
+    stores: t.exposeFloat('stores'),
+    invalidations: t.exposeFloat('invalidations', { description: 'Mutations that moved the generation of their types.' }),
+    hitRate: t.exposeFloat('hitRate', { nullable: true }),
+  }),
 });
 
 const CacheStatsRef = builder.objectRef<CacheStatsView>('CacheStats').implement({
@@ -35,6 +48,7 @@ const CacheStatsRef = builder.objectRef<CacheStatsView>('CacheStats').implement(
     connectedClients: t.exposeInt('connectedClients', { nullable: true }),
     distribution: t.field({ type: [KeyFamilyRef], resolve: (s) => s.distribution }),
     distributionComplete: t.exposeBoolean('distributionComplete'),
+    responseCache: t.field({ type: ResponseCacheRef, resolve: (s) => s.responseCache }),
   }),
 });
 

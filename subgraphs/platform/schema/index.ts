@@ -13,5 +13,6 @@ import './config.js';
 import './secrets.js';
 import './storage.js';
 import './webhooks.js';
+import './external-apis.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

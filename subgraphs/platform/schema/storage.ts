@@ -1,8 +1,12 @@
-import { requireScope } from '../../../lib/principal.js';
+import { AppError } from '../../../lib/errors.js';
+import { AUTHENTICATE_SCOPE, requireScope, type Principal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
 import {
+  completeSignedUpload,
   completeUpload,
   createStorageUrl,
+  getSignedUploadTicket,
+  recordSignedDownload,
   getStoredFile,
   getUploadTicket,
   type SignedUrl,
@@ -83,7 +87,8 @@ const StorageStatsRef = builder.objectRef<StorageStats>('StorageStats').implemen
     periodDays: t.exposeInt('periodDays'),
     dailyUploads: t.exposeFloat('dailyUploads'),
     uploadBytesPerDay: t.exposeFloat('uploadBytesPerDay'),
-    dailyDownloads: t.exposeFloat('dailyDownloads', { nullable: true, description: 'Not counted yet: null.' }),
+    dailyDownloads: t.exposeFloat('dailyDownloads', { description: 'Downloads served through signed URLs, per day.' }),
+    downloadBytesPerDay: t.exposeFloat('downloadBytesPerDay', { description: 'Bytes served through signed URLs, per day.' }),
   }),
 });
 
@@ -166,3 +171,49 @@ builder.mutationField('completeUpload', (t) =>
     },
   }),
 );
+
+/**
+ * Signed URLs are served by the gateway to anonymous clients: the signature is their credential,
+ * verified again here, and only the gateway's own service principal may hand one in.
+ */
+function requireGateway(principal: Principal | null): void {
+  if (!principal || principal.kind !== 'service' || !principal.scopes.includes(AUTHENTICATE_SCOPE)) {
+    throw new AppError('FORBIDDEN', 'Only the gateway serves signed storage URLs');
+  }
+}
+
+builder.queryField('signedUploadTicket', (t) =>
+  t.field({
+    type: UploadTicketRef,
+    description: 'The gateway, before it streams an upload to a signed URL (path and query as received). Gateway only.',
+    args: { path: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      requireGateway(ctx.principal);
+      return getSignedUploadTicket({ deps: ctx.deps, path: args.path });
+    },
+  }),
+);
+
+builder.mutationFields((t) => ({
+  completeSignedUpload: t.field({
+    type: UploadResultRef,
+    description: 'Stores bytes the gateway staged for a signed upload URL at its key. Gateway only.',
+    args: {
+      path: t.arg.string({ required: true }),
+      stagingKey: t.arg.string({ required: true }),
+      declaredType: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => {
+      requireGateway(ctx.principal);
+      return completeSignedUpload({ deps: ctx.deps, ...args });
+    },
+  }),
+  recordStorageDownload: t.boolean({
+    description: 'Counts one download the gateway served through a signed URL. Gateway only.',
+    args: { path: t.arg.string({ required: true }), bytes: t.arg.float({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      requireGateway(ctx.principal);
+      return recordSignedDownload({ deps: ctx.deps, path: args.path, bytes: args.bytes });
+    },
+  }),
+}));

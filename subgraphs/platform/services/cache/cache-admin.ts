@@ -5,6 +5,8 @@ import type { Principal } from '../../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
 import { cacheLoaders, type CacheLoader } from './loaders.js';
+import { getRuntimeConfig } from '../config/runtime-config.js';
+import { RESPONSE_CACHE_STATS_PREFIX } from '../../../../lib/response-cache.js';
 
 /** How many keys the family breakdown looks at: bounded, so stats never walk a huge keyspace. */
 const DISTRIBUTION_SAMPLE = 10_000;
@@ -29,6 +31,37 @@ export interface CacheStatsView {
   distribution: Array<{ family: string; keys: number }>;
   /** False when the breakdown stopped at DISTRIBUTION_SAMPLE keys. */
   distributionComplete: boolean;
+  responseCache: ResponseCacheView;
+}
+
+/** The gateways' response cache, summed over every gateway (flushed about once a second). */
+export interface ResponseCacheView {
+  enabled: boolean;
+  hits: number;
+  misses: number;
+  stores: number;
+  invalidations: number;
+  hitRate: number | null;
+}
+
+async function responseCacheView(deps: SubgraphDeps): Promise<ResponseCacheView> {
+  const counter = async (name: string) => Number((await deps.kv.cache.get(RESPONSE_CACHE_STATS_PREFIX + name)) ?? 0);
+  const [config, hits, misses, stores, invalidations] = await Promise.all([
+    getRuntimeConfig(deps),
+    counter('hits'),
+    counter('misses'),
+    counter('stores'),
+    counter('invalidations'),
+  ]);
+  const lookups = hits + misses;
+  return {
+    enabled: config.cache.strategies.api_responses.enabled,
+    hits,
+    misses,
+    stores,
+    invalidations,
+    hitRate: lookups === 0 ? null : Math.round((hits / lookups) * 10_000) / 10_000,
+  };
 }
 
 /**
@@ -38,10 +71,11 @@ export interface CacheStatsView {
  */
 export async function getCacheStats({ deps }: { deps: SubgraphDeps }): Promise<CacheStatsView> {
   const responseTimeMs = await deps.kv.ping();
-  const [stats, info, sample] = await Promise.all([
+  const [stats, info, sample, responseCache] = await Promise.all([
     deps.kv.cache.stats(),
     deps.kv.info(),
     deps.kv.cache.scan('*', DISTRIBUTION_SAMPLE),
+    responseCacheView(deps),
   ]);
   const families = new Map<string, number>();
   for (const key of sample.keys) {
@@ -64,6 +98,7 @@ export async function getCacheStats({ deps }: { deps: SubgraphDeps }): Promise<C
     connectedClients: info.connectedClients,
     distribution: [...families].map(([family, keys]) => ({ family, keys })).sort((a, b) => b.keys - a.keys),
     distributionComplete: sample.complete,
+    responseCache,
   };
 }
 

@@ -4,6 +4,7 @@ import { AppError } from '../../../../lib/errors.js';
 import type { Principal } from '../../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { Prisma } from '../../../../prisma/generated/client.js';
+import { RESPONSE_CACHE_CONFIG_CHANNEL, RESPONSE_CACHE_CONFIG_KEY } from '../../../../lib/response-cache.js';
 
 /**
  * The platform's runtime configuration: what an operator may change while it runs. Every key is
@@ -56,7 +57,9 @@ export type RuntimeConfig = z.infer<typeof configSchema>;
 export const DEFAULT_CONFIG: RuntimeConfig = {
   cache: {
     strategies: {
-      api_responses: { enabled: true, ttl: 30, invalidation: 'tag-based', types: {} },
+      // Off until an operator turns it on: a cached answer is up to `ttl` seconds old for changes
+      // that do not come through a mutation (jobs, ingest), which callers must opt into.
+      api_responses: { enabled: false, ttl: 30, invalidation: 'tag-based', types: {} },
       database_queries: { enabled: true, ttl: 60 },
     },
   },
@@ -166,7 +169,20 @@ export async function loadConfigIntoCache(deps: SubgraphDeps): Promise<CachedCon
   if (strategy.enabled) {
     await deps.kv.cache.set(CACHE_KEY, JSON.stringify(value), strategy.ttl).catch(() => undefined);
   }
+  await publishResponseCacheSettings(deps, value.config);
   return value;
+}
+
+/**
+ * The gateways' response cache reads its settings from the kv (no TTL: a gateway starting while
+ * no platform process runs still finds them) and hears changes on the channel at once.
+ */
+export async function publishResponseCacheSettings(deps: SubgraphDeps, config: RuntimeConfig): Promise<void> {
+  const settings = JSON.stringify(config.cache.strategies.api_responses);
+  const current = await deps.kv.cache.get(RESPONSE_CACHE_CONFIG_KEY).catch(() => null);
+  if (current === settings) return;
+  await deps.kv.cache.set(RESPONSE_CACHE_CONFIG_KEY, settings).catch(() => undefined);
+  await deps.kv.pubsub.publish(RESPONSE_CACHE_CONFIG_CHANNEL, settings).catch(() => undefined);
 }
 
 /** What the running process is built on: shown in GET, refused in PUT. */

@@ -11,6 +11,7 @@ import {
   stagingPrefix,
   STORAGE_URL_KEY_LABEL,
   storageUrlPath,
+  verifyStorageUrl,
   type StorageGrant,
 } from '../../../../lib/storage-url.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
@@ -119,9 +120,17 @@ export async function completeUpload({
 }): Promise<UploadResult> {
   const data = parseInput(completeInput, input);
   const owner = resolveOwner(principal, data.tenantId);
+  return storeStaged(deps, { data, owner, caller: callerId(principal) });
+}
+
+/** The staged bytes of `caller` become `owner`'s file at data.key (both upload doors end here). */
+async function storeStaged(
+  deps: SubgraphDeps,
+  { data, owner, caller }: { data: z.output<typeof completeInput>; owner: string; caller: string },
+): Promise<UploadResult> {
   const staging = data.stagingKey;
   try {
-    if (!staging.startsWith(`${stagingPrefix(callerId(principal))}/`)) {
+    if (!staging.startsWith(`${stagingPrefix(caller)}/`)) {
       throw new AppError('FORBIDDEN', 'This upload was not staged by this caller');
     }
     assertBlobKey(staging);
@@ -217,7 +226,7 @@ export async function completeUpload({
       } as Prisma.InputJsonValue,
       processing: results as unknown as Prisma.InputJsonValue,
       thumbnailKey: results.thumbnailKey,
-      createdBy: callerId(principal),
+      createdBy: caller,
     };
     const file = await deps.db.prisma.$transaction(async (tx) => {
       const stored = await tx.storedFile.upsert({
@@ -299,11 +308,6 @@ export async function createStorageUrl({
 }): Promise<SignedUrl> {
   const data = parseInput(urlInput, input);
   assertBlobKey(data.key);
-  if (data.operation === 'upload') {
-    // Uploads go through POST /api/storage/upload (streamed, sniffed, scanned, recorded); a
-    // signed upload URL would need the same pipeline behind an unauthenticated PUT, not built yet.
-    throw new AppError('NOT_IMPLEMENTED', 'Signed upload URLs are not available: upload with POST /api/storage/upload');
-  }
   const owner = resolveOwner(principal, data.tenantId);
   const config = await getRuntimeConfig(deps);
   const expiresIn = data.expiresIn ?? config.storage.url_default_expiry_seconds;
@@ -341,6 +345,122 @@ export async function getStoredFile({
   const file = await deps.db.prisma.storedFile.findUnique({ where: { owner_key: { owner, key } } });
   if (!file) throw new AppError('NOT_FOUND', 'No stored file with this key', { key });
   return file;
+}
+
+/**
+ * A signed URL as the gateway received it (path and query), verified again here: the signature is
+ * the credential of the anonymous client using it. Expired URLs are refused unless `allowExpired`
+ * (a download that started in time and is counted when it ends).
+ */
+function verifiedGrant(deps: SubgraphDeps, path: string, op: StorageGrant['op'], allowExpired = false): StorageGrant {
+  let url: URL;
+  try {
+    url = new URL(path, 'http://localhost');
+  } catch {
+    throw new AppError('FORBIDDEN', 'Invalid storage URL');
+  }
+  const check = verifyStorageUrl(url, deps.secretBox.derive(STORAGE_URL_KEY_LABEL), allowExpired ? 0 : Date.now());
+  if (!check.ok) {
+    throw check.reason === 'expired'
+      ? new AppError('FORBIDDEN', 'This storage URL has expired', { reason: 'expired' })
+      : new AppError('FORBIDDEN', 'Invalid storage URL signature');
+  }
+  if (check.grant.op !== op) throw new AppError('FORBIDDEN', `This URL is not an ${op} URL`);
+  return check.grant;
+}
+
+/** Uploads through a signed URL stage under the URL's own prefix: owner and key, nobody else's. */
+function signedCaller(grant: StorageGrant): string {
+  return `signed:${grant.owner}:${grant.key}`;
+}
+
+/** Asked by the gateway before it streams a signed upload: how much, and where to stage it. */
+export async function getSignedUploadTicket({
+  deps,
+  path,
+}: {
+  deps: SubgraphDeps;
+  path: string;
+}): Promise<UploadTicket> {
+  const grant = verifiedGrant(deps, path, 'upload');
+  const config = await getRuntimeConfig(deps);
+  return { maxBytes: config.storage.max_upload_mb * 1024 * 1024, stagingPrefix: stagingPrefix(signedCaller(grant)) };
+}
+
+/**
+ * A signed upload's staged bytes stored at the URL's key for its owner: the same pipeline as
+ * POST /api/storage/upload (copy, hashes, sniffing), without processing steps. A URL signed for a
+ * content type accepts only bytes whose declared type is that one.
+ */
+export async function completeSignedUpload({
+  deps,
+  path,
+  stagingKey,
+  declaredType,
+}: {
+  deps: SubgraphDeps;
+  path: string;
+  stagingKey: string;
+  declaredType?: string | null;
+}): Promise<UploadResult> {
+  let grant: StorageGrant;
+  try {
+    grant = verifiedGrant(deps, path, 'upload');
+    if (grant.contentType !== '' && declaredType !== grant.contentType) {
+      throw new AppError('VALIDATION_ERROR', `This URL accepts Content-Type ${grant.contentType} only`, {
+        expected_content_type: grant.contentType,
+      });
+    }
+  } catch (error) {
+    await deps.blobs.delete(stagingKey).catch(() => undefined);
+    throw error;
+  }
+  const data = parseInput(completeInput, {
+    stagingKey,
+    key: grant.key,
+    declaredType: declaredType && CONTENT_TYPE.test(declaredType) ? declaredType : null,
+    acl: 'private',
+  });
+  return storeStaged(deps, { data, owner: grant.owner, caller: signedCaller(grant) });
+}
+
+/** One download served through a signed URL, counted in the owner's daily transfer figures. */
+export async function recordSignedDownload({
+  deps,
+  path,
+  bytes,
+}: {
+  deps: SubgraphDeps;
+  path: string;
+  bytes: number;
+}): Promise<boolean> {
+  const grant = verifiedGrant(deps, path, 'download', true);
+  await deps.db.prisma.$transaction((tx) =>
+    countTransfer(tx, grant.owner, { downloads: 1, downloadBytes: Math.max(0, Math.floor(bytes)) }),
+  );
+  return true;
+}
+
+/** Staged uploads older than this were abandoned (a gateway stopped mid-upload): the sweeper removes them. */
+export const STAGING_MAX_AGE_MS = 6 * 3_600_000;
+
+/** Deletes abandoned staging objects; returns how many. Bounded per run. */
+export async function sweepStaging(
+  deps: SubgraphDeps,
+  { maxAgeMs = STAGING_MAX_AGE_MS, limit = 10_000, now = Date.now() } = {},
+): Promise<{ deleted: number; kept: number }> {
+  let deleted = 0;
+  let kept = 0;
+  for await (const blob of deps.blobs.list('staging/')) {
+    if (deleted >= limit) break;
+    if (now - blob.modifiedAt.getTime() < maxAgeMs) {
+      kept += 1;
+      continue;
+    }
+    await deps.blobs.delete(blob.key);
+    deleted += 1;
+  }
+  return { deleted, kept };
 }
 
 /** Free space of the filesystem backend's volume; null on S3 (a bucket has no such figure). */

@@ -20,8 +20,9 @@ export interface StorageStats {
   periodDays: number;
   dailyUploads: number;
   uploadBytesPerDay: number;
-  /** Downloads are served by the gateway from the store and not counted yet: null. */
-  dailyDownloads: number | null;
+  /** Downloads served through signed URLs (counted by the gateway when each one ends). */
+  dailyDownloads: number;
+  downloadBytesPerDay: number;
 }
 
 export const STATS_PERIODS: Record<string, number> = { '1d': 1, '7d': 7, '30d': 30, '90d': 90 };
@@ -59,7 +60,7 @@ export async function getStorageStats({
     ),
     deps.db.prisma.storageDailyTransfer.aggregate({
       where: { owner, day: { gte: new Date(Date.now() - days * 86_400_000) } },
-      _sum: { uploads: true, uploadBytes: true },
+      _sum: { uploads: true, uploadBytes: true, downloads: true, downloadBytes: true },
     }),
   ]);
   const commonType = new Map(types.map((t) => [t.bucket, t.content_type]));
@@ -82,7 +83,8 @@ export async function getStorageStats({
     periodDays: days,
     dailyUploads: (transfers._sum.uploads ?? 0) / days,
     uploadBytesPerDay: Number(transfers._sum.uploadBytes ?? 0n) / days,
-    dailyDownloads: null,
+    dailyDownloads: (transfers._sum.downloads ?? 0) / days,
+    downloadBytesPerDay: Number(transfers._sum.downloadBytes ?? 0n) / days,
   };
 }
 
