@@ -94,6 +94,8 @@ try {
   }
   while (sessionsOpen() < WS + SSE) await new Promise((r) => setTimeout(r, 50));
   console.log(`${SSE} SSE subscribers open`);
+  const shared = platform.gateway.realtime.federated.stats();
+  console.log(`shared upstreams: ${shared.groups} for ${shared.members} subscriptions (one resolution per event each)`);
   void received;
 
   for (let round = 1; round <= ROUNDS; round += 1) {
@@ -109,13 +111,15 @@ try {
       if (count === WS + SSE) done();
     };
     publishedAt = performance.now();
-    await bench.request('POST', '/graphql', {
+    const answered = bench.request('POST', '/graphql', {
       body: {
         query: `mutation ($input: RecordEventInput!) { recordEvent(input: $input) { id } }`,
         variables: { input: { tenantId, type: 'bench.broadcast', payload: { round } } },
       },
     });
+    const mutationMs = await answered.then(() => performance.now() - publishedAt);
     await Promise.race([all, new Promise((r) => setTimeout(r, 60_000))]);
+    console.log(`  the recording mutation answered after ${mutationMs.toFixed(0)} ms`);
     const ws = latencies
       .slice(0, WS)
       .filter((v) => v !== undefined)

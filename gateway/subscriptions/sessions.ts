@@ -43,6 +43,9 @@ export interface SubscriptionLimits {
   keepAliveMs: number;
   /** API key sessions are re-checked this often (key expiry has no announcement). */
   recheckMs: number;
+  /** cloudpioneer event streams: ping interval, and how long a pong may take before the close. */
+  streamPingMs: number;
+  streamPongTimeoutMs: number;
 }
 
 export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
@@ -50,6 +53,8 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
   maxPerPrincipal: 200,
   keepAliveMs: 12_000,
   recheckMs: 60_000,
+  streamPingMs: 30_000,
+  streamPongTimeoutMs: 10_000,
 };
 
 export interface Session {
