@@ -1,5 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtemp } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -98,6 +101,7 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
       rateLimitEnabled: false,
       outbound: { allowedHosts: ['127.0.0.1'], timeoutMs: 2_000, webhookRetryScheduleMs: [100, 200] },
       subscriptionLimits: { streamPingMs: 150, streamPongTimeoutMs: 300 },
+      storageDir: await mkdtemp(join(tmpdir(), 'rt-events-storage-')),
     });
     a = await createTenant(t, t.operatorKey, headers, 'rea');
     b = await createTenant(t, t.operatorKey, headers, 'reb');
@@ -304,6 +308,94 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
     });
     expect(cross.status).toBe(403);
     allA.stop();
+    await closeAll();
+  }, 60_000);
+
+  it("streams tenancy job progress (a tenant backup) to that tenant's subscribers only", async () => {
+    const JOBS = /* GraphQL */ `
+      subscription ($kinds: [String!]) {
+        tenancyJobProgress(kinds: $kinds) {
+          kind
+          id
+          tenantId
+          status
+          progress
+        }
+      }
+    `;
+    interface Job {
+      tenancyJobProgress: { kind: string; id: string; tenantId: string; status: string; progress: number };
+    }
+    const jobsA = (await open(adminA)).subscribe<Job>(JOBS, { kinds: ['backup'] });
+    const jobsB = subscribeSse<Job>(t.url, adminB, JOBS, {});
+    await waitForSubscribers(t.platform.gateway, 2);
+    const backup = async (tenantId: string) => {
+      const { body } = await t.graphql<{ backupTenant: { id: string } }>(
+        `mutation ($id: ID!) { backupTenant(tenantId: $id) { id } }`,
+        { id: tenantId },
+        { headers },
+      );
+      expect(body.errors).toBeUndefined();
+      return body.data!.backupTenant.id;
+    };
+    const idA = await backup(a.id);
+    const finished = (events: Array<{ data?: Job | null }>, id: string) =>
+      events.some((e) => e.data?.tenancyJobProgress.id === id && e.data.tenancyJobProgress.status !== 'running');
+    await waitFor(async () => (finished(jobsA.events, idA) ? true : undefined), 'backup A finished', {
+      timeoutMs: 60_000,
+    });
+    const progress = jobsA.events.map((e) => e.data!.tenancyJobProgress);
+    expect(progress.every((p) => p.kind === 'backup' && p.id === idA && p.tenantId === a.id)).toBe(true);
+    expect(progress[0]!.status).toBe('running');
+    expect(progress.at(-1)).toMatchObject({ status: 'completed', progress: 100 });
+    const percents = progress.map((p) => p.progress);
+    expect([...percents].sort((x, y) => x - y)).toEqual(percents);
+    // B's subscriber: the first job it hears of is B's own backup, started after A's finished.
+    const idB = await backup(b.id);
+    const [firstB] = await jobsB.waitFor(1, 30_000);
+    expect(firstB!.data!.tenancyJobProgress).toMatchObject({ id: idB, tenantId: b.id });
+    jobsB.stop();
+    await closeAll();
+  }, 120_000);
+
+  it('streams audit entries to the admins of the tenant they belong to', async () => {
+    const AUDIT = /* GraphQL */ `
+      subscription {
+        auditEntries {
+          id
+          tenantId
+          action
+          outcome
+          actorId
+        }
+      }
+    `;
+    interface Entry {
+      auditEntries: { id: string; tenantId: string; action: string; outcome: string; actorId: string };
+    }
+    const auditA = (await open(adminA)).subscribe<Entry>(AUDIT);
+    const auditB = (await open(adminB)).subscribe<Entry>(AUDIT);
+    await waitForSubscribers(t.platform.gateway, 2);
+    const endpoint = async (token: string) => {
+      const { body } = await t.graphql(
+        `mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`,
+        { input: { url: hookUrl, eventTypes: ['audit.test'] } },
+        { token, headers },
+      );
+      expect(body.errors).toBeUndefined();
+    };
+    await endpoint(adminA);
+    const [entryA] = await auditA.waitFor(1, 30_000);
+    expect(entryA!.data!.auditEntries).toMatchObject({
+      tenantId: a.id,
+      outcome: 'success',
+      actorId: decodeJwt(adminA).sub,
+    });
+    await endpoint(adminB);
+    const [entryB] = await auditB.waitFor(1, 30_000);
+    expect(entryB!.data!.auditEntries.tenantId).toBe(b.id);
+    expect(auditA.events.every((e) => e.data!.auditEntries.tenantId === a.id)).toBe(true);
+    expect(auditB.events.every((e) => e.data!.auditEntries.tenantId === b.id)).toBe(true);
     await closeAll();
   }, 60_000);
 
