@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtemp } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEPLOYMENT_PROGRESS_CHANNEL, type DeploymentProgressMessage } from '../subgraphs/edge/contract.js';
 import { SimDevice } from './support/edge.js';
-import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
+import {
+  bootPlatform,
+  deleteRedisKeys,
+  uniqueSlug,
+  usingRealServices,
+  type RestAnswer,
+  type TestPlatform,
+} from './support/platform.js';
 import { connectWs, subscribeSse, waitForSubscribers, type WsConnection } from './support/realtime.js';
 import { uniqueClientIp, waitFor } from './support/rest.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
@@ -505,5 +513,82 @@ describe('SSE subscriptions spend the /graphql rate limit', () => {
     }
     for (const controller of controllers) controller.abort();
     expect(statuses).toEqual([200, 200, 429]);
+  });
+});
+
+describe('broadcast recipients counted where the subscribers are', () => {
+  const broadcast = async (t: TestPlatform, tenantId: string, type: string) =>
+    ok(
+      await t.rest('/api/events/broadcast', {
+        method: 'POST',
+        headers,
+        body: { event: { type, data: {}, targets: { tenant_id: tenantId } } },
+      }),
+    ).data as { event_id: string; recipients: Record<string, unknown> };
+
+  it('with subgraphs in another process (the receipt crosses graphql-ws between subgraph and gateway)', async () => {
+    const t = await bootPlatform({ trustedProxies: ['127.0.0.1', '::1'], transport: 'http', rateLimitEnabled: false });
+    try {
+      const tenant = await createTenant(t, t.operatorKey, headers, 'rer');
+      const ws = connectWs(t.url, { token: t.operatorKey });
+      await ws.connected;
+      const subs = [0, 1].map(() => ws.subscribe<BroadcastEvent>(BROADCASTS, { tenantId: tenant.id }));
+      const sse = subscribeSse<BroadcastEvent>(t.url, t.operatorKey, BROADCASTS, { tenantId: tenant.id });
+      await waitForSubscribers(t.platform.gateway, 3);
+      // Over the network the subgraph side may still be subscribing: send until all three count.
+      const answer = await waitFor(async () => {
+        const sent = await broadcast(t, tenant.id, 'remote');
+        return sent.recipients.delivered_count === 3 ? sent : undefined;
+      }, 'three recipients');
+      expect(answer.recipients).toEqual({
+        total_subscribers: 3,
+        delivered_count: 3,
+        failed_count: 0,
+        channels: ['sse', 'websocket'],
+      });
+      for (const sub of [...subs, sse]) await sub.waitFor(1);
+      sse.stop();
+      await ws.dispose();
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  describe.runIf(usingRealServices)('two gateway instances on one Redis', () => {
+    let a: TestPlatform;
+    let b: TestPlatform;
+    const keyPrefix = `test:${randomBytes(6).toString('hex')}:`;
+    beforeAll(async () => {
+      a = await bootPlatform({ trustedProxies: ['127.0.0.1'], keyPrefix, rateLimitEnabled: false });
+      b = await bootPlatform({
+        trustedProxies: ['127.0.0.1'],
+        keyPrefix,
+        rateLimitEnabled: false,
+        adminApiKey: a.operatorKey,
+      });
+    }, 180_000);
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await deleteRedisKeys(process.env.TEST_REDIS_URL!, keyPrefix);
+    });
+
+    it('sums the deliveries every gateway reports', async () => {
+      const tenant = await createTenant(a, a.operatorKey, headers, 'rec');
+      const onA = connectWs(a.url, { token: a.operatorKey });
+      const onB = connectWs(b.url, { token: a.operatorKey });
+      await Promise.all([onA.connected, onB.connected]);
+      const subs = [
+        onA.subscribe<BroadcastEvent>(BROADCASTS, { tenantId: tenant.id }),
+        onB.subscribe<BroadcastEvent>(BROADCASTS, { tenantId: tenant.id }),
+        onB.subscribe<BroadcastEvent>(BROADCASTS, { tenantId: tenant.id, channels: ['x'] }),
+      ];
+      await waitForSubscribers(a.platform.gateway, 1);
+      await waitForSubscribers(b.platform.gateway, 2);
+      const sent = await broadcast(a, tenant.id, 'cluster');
+      expect(sent.recipients).toMatchObject({ total_subscribers: 3, delivered_count: 3, channels: ['websocket'] });
+      for (const sub of subs) await sub.waitFor(1);
+      await Promise.all([onA.dispose(), onB.dispose()]);
+    });
   });
 });
