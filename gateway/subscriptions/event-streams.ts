@@ -19,6 +19,9 @@ import type { FederatedSubscriber } from './federated.js';
  * within 10 s; both configurable (SubscriptionLimits.streamPingMs / streamPongTimeoutMs).
  */
 
+/** The catalog's entry this module serves (npm run endpoints counts it). */
+export const EVENT_STREAM_ENDPOINT = { dialect: 'cloudpioneer', method: 'WS', path: '/v1/events/{stream_id}' } as const;
+
 export const EVENT_STREAM_PATH = /^(?:\/v1)?\/events\/(stream_[A-Za-z0-9_-]{1,80})$/;
 
 export interface EventStreamMessage {

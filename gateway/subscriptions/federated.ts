@@ -97,6 +97,8 @@ export function createFederatedSubscriber(options: {
   source: SubscriptionSource;
   logger: Logger;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** false: every subscription resolves each event itself (the benchmark's baseline). Default true. */
+  share?: boolean;
   /** Called once per resolved event that carries a delivery receipt, with this gateway's count. */
   onDelivered?: (receipt: DeliveryReceipt, count: DeliveryCount) => void;
 }): FederatedSubscriber {
@@ -106,6 +108,7 @@ export function createFederatedSubscriber(options: {
   const groups = new Map<string, Promise<Group | ExecutionResult>>();
   const groupStats = { events: 0, deliveries: 0 };
   const live = new Set<Group>();
+  let unshared = 0;
 
   const failure = (error: AppError): ExecutionResult => ({ errors: [error.toGraphQLError()] });
 
@@ -154,7 +157,10 @@ export function createFederatedSubscriber(options: {
       }
       // Identical subscriptions (same plan, variables and principal) share one upstream and one
       // resolution per event: the subgraph and executeQueryPlan run once, not once per subscriber.
-      const key = `${planKey}\n${stableJson(variables)}\n${principalKey(context.principal)}`;
+      const key =
+        options.share === false
+          ? `own:${(unshared += 1)}`
+          : `${planKey}\n${stableJson(variables)}\n${principalKey(context.principal)}`;
       for (;;) {
         let opening = groups.get(key);
         if (!opening) {

@@ -83,6 +83,7 @@ export async function createRealtimeServer(options: {
     source: options.source,
     logger,
     formatError: options.formatError,
+    share: limits.shareIdentical,
     onDelivered: (receipt, count) => {
       publishDeliveryCount(options.kv, receipt.channel, {
         eventId: receipt.eventId,

@@ -46,6 +46,11 @@ export interface SubscriptionLimits {
   /** cloudpioneer event streams: ping interval, and how long a pong may take before the close. */
   streamPingMs: number;
   streamPongTimeoutMs: number;
+  /**
+   * Identical subscriptions (same document, variables and principal) share one resolution per
+   * event. false only to measure the difference (npm run bench:subscriptions runs both).
+   */
+  shareIdentical: boolean;
 }
 
 export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
@@ -55,6 +60,7 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
   recheckMs: 60_000,
   streamPingMs: 30_000,
   streamPongTimeoutMs: 10_000,
+  shareIdentical: true,
 };
 
 export interface Session {
