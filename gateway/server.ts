@@ -308,6 +308,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const eventStreams = createEventStreams({
     execute,
     federated: realtime.federated,
+    sessions: realtime.sessions,
     logger,
     pingMs: streamLimits.streamPingMs,
     pongTimeoutMs: streamLimits.streamPongTimeoutMs,

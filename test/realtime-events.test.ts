@@ -472,6 +472,22 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
       silent.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
     );
     expect(closed).toEqual({ code: 4408, reason: 'Pong timeout' });
+
+    // The stream runs as its creator: suspending the creator's tenant ends it like any session.
+    const doomed = new WebSocket(`${created.websocket_url}?token=${created.token}`);
+    const opened: string[] = [];
+    doomed.on('message', (data) => opened.push(data.toString()));
+    const ended = new Promise<{ code: number; reason: string }>((resolve) =>
+      doomed.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await waitFor(async () => (opened.length > 0 ? true : undefined), 'stream_started');
+    const suspended = await t.graphql(
+      `mutation ($id: ID!) { suspendTenant(id: $id) { id } }`,
+      { id: a.id },
+      { headers },
+    );
+    expect(suspended.body.errors).toBeUndefined();
+    expect(await ended).toEqual({ code: 4403, reason: 'Tenant suspended' });
   }, 60_000);
 });
 

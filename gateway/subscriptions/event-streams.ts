@@ -9,6 +9,7 @@ import type { GatewayContext } from '../context.js';
 import { graphql, type ResultOf } from '../rest/graphql.js';
 import type { Gateway } from '../server.js';
 import type { FederatedSubscriber } from './federated.js';
+import { CLOSE_REASONS, type SessionRegistry } from './sessions.js';
 
 /**
  * cloudpioneer `WS /v1/events/{stream_id}`: a stream created by `POST /events/stream` (telemetry's
@@ -166,6 +167,8 @@ export interface EventStreams {
 export function createEventStreams(options: {
   execute: Gateway['execute'];
   federated: FederatedSubscriber;
+  /** Streams count against the caller's subscription limits and end with the session reasons. */
+  sessions: SessionRegistry;
   logger: Logger;
   pingMs: number;
   pongTimeoutMs: number;
@@ -242,9 +245,16 @@ export function createEventStreams(options: {
       Math.max(0, new Date(stream.expiresAt).getTime() - Date.now()),
     );
     expiry.unref();
+    // Ended like any real-time session: tenant suspended, the user's sessions revoked, shutdown.
+    const session = options.sessions.adopt({
+      principal: stream.principal,
+      transport: 'stream',
+      end: (reason) => ws.close(CLOSE_REASONS[reason].code, CLOSE_REASONS[reason].reason),
+    });
     const stop = () => {
       if (closed) return;
       closed = true;
+      options.sessions.close(session);
       clearInterval(ping);
       clearTimeout(pongTimer);
       clearTimeout(expiry);
@@ -256,6 +266,14 @@ export function createEventStreams(options: {
     ws.on('close', stop);
     ws.on('message', () => undefined);
 
+    try {
+      options.sessions.acquire(session, stream.id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'Too many subscriptions';
+      send({ event_type: 'error', timestamp: new Date().toISOString(), resource_id: null, data: { message } });
+      ws.close(4429, message.slice(0, 120));
+      return;
+    }
     const started = await options.federated.subscribe({
       document: topic.document,
       variables: topic.variables(stream.filters),
