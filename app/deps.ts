@@ -11,6 +11,7 @@ import { createS3BlobStore, type S3BlobStoreConfig } from '../lib/runtime/blob-s
 import { createJobQueue } from '../lib/runtime/jobs.js';
 import { WEBHOOK_DISABLE_AFTER_FAILURES, WEBHOOK_RETRY_SCHEDULE_MS } from '../lib/webhooks.js';
 import { createKv } from '../lib/runtime/kv.js';
+import { DEFAULT_BROADCAST_RECEIPT_WAIT_MS } from '../lib/realtime/receipts.js';
 import { createSecretBox, loadSecretsKey } from '../lib/secret-box.js';
 import type { SubgraphClient } from '../lib/subgraph/client.js';
 import type { StripeSettings, SubgraphDeps } from '../lib/subgraph/context.js';
@@ -68,6 +69,8 @@ export interface DepsConfig {
   stripe?: StripeSettings;
   /** WHITELABEL_DNS_SERVERS: resolvers that verify custom domains; unset, the system's. */
   whitelabelDnsServers?: string[];
+  /** BROADCAST_RECEIPT_WAIT_MS: how long a broadcast collects the gateways' delivery counts. */
+  broadcastReceiptWaitMs?: number;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -93,6 +96,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
       connectTimeoutMs: env.DATA_IMPORT_CONNECT_TIMEOUT_MS,
     },
     whitelabelDnsServers: env.WHITELABEL_DNS_SERVERS,
+    broadcastReceiptWaitMs: env.BROADCAST_RECEIPT_WAIT_MS,
     outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS, timeoutMs: env.OUTBOUND_TIMEOUT_MS },
     stripe: env.STRIPE_SECRET_KEY
       ? {
@@ -205,6 +209,7 @@ export async function createSubgraphDeps(
       },
       stripe: config.stripe,
       whitelabel: { dnsServers: config.whitelabelDnsServers ?? [] },
+      realtime: { broadcastReceiptWaitMs: config.broadcastReceiptWaitMs ?? DEFAULT_BROADCAST_RECEIPT_WAIT_MS },
       privacyHooks: PRIVACY_HOOKS,
     };
     return { deps, close };

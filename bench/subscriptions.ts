@@ -7,16 +7,22 @@ import { startBenchPlatform } from './support.js';
 // `npm run bench:subscriptions`: N graphql-ws subscribers (BENCH_WS, default 10,000) and M SSE
 // subscribers (BENCH_SSE, default 1,000) on one gateway, all on one event stream; one event is
 // published and the time until each subscriber has it is measured (p50/p99/max from publish).
+// BENCH_SHARE=0 turns off the shared resolution of identical subscriptions, for the before/after.
 // Memory per idle subscriber is the heap + RSS growth after they connect, divided by N; the
 // clients run in the same process, so it is an upper bound for the server side.
 
 const WS = Number(process.env.BENCH_WS ?? 10_000);
 const SSE = Number(process.env.BENCH_SSE ?? 1_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// BENCH_SHARE=0: every subscription resolves each event itself (the baseline before shared resolution).
+const SHARE = process.env.BENCH_SHARE !== '0';
 
 const QUERY = `subscription ($tenantId: ID) { telemetryEvents(tenantId: $tenantId) { id type occurredAt } }`;
 
-const bench = await startBenchPlatform({ subscriptionLimits: { maxPerPrincipal: WS + SSE + 10 } });
+const bench = await startBenchPlatform({
+  subscriptionLimits: { maxPerPrincipal: WS + SSE + 10, shareIdentical: SHARE },
+});
+console.log(`shared resolution of identical subscriptions: ${SHARE ? 'on' : 'off (BENCH_SHARE=0)'}`);
 const { platform, operatorKey } = bench;
 const url = platform.url;
 const pct = (sorted: number[], p: number) =>
@@ -94,8 +100,15 @@ try {
   }
   while (sessionsOpen() < WS + SSE) await new Promise((r) => setTimeout(r, 50));
   console.log(`${SSE} SSE subscribers open`);
+  const shared = platform.gateway.realtime.federated.stats();
+  console.log(`shared upstreams: ${shared.groups} for ${shared.members} subscriptions (one resolution per event each)`);
   void received;
 
+  // When the bus carried the event (same process, same clock): what follows is the fan-out alone.
+  let busAt = 0;
+  const stopBus = await platform.kv.pubsub.subscribe('rt:telemetry.events', () => {
+    busAt = performance.now();
+  });
   for (let round = 1; round <= ROUNDS; round += 1) {
     const latencies: number[] = new Array(WS + SSE);
     let count = 0;
@@ -109,13 +122,17 @@ try {
       if (count === WS + SSE) done();
     };
     publishedAt = performance.now();
-    await bench.request('POST', '/graphql', {
+    const answered = bench.request('POST', '/graphql', {
       body: {
         query: `mutation ($input: RecordEventInput!) { recordEvent(input: $input) { id } }`,
         variables: { input: { tenantId, type: 'bench.broadcast', payload: { round } } },
       },
     });
+    const mutationMs = await answered.then(() => performance.now() - publishedAt);
     await Promise.race([all, new Promise((r) => setTimeout(r, 60_000))]);
+    console.log(
+      `  the recording mutation answered after ${mutationMs.toFixed(0)} ms; the bus had the event after ${(busAt - publishedAt).toFixed(0)} ms`,
+    );
     const ws = latencies
       .slice(0, WS)
       .filter((v) => v !== undefined)
@@ -127,7 +144,12 @@ try {
     const line = (name: string, values: number[], n: number) =>
       `${name}: ${values.length}/${n} delivered, p50 ${pct(values, 50)?.toFixed(0)} ms, p99 ${pct(values, 99)?.toFixed(0)} ms, max ${values.at(-1)?.toFixed(0)} ms`;
     console.log(`round ${round}: ${line('graphql-ws', ws, WS)}; ${line('SSE', sse, SSE)}`);
+    const fromBus = [...ws, ...sse].map((v) => v - (busAt - publishedAt)).sort((a, b) => a - b);
+    console.log(
+      `  from the bus to every subscriber: p50 ${pct(fromBus, 50).toFixed(0)} ms, p99 ${pct(fromBus, 99).toFixed(0)} ms`,
+    );
   }
+  await stopBus();
   for (const client of sseClients) client.dispose();
   await Promise.all(wsClients.map((client) => client.dispose()));
 } finally {

@@ -44,7 +44,13 @@ import { allRoutes } from './rest/routes/index.js';
 import { DIALECTS } from './rest/dialects.js';
 import { createSsoCallbackHandler, isSsoCallbackPath } from './sso-callback.js';
 import { createDeviceSockets } from './edge-devices.js';
-import { createRealtimeServer, type RealtimeServer, type SubscriptionLimits } from './subscriptions/index.js';
+import {
+  createRealtimeServer,
+  DEFAULT_SUBSCRIPTION_LIMITS,
+  type RealtimeServer,
+  type SubscriptionLimits,
+} from './subscriptions/index.js';
+import { createEventStreams } from './subscriptions/event-streams.js';
 import { trackSchema } from './subscriptions/schema-feed.js';
 import { createSubscriptionSource } from './subscriptions/sources.js';
 
@@ -293,7 +299,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics.track(req, res, pathname);
     if (pathname === '/metrics' && req.method === 'GET') return serveMetrics(req, res, requestId);
     if (pathname === '/graphql') {
-      if (await realtime.handleSse(req, res, requestId)) return;
+      if (realtime.isSse(req)) {
+        // SSE subscriptions enter through the same pipeline as /graphql: one allowance, no cheaper door.
+        try {
+          await pipeline.admit(req, res, { requestId, policy: 'graphql.default' });
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          sendGraphQLError(res, error);
+          return;
+        }
+        await realtime.handleSse(req, res, requestId);
+        return;
+      }
       return graphql(req, res, requestId);
     }
     // The public key set access tokens are verified with (RFC 8414 well-known location).
@@ -333,6 +350,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   // Edge devices' WebSocket endpoint (gateway/edge-devices.ts): upgrades on its path only.
   const deviceSockets = await createDeviceSockets({ execute, kv: options.kv, logger });
+  // cloudpioneer event streams (WS /v1/events/{stream_id}), run by the federated subscriber.
+  const streamLimits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.subscriptionLimits };
+  const eventStreams = createEventStreams({
+    execute,
+    federated: realtime.federated,
+    sessions: realtime.sessions,
+    logger,
+    pingMs: streamLimits.streamPingMs,
+    pongTimeoutMs: streamLimits.streamPongTimeoutMs,
+  });
 
   let server: Server | undefined;
   return {
@@ -354,9 +381,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
         });
       });
-      // One dispatcher for WebSocket upgrades: edge devices, then graphql-ws; any other path is a 404.
+      // One dispatcher for WebSocket upgrades: edge devices, event streams, then graphql-ws; else a 404.
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (deviceSockets.handleUpgrade(req, socket, head) || realtime.handleUpgrade(req, socket, head)) return;
+        if (
+          deviceSockets.handleUpgrade(req, socket, head) ||
+          eventStreams.handleUpgrade(req, socket, head) ||
+          realtime.handleUpgrade(req, socket, head)
+        )
+          return;
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       });
       await new Promise<void>((resolve) => server!.listen(port, host, resolve));
@@ -367,6 +399,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async stop({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
       const deadline = Date.now() + graceMs;
       await deviceSockets.close();
+      await eventStreams.close();
       // Open subscriptions never finish on their own: they are ended (1001) before the drain.
       await realtime.close();
       if (server) await closeServerGracefully(server, { graceMs, logger, name: 'gateway' });

@@ -189,6 +189,11 @@ export const whitelabelEnv = z.object({
     ),
 });
 
+/** Real time: how long a broadcast waits for the gateways' delivery counts (its `recipients`). */
+export const realtimeEnv = z.object({
+  BROADCAST_RECEIPT_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(300),
+});
+
 /**
  * Outbound calls the platform makes to addresses its users chose: webhook deliveries and the
  * service mesh's health checks. Only public addresses are reachable unless listed here.
@@ -225,6 +230,7 @@ export const subgraphDepsEnv = runtimeEnv
   .extend(outboundEnv.shape)
   .extend(billingEnv.shape)
   .extend(whitelabelEnv.shape)
+  .extend(realtimeEnv.shape)
   .extend(secretsEnv.shape);
 
 /** STORAGE_DIR, or its default beside the embedded database. */

@@ -6,17 +6,20 @@
 import { ENDPOINT_CATALOG, endpointKey } from '../gateway/rest/catalog.js';
 import { DIALECT_NAMES } from '../gateway/rest/dialects.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
+import { EVENT_STREAM_ENDPOINT } from '../gateway/subscriptions/event-streams.js';
 
 const documented = new Set(ENDPOINT_CATALOG.map(endpointKey));
 
 // A shared route (one GET /health for tenantsdb and cloudpioneer) serves each dialect it names.
-const served = new Set(
-  allRoutes.flatMap((route) =>
+// WebSocket endpoints are served by the gateway's upgrade dispatcher, not by the route tables.
+const served = new Set([
+  ...allRoutes.flatMap((route) =>
     [route.dialect, ...(route.sharedWith ?? [])].map((dialect) =>
       endpointKey({ dialect, method: route.method, path: route.path }),
     ),
   ),
-);
+  endpointKey(EVENT_STREAM_ENDPOINT),
+]);
 
 let servedTotal = 0;
 for (const dialect of DIALECT_NAMES) {

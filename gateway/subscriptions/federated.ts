@@ -1,6 +1,12 @@
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
 import { operationFromDocument, Supergraph, type Schema } from '@apollo/federation-internals';
-import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
+import {
+  QueryPlanner,
+  type FetchNode,
+  type PlanNode,
+  type QueryPlan,
+  type SubscriptionNode,
+} from '@apollo/query-planner';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import {
   GraphQLError,
@@ -12,7 +18,9 @@ import {
 } from 'graphql';
 import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { mapIterator } from '../../lib/realtime/bounded-queue.js';
+import type { Principal } from '../../lib/principal.js';
+import type { DeliveryReceipt } from '../../lib/realtime/receipts.js';
+import { createBoundedQueue, type BoundedQueue } from '../../lib/realtime/bounded-queue.js';
 import type { GatewayContext } from '../context.js';
 
 /**
@@ -54,7 +62,33 @@ export interface FederatedSubscriber {
     operationName?: string | null;
     variables: Record<string, unknown>;
     context: GatewayContext;
+    /** How the subscriber is connected (reported with delivery receipts). */
+    transport?: string;
   }): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
+  /** Shared upstreams and how many resolved events they fanned out (the bench reports these). */
+  stats(): { groups: number; members: number; events: number; deliveries: number };
+}
+
+/**
+ * What a subgraph attaches to an event (`extensions.deliveryReceipt`) when its publisher wants to
+ * know how many subscribers the event reached (broadcasts): the gateway reports its local count.
+ */
+export interface DeliveryCount {
+  delivered: number;
+  failed: number;
+  transports: string[];
+}
+
+interface Member {
+  transport: string;
+  queue: BoundedQueue<ExecutionResult>;
+}
+
+interface Group {
+  members: Set<Member>;
+  /** The last member left (or the upstream ended): no one may join any more. */
+  finished: boolean;
+  join(transport: string): AsyncIterableIterator<ExecutionResult>;
 }
 
 export function createFederatedSubscriber(options: {
@@ -63,10 +97,18 @@ export function createFederatedSubscriber(options: {
   source: SubscriptionSource;
   logger: Logger;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** false: every subscription resolves each event itself (the benchmark's baseline). Default true. */
+  share?: boolean;
+  /** Called once per resolved event that carries a delivery receipt, with this gateway's count. */
+  onDelivered?: (receipt: DeliveryReceipt, count: DeliveryCount) => void;
 }): FederatedSubscriber {
   let state: PlannerState | undefined;
   const plans = new Map<string, QueryPlan>();
   const MAX_PLANS = 500;
+  const groups = new Map<string, Promise<Group | ExecutionResult>>();
+  const groupStats = { events: 0, deliveries: 0 };
+  const live = new Set<Group>();
+  let unshared = 0;
 
   const failure = (error: AppError): ExecutionResult => ({ errors: [error.toGraphQLError()] });
 
@@ -86,18 +128,18 @@ export function createFederatedSubscriber(options: {
       };
       plans.clear();
     },
+    stats() {
+      let members = 0;
+      for (const group of live) members += group.members.size;
+      return { groups: live.size, members, ...groupStats };
+    },
     schema() {
       if (!state) throw new AppError('SERVICE_UNAVAILABLE', 'The gateway has no schema yet');
       return state.schema;
     },
-    async subscribe({ document, operationName, variables, context }) {
+    async subscribe({ document, operationName, variables, context, transport }) {
       const current = state;
       if (!current) return failure(new AppError('SERVICE_UNAVAILABLE', 'The gateway has no schema yet'));
-      const operationContext = buildOperationContext({
-        schema: current.schema,
-        operationDocument: document,
-        operationName: operationName ?? undefined,
-      });
       // Thousands of subscribers usually send a handful of documents: each is planned once.
       const planKey = `${operationName ?? ''}\n${print(document)}`;
       let plan = plans.get(planKey);
@@ -113,61 +155,176 @@ export function createFederatedSubscriber(options: {
       if (node?.kind !== 'Subscription') {
         return failure(new AppError('VALIDATION_ERROR', 'Only subscription operations are streamed here'));
       }
-      const primary = node.primary;
-      const primaryVariables = Object.fromEntries(
-        (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
-      );
-      const opened = await options.source({
-        serviceName: primary.serviceName,
-        operation: primary.operation,
-        operationName: primary.operationName,
-        variables: primaryVariables,
-        context,
-      });
-      if (!('next' in opened)) return formatResult(opened);
-
-      const eventPlan: QueryPlan = {
-        kind: 'QueryPlan',
-        node: sequence({ ...primary, serviceName: EVENT_SOURCE }, node.rest),
-      };
-      const requestContext = {
-        request: { query: undefined, variables, operationName: operationName ?? undefined },
-        document,
-        context,
-        logger: context.logger,
-        metrics: {},
-        cache: undefined,
-        overallCachePolicy: undefined,
-      } as unknown as GatewayGraphQLRequestContext<GatewayContext>;
-
-      const resolveEvent = async (event: ExecutionResult): Promise<ExecutionResult> => {
-        if (!event.data) return formatResult(event);
-        // No entity fetches: the subgraph's answer is already the selection; only shaping is needed,
-        // which executeQueryPlan still does (aliases, __typename, @skip on the gateway side).
-        const eventSource: GraphQLDataSource<GatewayContext> = { process: async () => event as never };
-        const serviceMap: ServiceMap = { ...current.dataSources, [EVENT_SOURCE]: eventSource };
-        const result = await executeQueryPlan(
-          eventPlan,
-          serviceMap,
-          requestContext,
-          operationContext,
-          current.supergraphSchema,
-          current.apiSchema,
-        );
-        return formatResult(result as ExecutionResult);
-      };
-
-      // Events are resolved one after another, so a subscriber sees them in publication order.
-      const iterator = opened as AsyncIterator<ExecutionResult>;
-      let pending: Promise<unknown> = Promise.resolve();
-      const resolved = mapIterator(iterator, (event) => {
-        const next = pending.then(() => resolveEvent(event));
-        pending = next.catch(() => undefined);
-        return next;
-      });
-      return mapAwaited(resolved);
+      // Identical subscriptions (same plan, variables and principal) share one upstream and one
+      // resolution per event: the subgraph and executeQueryPlan run once, not once per subscriber.
+      const key =
+        options.share === false
+          ? `own:${(unshared += 1)}`
+          : `${planKey}\n${stableJson(variables)}\n${principalKey(context.principal)}`;
+      for (;;) {
+        let opening = groups.get(key);
+        if (!opening) {
+          opening = openGroup(current, key, node, document, operationName, variables, context);
+          groups.set(key, opening);
+          opening.then(
+            (opened) => {
+              if (!('members' in opened) && groups.get(key) === opening) groups.delete(key);
+            },
+            () => {
+              if (groups.get(key) === opening) groups.delete(key);
+            },
+          );
+        }
+        const opened = await opening;
+        if (!('members' in opened)) return opened;
+        // A group whose last member left while this caller waited is gone: open a new one.
+        if (opened.finished) {
+          if (groups.get(key) === opening) groups.delete(key);
+          continue;
+        }
+        return opened.join(transport ?? 'ws');
+      }
     },
   };
+
+  async function openGroup(
+    current: PlannerState,
+    key: string,
+    node: SubscriptionNode,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Record<string, unknown>,
+    context: GatewayContext,
+  ): Promise<Group | ExecutionResult> {
+    const operationContext = buildOperationContext({
+      schema: current.schema,
+      operationDocument: document,
+      operationName: operationName ?? undefined,
+    });
+    const primary = node.primary;
+    const primaryVariables = Object.fromEntries(
+      (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
+    );
+    const opened = await options.source({
+      serviceName: primary.serviceName,
+      operation: primary.operation,
+      operationName: primary.operationName,
+      variables: primaryVariables,
+      context,
+    });
+    if (!('next' in opened)) return formatResult(opened);
+
+    const eventPlan: QueryPlan = {
+      kind: 'QueryPlan',
+      node: sequence({ ...primary, serviceName: EVENT_SOURCE }, node.rest),
+    };
+    const requestContext = {
+      request: { query: undefined, variables, operationName: operationName ?? undefined },
+      document,
+      context,
+      logger: context.logger,
+      metrics: {},
+      cache: undefined,
+      overallCachePolicy: undefined,
+    } as unknown as GatewayGraphQLRequestContext<GatewayContext>;
+
+    const resolveEvent = async (event: ExecutionResult): Promise<ExecutionResult> => {
+      if (!event.data) return formatResult({ errors: event.errors });
+      // No entity fetches: the subgraph's answer is already the selection; only shaping is needed,
+      // which executeQueryPlan still does (aliases, __typename, @skip on the gateway side).
+      const eventSource: GraphQLDataSource<GatewayContext> = {
+        process: async () => ({ data: event.data, errors: event.errors }) as never,
+      };
+      const serviceMap: ServiceMap = { ...current.dataSources, [EVENT_SOURCE]: eventSource };
+      const result = await executeQueryPlan(
+        eventPlan,
+        serviceMap,
+        requestContext,
+        operationContext,
+        current.supergraphSchema,
+        current.apiSchema,
+      );
+      return formatResult(result as ExecutionResult);
+    };
+
+    const upstream = opened as AsyncIterator<ExecutionResult>;
+    const members = new Set<Member>();
+    const group: Group = {
+      members,
+      finished: false,
+      join(transport) {
+        const member: Member = {
+          transport,
+          queue: createBoundedQueue<ExecutionResult>({
+            onClose: () => {
+              members.delete(member);
+              if (members.size === 0) stop();
+            },
+          }),
+        };
+        members.add(member);
+        return member.queue;
+      },
+    };
+    live.add(group);
+    const stop = () => {
+      if (group.finished) return;
+      group.finished = true;
+      live.delete(group);
+      if (groups.get(key) !== undefined) groups.delete(key);
+      void Promise.resolve(upstream.return?.()).catch(() => undefined);
+    };
+    // One pump per group: events are resolved one after another, in publication order, and the
+    // single result is handed to every member's bounded queue (drop oldest for a slow one).
+    void (async () => {
+      try {
+        for (;;) {
+          const step = await upstream.next();
+          if (step.done || group.finished) break;
+          const event = step.value;
+          let result: ExecutionResult;
+          let failed = false;
+          try {
+            result = await resolveEvent(event);
+          } catch (error) {
+            failed = true;
+            options.logger.error({ err: error }, 'resolving a subscription event failed');
+            result = { errors: [new AppError('INTERNAL_ERROR', 'Internal server error').toGraphQLError()] };
+          }
+          const transports = new Set<string>();
+          let delivered = 0;
+          for (const member of members) {
+            member.queue.push(result);
+            delivered += 1;
+            transports.add(member.transport);
+          }
+          groupStats.events += 1;
+          groupStats.deliveries += delivered;
+          const receipt = readReceipt(event);
+          if (receipt) {
+            options.onDelivered?.(receipt, {
+              delivered: failed ? 0 : delivered,
+              failed: failed ? delivered : 0,
+              transports: [...transports],
+            });
+          }
+        }
+        for (const member of [...members]) member.queue.end();
+      } catch (error) {
+        options.logger.warn({ err: error }, 'subscription upstream failed');
+        const result = {
+          errors: [new AppError('SERVICE_UNAVAILABLE', 'The subscription source failed').toGraphQLError()],
+        };
+        for (const member of [...members]) {
+          member.queue.push(result);
+          member.queue.end();
+        }
+      } finally {
+        stop();
+      }
+    })();
+    return group;
+  }
 
   function formatResult(result: ExecutionResult): ExecutionResult {
     if (!result.errors?.length) return result;
@@ -191,24 +348,32 @@ function sequence(primary: FetchNode, rest: PlanNode | undefined): PlanNode {
   return rest ? { kind: 'Sequence', nodes: [primary, rest] } : primary;
 }
 
-/** An iterator of promises as an iterator of values. */
-function mapAwaited<T>(source: AsyncIterableIterator<Promise<T>>): AsyncIterableIterator<T> {
-  const awaited: AsyncIterableIterator<T> = {
-    async next() {
-      const result = await source.next();
-      return result.done ? { value: undefined, done: true } : { value: await result.value, done: false };
-    },
-    async return() {
-      await source.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(error) {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return awaited;
-    },
-  };
-  return awaited;
+/** JSON with sorted keys: equal values give equal strings whatever the key order. */
+export function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/**
+ * Principals that see exactly the same events: everything a subgraph may read from the principal
+ * (who, which tenant and project, roles and scopes). Sessions of one user or key share; no two
+ * callers whose visibility could differ ever do.
+ */
+function principalKey(principal: Principal | null): string {
+  if (!principal) return 'anonymous';
+  return stableJson({
+    ...principal,
+    roles: [...principal.roles].sort(),
+    scopes: [...principal.scopes].sort(),
+  });
+}
+
+function readReceipt(event: ExecutionResult): DeliveryReceipt | null {
+  const receipt = event.extensions?.deliveryReceipt as Partial<DeliveryReceipt> | undefined;
+  if (!receipt || typeof receipt.channel !== 'string' || typeof receipt.eventId !== 'string') return null;
+  return { channel: receipt.channel, eventId: receipt.eventId };
 }

@@ -20,6 +20,7 @@ import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
+import { publishDeliveryCount } from '../../lib/realtime/receipts.js';
 import type { GatewayContext } from '../context.js';
 import type { Authenticate } from '../pipeline/authenticate.js';
 import { checkIntrospectionAllowed, checkOperationLimits } from '../plugins/operation-limits.js';
@@ -48,6 +49,8 @@ export interface RealtimeServer {
   sessions: SessionRegistry;
   /** Takes a WebSocket upgrade to /graphql (graphql-ws); false for any other path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Whether a /graphql request asks for GraphQL over SSE (GET or POST accepting text/event-stream). */
+  isSse(req: IncomingMessage): boolean;
   /** Answers an SSE request to /graphql; false when the request is not one (plain HTTP GraphQL). */
   handleSse(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean>;
   close(): Promise<void>;
@@ -73,11 +76,21 @@ export async function createRealtimeServer(options: {
   const limits: SubscriptionLimits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.limits };
   // graphql-ws awaits each frame's write before taking the next event, so a slow socket leaves
   // events in the subscriber's bounded queue (drop oldest, counted), never in unbounded buffers.
+  // This gateway's name in delivery counts (broadcast receipts are summed over gateways).
+  const gatewayId = newId('gw', 10);
   const federated = createFederatedSubscriber({
     buildService: options.buildService,
     source: options.source,
     logger,
     formatError: options.formatError,
+    share: limits.shareIdentical,
+    onDelivered: (receipt, count) => {
+      publishDeliveryCount(options.kv, receipt.channel, {
+        eventId: receipt.eventId,
+        gateway: gatewayId,
+        ...count,
+      }).catch((error: unknown) => logger.warn({ err: error }, 'publishing a delivery count failed'));
+    },
   });
   const sessions = await createSessionRegistry({ authenticate: options.authenticate, kv: options.kv, logger, limits });
   // A reload ends every session: their operations were planned and validated against the old schema.
@@ -92,6 +105,7 @@ export async function createRealtimeServer(options: {
     variables: Record<string, unknown>;
     context: GatewayContext;
     kind: 'query' | 'mutation' | 'subscription';
+    transport: Session['transport'];
   }
 
   /** The same checks as HTTP /graphql: operation limits, introspection, validation; then a slot. */
@@ -124,6 +138,7 @@ export async function createRealtimeServer(options: {
       operationName,
       variables,
       kind: operation.operation as Prepared['kind'],
+      transport: session.transport,
       context: { requestId, principal: session.principal, client, logger: logger.child({ requestId }) },
     };
   };
@@ -145,6 +160,7 @@ export async function createRealtimeServer(options: {
           operationName: prepared.operationName,
           variables: prepared.variables,
           context: prepared.context,
+          transport: prepared.transport,
         })
       : executeOnce(prepared);
 
@@ -214,8 +230,7 @@ export async function createRealtimeServer(options: {
   // ---- GraphQL over SSE (distinct connections) ----------------------------------------------
   const openStreams = new Set<ServerResponse>();
   const handleSse = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> => {
-    const accept = req.headers.accept ?? '';
-    if (!accept.includes('text/event-stream') || (req.method !== 'GET' && req.method !== 'POST')) return false;
+    if (!isSse(req)) return false;
     let endedBy: CloseReason | null = null;
     let wake: (() => void) | null = null;
     let session: Session;
@@ -311,6 +326,7 @@ export async function createRealtimeServer(options: {
   return {
     federated,
     sessions,
+    isSse,
     handleUpgrade,
     handleSse,
     async close() {
@@ -322,6 +338,11 @@ export async function createRealtimeServer(options: {
       await options.source.close?.();
     },
   };
+}
+
+function isSse(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('text/event-stream') && (req.method === 'GET' || req.method === 'POST');
 }
 
 /** connection_init's payload (`authorization`, `token` or `apiKey`) or else the upgrade request's headers. */

@@ -43,6 +43,14 @@ export interface SubscriptionLimits {
   keepAliveMs: number;
   /** API key sessions are re-checked this often (key expiry has no announcement). */
   recheckMs: number;
+  /** cloudpioneer event streams: ping interval, and how long a pong may take before the close. */
+  streamPingMs: number;
+  streamPongTimeoutMs: number;
+  /**
+   * Identical subscriptions (same document, variables and principal) share one resolution per
+   * event. false only to measure the difference (npm run bench:subscriptions runs both).
+   */
+  shareIdentical: boolean;
 }
 
 export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
@@ -50,12 +58,16 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
   maxPerPrincipal: 200,
   keepAliveMs: 12_000,
   recheckMs: 60_000,
+  streamPingMs: 30_000,
+  streamPongTimeoutMs: 10_000,
+  shareIdentical: true,
 };
 
 export interface Session {
   id: string;
   principal: Principal;
-  transport: 'ws' | 'sse';
+  /** stream: a cloudpioneer event stream (its creator's principal, claimed with the stream token). */
+  transport: 'ws' | 'sse' | 'stream';
   /** sha256 of the credential: what API key revocations name. Never the credential itself. */
   credentialHash: string;
   headers: IncomingHttpHeaders;
@@ -71,6 +83,11 @@ export interface SessionRegistry {
     transport: Session['transport'];
     end: (reason: CloseReason) => void;
   }): Promise<Session>;
+  /**
+   * Registers a session for a principal already established elsewhere (an event stream runs as its
+   * creator): same limits, and ended when the tenant is suspended or the user's sessions revoked.
+   */
+  adopt(args: { principal: Principal; transport: Session['transport']; end: (reason: CloseReason) => void }): Session;
   close(session: Session): void;
   /** Takes a subscription slot or throws LIMIT_EXCEEDED. */
   acquire(session: Session, id: string): void;
@@ -167,6 +184,26 @@ export async function createSessionRegistry(options: {
       timers.set(session, sessionTimers);
       return session;
     },
+    adopt({ principal, transport, end }) {
+      let ended = false;
+      const session: Session = {
+        id: newId('rt'),
+        principal,
+        transport,
+        credentialHash: '',
+        headers: {},
+        subscriptions: new Set(),
+        end(reason) {
+          if (ended) return;
+          ended = true;
+          logger.info({ session: session.id, reason }, 'real-time session ended by the platform');
+          end(reason);
+        },
+      };
+      sessions.add(session);
+      timers.set(session, []);
+      return session;
+    },
     close(session) {
       if (!sessions.delete(session)) return;
       for (const timer of timers.get(session) ?? []) clearTimeout(timer);
@@ -204,7 +241,7 @@ export async function createSessionRegistry(options: {
     },
     stats() {
       let subscriptions = 0;
-      const byTransport = { ws: 0, sse: 0 };
+      const byTransport = { ws: 0, sse: 0, stream: 0 };
       for (const session of sessions) {
         subscriptions += session.subscriptions.size;
         byTransport[session.transport] += 1;

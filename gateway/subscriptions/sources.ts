@@ -3,6 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { newId } from '../../lib/ids.js';
 import { createBoundedQueue } from '../../lib/realtime/bounded-queue.js';
+import { takeDeliveryReceipt } from '../../lib/realtime/receipts.js';
 import { createErrorMasker } from '../../lib/graphql-errors.js';
 import type { SubgraphName } from '../../lib/env.js';
 import { AppError } from '../../lib/errors.js';
@@ -39,10 +40,14 @@ export function createInProcessSource(options: {
       contextValue,
     });
     // The subgraph's own masking, as its Apollo Server would apply over HTTP.
-    const mask = (value: ExecutionResult): ExecutionResult =>
-      value.errors?.length
-        ? { ...value, errors: value.errors.map((error) => masker(error.toJSON(), error) as never) }
-        : value;
+    const mask = (value: ExecutionResult): ExecutionResult => {
+      // A receipt the resolver set for this event travels with it, as over graphql-ws.
+      const receipt = takeDeliveryReceipt(contextValue);
+      const withReceipt = receipt ? { ...value, extensions: { ...value.extensions, deliveryReceipt: receipt } } : value;
+      return withReceipt.errors?.length
+        ? { ...withReceipt, errors: withReceipt.errors.map((error) => masker(error.toJSON(), error) as never) }
+        : withReceipt;
+    };
     if (!(Symbol.asyncIterator in result)) return mask(result);
     const iterator = result[Symbol.asyncIterator]();
     return {

@@ -30,12 +30,15 @@ export function createBoundedQueue<T>(options: {
   let dropped = 0;
   realtimeCounters.activeIterators += 1;
 
-  const close = async () => {
+  // end() keeps what is queued (the consumer drains it, then sees done); return() drops it.
+  const close = async (keepItems = false) => {
     if (closed) return;
     closed = true;
     realtimeCounters.activeIterators -= 1;
-    items.length = 0;
-    head = 0;
+    if (!keepItems) {
+      items.length = 0;
+      head = 0;
+    }
     await options.onClose?.();
   };
 
@@ -71,7 +74,7 @@ export function createBoundedQueue<T>(options: {
       failure = error;
       const w = waiting;
       waiting = null;
-      void close();
+      void close(error === undefined);
       if (w) {
         if (error !== undefined) w.reject(error);
         else w.resolve({ value: undefined, done: true });

@@ -1,3 +1,4 @@
+import { tenantScopeFor, type Principal } from '../principal.js';
 import type { Kv } from '../runtime/kv.js';
 import { createBoundedQueue, type BoundedQueue } from './bounded-queue.js';
 
@@ -127,4 +128,51 @@ export async function countTopicTraffic(kv: Kv): Promise<() => Promise<void>> {
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
+}
+
+/**
+ * Listens to a raw pub/sub channel whose JSON messages name their tenant themselves (a subgraph's
+ * own channel, such as edge's deployment progress), with the same tenant scoping and bounded queue
+ * as a topic. Nothing to count here: the channel's owner reports its own figures.
+ */
+export async function subscribeChannel<T>(options: {
+  kv: Kv;
+  channel: string;
+  tenantOf: (message: T) => string | null;
+  tenantId: string | null;
+  accept?: (message: T) => boolean;
+  maxQueue?: number;
+}): Promise<BoundedQueue<T>> {
+  const { kv, channel, tenantOf, tenantId, accept } = options;
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let closed = false;
+  const queue = createBoundedQueue<T>({
+    max: options.maxQueue,
+    onClose: async () => {
+      closed = true;
+      await unsubscribe?.();
+    },
+  });
+  unsubscribe = await kv.pubsub.subscribe(channel, (raw) => {
+    let message: T;
+    try {
+      message = JSON.parse(raw) as T;
+    } catch {
+      return;
+    }
+    if (tenantId !== null && tenantOf(message) !== tenantId) return;
+    if (accept && !accept(message)) return;
+    queue.push(message);
+  });
+  if (closed) await unsubscribe();
+  return queue;
+}
+
+/**
+ * The tenant a subscriber receives: its own when bound to one (naming another is refused);
+ * a platform operator names one, or null for every tenant's events.
+ */
+export function subscriptionTenantScope(principal: Principal, requested: string | null | undefined): string | null {
+  if (principal.kind === 'operator' && principal.tenantId === null) return requested ?? null;
+  return tenantScopeFor(principal, requested ?? null);
 }

@@ -64,6 +64,8 @@ export interface SubgraphDeps {
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
   /** Custom-domain verification: DNS servers to ask (WHITELABEL_DNS_SERVERS); empty, the system's. */
   whitelabel?: { dnsServers: readonly string[] };
+  /** Real time (BROADCAST_RECEIPT_WAIT_MS); absent: the defaults of lib/realtime. */
+  realtime?: { broadcastReceiptWaitMs: number };
   /** Webhook deliveries and mesh health checks (OUTBOUND_*): allow-list, timeout, retry schedule. */
   outbound: OutboundSettings;
   /** Stripe (STRIPE_*); absent: billing answers NOT_CONFIGURED. */

@@ -4,6 +4,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { PRINCIPAL_HEADER } from '../principal.js';
+import { takeDeliveryReceipt } from '../realtime/receipts.js';
 import type { SubgraphService } from './service.js';
 
 /**
@@ -33,15 +34,22 @@ export function serveSubgraphSubscriptions(options: {
       context: (_ctx, _id, payload) =>
         options.service.contextFromHeaders(signed(payload.extensions?.[PRINCIPAL_HEADER])),
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => options.formatError(error.toJSON(), error)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors?.length
-          ? {
-              ...result,
-              errors: result.errors.map((error) =>
-                options.formatError(error instanceof GraphQLError ? error.toJSON() : error, error),
-              ),
-            }
-          : undefined,
+      onNext: (_ctx, _id, _payload, args, result) => {
+        // A delivery receipt set by the resolver (broadcasts) goes to the gateway in `extensions`.
+        const receipt = takeDeliveryReceipt(args.contextValue);
+        if (!receipt && !result.errors?.length) return undefined;
+        return {
+          ...result,
+          ...(receipt ? { extensions: { ...result.extensions, deliveryReceipt: receipt } } : {}),
+          ...(result.errors?.length
+            ? {
+                errors: result.errors.map((error) =>
+                  options.formatError(error instanceof GraphQLError ? error.toJSON() : error, error),
+                ),
+              }
+            : {}),
+        };
+      },
     },
     wss,
     12_000,

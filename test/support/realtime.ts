@@ -140,3 +140,21 @@ export function subscribeSse<T = Record<string, unknown>>(
   };
   return received;
 }
+
+/**
+ * Resolves once the gateway has at least `count` subscriptions open upstream (the subgraph side is
+ * listening by then, in-process), so a test can publish without sleeping first.
+ */
+export async function waitForSubscribers(
+  gateway: { realtime: { federated: { stats(): { members: number } } } },
+  count: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (gateway.realtime.federated.stats().members < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`${gateway.realtime.federated.stats().members} of ${count} subscriptions open`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,5 +1,7 @@
 import type { RestRoute } from '../route.js';
 import { cloudpioneerRoutes } from './cloudpioneer.js';
+import { cloudpioneerEventRoutes } from './cloudpioneer-events.js';
+import { corePlatformEventRoutes } from './core-platform-events.js';
 import { corePlatformRoutes } from './core-platform.js';
 import { corePlatformDatabaseRoutes } from './core-platform-database.js';
 import { corePlatformTenantRoutes } from './core-platform-tenants.js';
@@ -36,6 +38,8 @@ import { corePlatformStorageRoutes } from './core-platform-storage.js';
 /** Every REST route, one table per dialect. */
 export const allRoutes: readonly RestRoute[] = [
   ...corePlatformRoutes,
+  ...corePlatformEventRoutes,
+  ...cloudpioneerEventRoutes,
   ...corePlatformDatabaseRoutes,
   ...corePlatformTenantRoutes,
   ...platformForgeRoutes,

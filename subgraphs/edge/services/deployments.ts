@@ -6,6 +6,7 @@ import { requireScope, tenantScopeFor, type Principal } from '../../../lib/princ
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { Device, EdgeDeployment, EdgeDeploymentDevice, Prisma } from '../../../prisma/generated/client.js';
+import { emitProgressWebhooks } from './progress.js';
 import { DEPLOYMENT_PROGRESS_CHANNEL, DEVICE_WORK_CHANNEL, type DeploymentProgressMessage } from '../contract.js';
 import { ARTIFACT_KINDS, ARTIFACT_NAME, artifactName, MAX_ARTIFACT_BYTES, VERSION } from './artifacts.js';
 import { requireDevice } from './devices.js';
@@ -323,6 +324,8 @@ async function publishEffects(deps: SubgraphDeps, effects: Effects): Promise<voi
   await Promise.all([
     ...[...effects.notify].map((id) => pubsub.publish(DEVICE_WORK_CHANNEL, JSON.stringify({ device_id: id }))),
     ...effects.events.map((e) => pubsub.publish(DEPLOYMENT_PROGRESS_CHANNEL, JSON.stringify(e))),
+    // The same changes as outbound webhooks (edge.deployment.progress / completed / aborted).
+    emitProgressWebhooks(deps, effects.events),
   ]);
 }
 

@@ -1,5 +1,6 @@
 import { requirePrincipal } from '../../../lib/principal.js';
 import { builder } from '../builder.js';
+import { subscribeAuditEntries } from '../services/audit-live.js';
 import { listAuditLogs, type AuditLog, type AuditLogPage, type Pagination } from '../services/audit.js';
 
 /** Page-number pagination as platform-forge documents it; shared by identity's paged lists. */
@@ -66,5 +67,24 @@ builder.queryField('auditLogs', (t) =>
           limit: args.limit ?? undefined,
         },
       }),
+  }),
+);
+
+builder.subscriptionType({});
+
+builder.subscriptionField('auditEntries', (t) =>
+  t.field({
+    type: AuditLogRef,
+    description:
+      "Audit entries as they are stored. Requires admin:security: a tenant's own entries (a project's for a " +
+      'project-bound caller, all for the operator). actions: only these actions (e.g. user.login).',
+    args: { actions: t.arg.stringList() },
+    subscribe: (_root, args, ctx) =>
+      subscribeAuditEntries({ deps: ctx.deps, principal: requirePrincipal(ctx.principal), actions: args.actions ?? null }),
+    resolve: (envelope) => ({
+      ...envelope.data,
+      details: envelope.data.details as AuditLog['details'],
+      createdAt: new Date(envelope.data.createdAt),
+    }),
   }),
 );

@@ -7,6 +7,7 @@ import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { AuditLog, Prisma } from '../../../prisma/generated/client.js';
 import { sanitizeAuditEntry, type AuditEntry } from '../contract.js';
+import { publishAuditEntries } from './audit-live.js';
 
 export type { AuditLog };
 
@@ -30,14 +31,18 @@ export async function recordAuditEntries({
   entries,
   logger,
 }: {
-  deps: Pick<SubgraphDeps, 'db'>;
+  /** Without kv (tools writing entries directly) nothing is published live. */
+  deps: Pick<SubgraphDeps, 'db'> & Partial<Pick<SubgraphDeps, 'kv'>>;
   entries: AuditEntry[];
   logger: Logger;
 }): Promise<{ recorded: number }> {
   if (entries.length === 0) return { recorded: 0 };
-  const rows = entries.map((entry) => toRow(sanitizeAuditEntry(entry)));
+  const sanitized = entries.map((entry) => sanitizeAuditEntry(entry));
+  const rows = sanitized.map(toRow);
   try {
     const { count } = await deps.db.prisma.auditLog.createMany({ data: rows, skipDuplicates: true });
+    // Admins watching live (auditEntries subscription) see the batch once it is stored.
+    if (deps.kv) await publishAuditEntries({ kv: deps.kv }, sanitized);
     return { recorded: count };
   } catch (batchError) {
     if (rows.length === 1) throw batchError;

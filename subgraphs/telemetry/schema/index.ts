@@ -3,6 +3,8 @@ import { builder } from '../builder.js';
 builder.subscriptionType({});
 import './health.js';
 import './event.js';
+import './broadcast.js';
+import './event-stream.js';
 import './ingest.js';
 import './system-metrics.js';
 import './export.js';

@@ -4,6 +4,7 @@ import { AppError } from '../../../../lib/errors.js';
 import { newId } from '../../../../lib/ids.js';
 import type { Logger } from '../../../../lib/logger.js';
 import type { Principal } from '../../../../lib/principal.js';
+import { publishTenancyProgress, type TenancyJobKind } from '../progress.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
 import type { Tenant, TenantBackup, TenantOperation } from '../../../../prisma/generated/client.js';
@@ -178,11 +179,23 @@ export async function runTenantBackup({
     };
   }
   await deps.db.prisma.tenantBackup.update({ where: { id: backupId }, data: { status: 'running', error: null } });
+  const live = (status: 'running' | 'completed' | 'failed', percent: number, error?: string) =>
+    publishTenancyProgress(deps, {
+      kind: 'backup',
+      id: backupId,
+      tenantId: backup.tenantId,
+      projectId: backup.tenant.projectId,
+      status,
+      progress: percent,
+      error,
+    });
+  await live('running', 0);
   const relativePath = backupRelativePath(backup.tenantId, `${backup.id}.sql`);
   try {
-    const result = await dumpTenant(deps, backup.tenant, relativePath, (fraction) =>
-      progress(Math.round(fraction * 95)),
-    );
+    const result = await dumpTenant(deps, backup.tenant, relativePath, async (fraction) => {
+      await progress(Math.round(fraction * 95));
+      await live('running', Math.round(fraction * 95));
+    });
     await deps.db.prisma.tenantBackup.update({
       where: { id: backupId },
       data: {
@@ -197,6 +210,7 @@ export async function runTenantBackup({
       },
     });
     await progress(100);
+    await live('completed', 100);
     logger.info(
       { backupId, tenantId: backup.tenantId, bytes: result.sizeBytes, rows: result.rows },
       'tenant backup written',
@@ -207,6 +221,7 @@ export async function runTenantBackup({
       where: { id: backupId },
       data: { status: 'failed', error: describeError(error) },
     });
+    await live('failed', 0, describeError(error));
     throw error;
   }
 }
@@ -475,9 +490,21 @@ export async function runOperation(
   if (operation.status === 'completed' || operation.status === 'failed')
     return operation.result as Record<string, unknown>;
   await deps.db.prisma.tenantOperation.update({ where: { id: operationId }, data: { status: 'running', progress: 1 } });
+  const live = (status: 'running' | 'completed' | 'failed', percent: number, error?: string) =>
+    publishTenancyProgress(deps, {
+      kind: kind as TenancyJobKind,
+      id: operationId,
+      tenantId: operation.tenantId,
+      projectId: operation.tenant.projectId,
+      status,
+      progress: percent,
+      error,
+    });
+  await live('running', 1);
   const progress: ProgressFn = async (percent) => {
     await reportProgress(percent);
     await deps.db.prisma.tenantOperation.update({ where: { id: operationId }, data: { progress: percent } });
+    await live('running', percent);
   };
   try {
     const result = await work(operation, operation.tenant, progress);
@@ -486,12 +513,14 @@ export async function runOperation(
       data: { status: 'completed', progress: 100, result: result as object, completedAt: new Date() },
     });
     await reportProgress(100);
+    await live('completed', 100);
     return result;
   } catch (error) {
     await deps.db.prisma.tenantOperation.update({
       where: { id: operationId },
       data: { status: 'failed', error: describeError(error), completedAt: new Date() },
     });
+    await live('failed', operation.progress, describeError(error));
     throw error;
   }
 }

@@ -5,6 +5,7 @@ import { AppError } from '../../../../lib/errors.js';
 import { newId } from '../../../../lib/ids.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { principalSchema, type Principal } from '../../../../lib/principal.js';
+import { publishTenancyProgress } from '../progress.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
 import type { DataImport, Tenant, Workspace } from '../../../../prisma/generated/client.js';
@@ -736,7 +737,23 @@ export async function runDataImport({
   const record = await deps.db.prisma.dataImport.findUnique({ where: { id: payload.importId } });
   if (!record) throw new AppError('NOT_FOUND', 'Import not found', { import_id: payload.importId });
   if (record.status === 'completed' || record.status === 'failed') return { status: record.status };
+  // Progress on the platform bus for subscribers (tenancyJobProgress): the workspace's project owns it.
+  const owner = await deps.db.prisma.workspace.findUnique({
+    where: { id: record.workspaceId },
+    select: { projectId: true },
+  });
+  const live = (status: 'running' | 'completed' | 'failed', percent: number, error?: string) =>
+    publishTenancyProgress(deps, {
+      kind: 'data_import',
+      id: record.id,
+      tenantId: null,
+      projectId: owner?.projectId ?? null,
+      status,
+      progress: percent,
+      error,
+    });
   const fail = async (message: string) => {
+    await live('failed', 0, message);
     await deps.db.prisma.dataImport.update({
       where: { id: record.id },
       data: { status: 'failed', error: message, completedAt: new Date() },
@@ -748,6 +765,7 @@ export async function runDataImport({
   const options = storedOptionsSchema.parse(record.options);
   const conn: SourceConnection = { ...storedSourceSchema.parse(record.source), password };
   await deps.db.prisma.dataImport.update({ where: { id: record.id }, data: { status: 'running', progress: 1 } });
+  await live('running', 1);
 
   let source: pg.Client;
   try {
@@ -813,6 +831,7 @@ export async function runDataImport({
         },
       });
       await reportProgress(progress);
+      await live('running', progress);
     }
     await source.query('COMMIT').catch(() => undefined);
     const status = values.length > 0 && completed === 0 ? 'failed' : 'completed';
@@ -826,6 +845,7 @@ export async function runDataImport({
       },
     });
     await reportProgress(100);
+    await live(status, 100, status === 'failed' ? 'Every tenant failed: see failures' : undefined);
     logger.info(
       { importId: record.id, tenants: values.length, completed, failed: failures.length, rows: Number(rowsCopied) },
       'data import finished',
