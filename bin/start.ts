@@ -22,6 +22,11 @@ const platform = await startPlatform(
     graphqlLimits: graphqlLimitsFrom(env),
     transport: 'in-process',
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    metrics: {
+      sampleIntervalMs: env.METRICS_SAMPLE_INTERVAL_MS,
+      retentionMs: env.METRICS_RETENTION_HOURS * 3600_000,
+      instance: env.METRICS_INSTANCE,
+    },
   },
   logger,
 );

@@ -57,23 +57,6 @@ const login = defineRoute({
 
 const intParam = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
-interface ResourceData {
-  id: string;
-  tenantId: string;
-  name: string;
-  type: string;
-  status: string;
-  metrics: {
-    cpuUsage: number | null;
-    memoryUsage: number | null;
-    diskUsage: number | null;
-    storageBytes: number | null;
-  };
-  tags: Record<string, string>;
-  createdAt: string;
-  lastSeenAt: string | null;
-}
-
 /**
  * GET /resources: the platform's resources with real figures (edge devices, from their
  * heartbeats; each tenant's edge object storage, measured when asked). `cost` is null: the
@@ -95,25 +78,47 @@ const listResources = defineRoute({
       tenant_id: z.string().min(1).max(100).optional().describe('Operators only'),
     }),
   },
-  operation: `query CloudPioneerResources($tenantId: ID, $page: Int, $perPage: Int, $sort: String, $order: String, $filter: String) {
-    cloudResources(tenantId: $tenantId, page: $page, perPage: $perPage, sort: $sort, order: $order, filter: $filter) {
-      total page perPage
-      items { id tenantId name type status metrics { cpuUsage memoryUsage diskUsage storageBytes } tags createdAt lastSeenAt }
+  operation: graphql(`
+    query CloudPioneerResources(
+      $tenantId: ID
+      $page: Int
+      $perPage: Int
+      $sort: String
+      $order: String
+      $filter: String
+    ) {
+      cloudResources(tenantId: $tenantId, page: $page, perPage: $perPage, sort: $sort, order: $order, filter: $filter) {
+        total
+        page
+        perPage
+        items {
+          id
+          tenantId
+          name
+          type
+          status
+          metrics {
+            cpuUsage
+            memoryUsage
+            diskUsage
+            storageBytes
+          }
+          tags
+          createdAt
+          lastSeenAt
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ query }) => ({
-    tenantId: query.tenant_id,
-    page: query.page,
-    perPage: query.per_page,
-    sort: query.sort,
-    order: query.order,
-    filter: query.filter,
+    tenantId: query.tenant_id ?? null,
+    page: query.page ?? null,
+    perPage: query.per_page ?? null,
+    sort: query.sort ?? null,
+    order: query.order ?? null,
+    filter: query.filter ?? null,
   }),
-  respond: ({
-    cloudResources: r,
-  }: {
-    cloudResources: { total: number; page: number; perPage: number; items: ResourceData[] };
-  }) => ({
+  respond: ({ cloudResources: r }) => ({
     items: r.items.map((x) => ({
       id: x.id,
       name: x.name,
@@ -127,7 +132,7 @@ const listResources = defineRoute({
             disk_usage: x.metrics.diskUsage,
           }) as Record<string, number | null>,
       cost: null,
-      tags: x.tags,
+      tags: x.tags as Record<string, string>,
       tenant_id: x.tenantId,
       created_at: x.createdAt,
       last_seen_at: x.lastSeenAt,
@@ -178,27 +183,41 @@ const resourceMetrics = defineRoute({
         .pipe(z.array(z.enum(METRIC_NAMES)).max(4).optional()),
     }),
   },
-  operation: `query CloudPioneerResourceMetrics($resourceId: ID!, $startTime: DateTime, $endTime: DateTime, $interval: String, $metrics: [String!]) {
-    cloudResourceMetrics(resourceId: $resourceId, startTime: $startTime, endTime: $endTime, interval: $interval, metrics: $metrics) {
-      resourceId interval series { metric points { timestamp value } }
+  operation: graphql(`
+    query CloudPioneerResourceMetrics(
+      $resourceId: ID!
+      $startTime: DateTime
+      $endTime: DateTime
+      $interval: String
+      $metrics: [String!]
+    ) {
+      cloudResourceMetrics(
+        resourceId: $resourceId
+        startTime: $startTime
+        endTime: $endTime
+        interval: $interval
+        metrics: $metrics
+      ) {
+        resourceId
+        interval
+        series {
+          metric
+          points {
+            timestamp
+            value
+          }
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ params, query }) => ({
     resourceId: params.resource_id,
-    startTime: query.start_time,
-    endTime: query.end_time,
-    interval: query.interval,
-    metrics: query.metrics,
+    startTime: query.start_time ?? null,
+    endTime: query.end_time ?? null,
+    interval: query.interval ?? null,
+    metrics: query.metrics ?? null,
   }),
-  respond: ({
-    cloudResourceMetrics: m,
-  }: {
-    cloudResourceMetrics: {
-      resourceId: string;
-      interval: string;
-      series: Array<{ metric: string; points: Array<{ timestamp: string; value: number }> | null }>;
-    };
-  }) => ({
+  respond: ({ cloudResourceMetrics: m }) => ({
     resource_id: m.resourceId,
     interval: m.interval,
     metrics: Object.fromEntries(m.series.map((s) => [s.metric, s.points])),
