@@ -329,3 +329,97 @@ describe('metric store: sampler, query API, documented endpoints, subscription',
     expect(await t.platform.db.prisma.metricSample.count({ where: { instance: old } })).toBe(0);
   });
 });
+
+describe("cloudpioneer resources: tenants' databases and platform services", () => {
+  let t: TestPlatform;
+  let tenant: TenantInfo;
+  let token: string;
+
+  beforeAll(async () => {
+    t = await bootPlatform({ trustedProxies: ['127.0.0.1'], metrics: { sampleIntervalMs: 300_000 } });
+    tenant = await createTenant(t, t.operatorKey, FORWARDED, 'rsc');
+    token = await signInTenantAdmin(t, tenant.id, { password: PASSWORD, headers: FORWARDED });
+    // Some table data so the tenant's database has a measurable size.
+    const sql = await t.rest('/api/database/query', {
+      method: 'POST',
+      token,
+      headers: FORWARDED,
+      body: { query: 'CREATE TABLE notes (id serial primary key, body text)', read_only: false },
+    });
+    expect(sql.status, JSON.stringify(sql.body)).toBe(200);
+    for (let i = 0; i < 3; i += 1) await t.rest('/system/metrics', { headers: FORWARDED });
+    await t.platform.metrics.flush();
+  }, 180_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('lists databases (all callers, their tenant only) and services (operator only) with paging, sort and filter', async () => {
+    const mine = await t.rest('/resources?filter=type:database', { token, headers: FORWARDED });
+    expect(mine.status, JSON.stringify(mine.body)).toBe(200);
+    expect(mine.body.items).toEqual([
+      expect.objectContaining({
+        id: `db_${tenant.id}`,
+        type: 'database',
+        name: tenant.schemaName,
+        status: 'available',
+        tenant_id: tenant.id,
+        cost: null,
+        tags: expect.objectContaining({ engine: 'postgresql', kind: 'tenant', isolation_level: '1' }),
+      }),
+    ]);
+    expect(mine.body.items[0].metrics.storage_bytes).toBeGreaterThan(0);
+    const noServices = await t.rest('/resources?filter=type:service', { token, headers: FORWARDED });
+    expect(noServices.body).toMatchObject({ total: 0, items: [] });
+
+    const services = await t.rest('/resources?filter=type:service&sort=name&order=asc&per_page=3&page=2', {
+      headers: FORWARDED,
+    });
+    expect(services.status, JSON.stringify(services.body)).toBe(200);
+    expect(services.body).toMatchObject({ total: 10, page: 2, per_page: 3 });
+    const names = services.body.items.map((r: { name: string }) => r.name);
+    expect(names).toEqual([...names].sort());
+    expect(services.body.items[0]).toMatchObject({ type: 'service', tenant_id: null, cost: null });
+    const gateway = await t.rest('/resources?filter=type:service,name:gateway', { headers: FORWARDED });
+    expect(gateway.body.items[0]).toMatchObject({
+      id: 'svc_gateway',
+      status: 'running',
+      metrics: { requests: expect.any(Number), response_time_ms: expect.any(Number), error_rate: expect.any(Number) },
+    });
+  });
+
+  it('GET /resources/{id}/metrics: the gateway from the metric store, a database measured now', async () => {
+    const gw = await t.rest('/resources/svc_gateway/metrics?interval=1m&metrics=requests,response_time_ms,cpu_usage', {
+      headers: FORWARDED,
+    });
+    expect(gw.status, JSON.stringify(gw.body)).toBe(200);
+    expect(gw.body.metrics.requests.length).toBeGreaterThanOrEqual(1);
+    expect(gw.body.metrics.requests.reduce((a: number, p: { value: number }) => a + p.value, 0)).toBeGreaterThanOrEqual(
+      3,
+    );
+    expect(gw.body.metrics.response_time_ms[0]).toEqual({ timestamp: expect.any(String), value: expect.any(Number) });
+    expect(gw.body.metrics.cpu_usage).toBeNull();
+    const tenancy = await t.rest('/resources/svc_tenancy/metrics?metrics=requests', { headers: FORWARDED });
+    expect(tenancy.body.metrics.requests).toBeNull();
+
+    const db = await t.rest(`/resources/db_${tenant.id}/metrics?metrics=storage_bytes,cpu_usage`, {
+      token,
+      headers: FORWARDED,
+    });
+    expect(db.status, JSON.stringify(db.body)).toBe(200);
+    expect(db.body.metrics.storage_bytes).toHaveLength(1);
+    expect(db.body.metrics.cpu_usage).toBeNull();
+    expectRestError(
+      'cloudpioneer',
+      await t.rest('/resources/svc_gateway/metrics', { token, headers: FORWARDED }),
+      404,
+      'NOT_FOUND',
+    );
+    expectRestError(
+      'cloudpioneer',
+      await t.rest('/resources/db_ten_someone_else/metrics', { token, headers: FORWARDED }),
+      404,
+      'NOT_FOUND',
+    );
+  });
+});

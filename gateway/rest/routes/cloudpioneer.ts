@@ -59,15 +59,16 @@ const intParam = (min: number, max: number) => z.coerce.number().int().min(min).
 
 /**
  * GET /resources: the platform's resources with real figures (edge devices, from their
- * heartbeats; each tenant's edge object storage, measured when asked). `cost` is null: the
- * platform has no pricing source. `filter` is `key:value[,key:value]` (type, status, name,
+ * heartbeats; each tenant's edge object storage, measured when asked; tenants' databases with
+ * their size; platform services with their request figures, for callers bound to no tenant).
+ * `cost` is null: the platform has no pricing source. `filter` is `key:value[,key:value]` (type, status, name,
  * tenant_id, group, tag.<key>).
  */
 const listResources = defineRoute({
   dialect: 'cloudpioneer',
   method: 'GET',
   path: '/resources',
-  summary: 'List resources (devices, storage) with pagination, sort and filter',
+  summary: "List resources (devices, storage, tenants' databases, services) with pagination, sort and filter",
   input: {
     query: z.object({
       page: intParam(1, 100_000),
@@ -102,6 +103,9 @@ const listResources = defineRoute({
             memoryUsage
             diskUsage
             storageBytes
+            requests
+            responseTimeMs
+            errorRate
           }
           tags
           createdAt
@@ -124,13 +128,19 @@ const listResources = defineRoute({
       name: x.name,
       type: x.type,
       status: x.status,
-      metrics: (x.type === 'storage'
+      metrics: (x.type === 'storage' || x.type === 'database'
         ? { storage_bytes: x.metrics.storageBytes }
-        : {
-            cpu_usage: x.metrics.cpuUsage,
-            memory_usage: x.metrics.memoryUsage,
-            disk_usage: x.metrics.diskUsage,
-          }) as Record<string, number | null>,
+        : x.type === 'service'
+          ? {
+              requests: x.metrics.requests,
+              response_time_ms: x.metrics.responseTimeMs,
+              error_rate: x.metrics.errorRate,
+            }
+          : {
+              cpu_usage: x.metrics.cpuUsage,
+              memory_usage: x.metrics.memoryUsage,
+              disk_usage: x.metrics.diskUsage,
+            }) as Record<string, number | null>,
       cost: null,
       tags: x.tags as Record<string, string>,
       tenant_id: x.tenantId,
@@ -146,12 +156,12 @@ const listResources = defineRoute({
       z.object({
         id: z.string(),
         name: z.string(),
-        type: z.string().describe('device | storage'),
+        type: z.string().describe('device | storage | database | service'),
         status: z.string(),
         metrics: z.record(z.string(), z.number().nullable()).describe('Latest figures; null where none was reported'),
         cost: z.null().describe('No pricing source: always null'),
         tags: z.record(z.string(), z.string()),
-        tenant_id: z.string(),
+        tenant_id: z.string().nullable().describe('null: a platform service'),
         created_at: isoTimestamp,
         last_seen_at: isoTimestamp.nullable(),
       }),
@@ -162,7 +172,15 @@ const listResources = defineRoute({
   }),
 });
 
-const METRIC_NAMES = ['cpu_usage', 'memory_usage', 'disk_usage', 'storage_bytes'] as const;
+const METRIC_NAMES = [
+  'cpu_usage',
+  'memory_usage',
+  'disk_usage',
+  'storage_bytes',
+  'requests',
+  'response_time_ms',
+  'error_rate',
+] as const;
 
 /** GET /resources/{resource_id}/metrics: one series per metric; null for a metric the resource has no source for. */
 const resourceMetrics = defineRoute({
@@ -180,7 +198,7 @@ const resourceMetrics = defineRoute({
         .union([z.string(), z.array(z.string())])
         .optional()
         .transform((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(','))))
-        .pipe(z.array(z.enum(METRIC_NAMES)).max(4).optional()),
+        .pipe(z.array(z.enum(METRIC_NAMES)).max(METRIC_NAMES.length).optional()),
     }),
   },
   operation: graphql(`

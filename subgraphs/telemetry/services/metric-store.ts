@@ -4,7 +4,7 @@ import type { Logger } from '../../../lib/logger.js';
 import type { BoundedQueue } from '../../../lib/realtime/bounded-queue.js';
 import { publishTopic, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
 import { METRIC_BUCKETS_MS, type MetricBatch, type MetricSample } from '../../../lib/runtime/metric-recorder.js';
-import { hasScope, requireScope, type Principal } from '../../../lib/principal.js';
+import { hasScope, requireScope, RESOURCE_CATALOG_SCOPE, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 
@@ -123,7 +123,7 @@ export function metricScopeFor(principal: Principal, tenantId: string | null | u
     }
     return { tenantId: principal.tenantId };
   }
-  if (!hasScope(principal, 'read:metrics')) {
+  if (!hasScope(principal, 'read:metrics') && !principal.scopes.includes(RESOURCE_CATALOG_SCOPE)) {
     throw new AppError('FORBIDDEN', 'Missing required scope read:metrics', { required_scope: 'read:metrics' });
   }
   return { tenantId: tenantId ?? null };

@@ -10,5 +10,6 @@ import './tenant.js';
 import './tenant-sql.js';
 import './workspace.js';
 import './whitelabel.js';
+import './catalog.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
