@@ -177,6 +177,8 @@ interface AggregateRow {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /** Percentile queries: the histogram buckets summed over the group. */
+  bucket_sums: Array<number | null> | null;
   histogram: boolean;
 }
 
@@ -240,11 +242,16 @@ export async function queryMetrics({
   const groupsSelect = groupExprs.length > 0 ? `ARRAY[${groupExprs.join(', ')}]` : 'NULL::text[]';
   const source = `SELECT ${bucketExpr} AS bucket, name, ${groupsSelect} AS groups, kind, value, count, min, max, buckets
                     FROM telemetry.metric_samples WHERE ${where.join(' AND ')}`;
+  // Percentiles: of a histogram from its buckets summed element-wise (one pass, no unnest); of a
+  // gauge or counter over its sample values (ordered-set aggregate, histograms filtered out).
+  const bucketSums = Array.from({ length: METRIC_BUCKETS_MS.length + 1 }, (_, i) => `sum(buckets[${i + 1}])`);
+  const notHistogram = `FILTER (WHERE kind <> 'histogram')`;
   const percentiles = percentile
-    ? `percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY value) AS p99`
-    : 'NULL::float8 AS p50, NULL::float8 AS p95, NULL::float8 AS p99';
+    ? `percentile_cont(0.5) WITHIN GROUP (ORDER BY value) ${notHistogram} AS p50,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY value) ${notHistogram} AS p95,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY value) ${notHistogram} AS p99,
+       ARRAY[${bucketSums.join(', ')}]::float8[] AS bucket_sums`
+    : 'NULL::float8 AS p50, NULL::float8 AS p95, NULL::float8 AS p99, NULL::float8[] AS bucket_sums';
   const rows = await deps.db.prisma.$queryRawUnsafe<AggregateRow[]>(
     `SELECT bucket, name, groups, sum(value)::float8 AS sum, sum(count)::float8 AS count,
             min(min)::float8 AS min, max(max)::float8 AS max, ${percentiles},
@@ -257,24 +264,6 @@ export async function queryMetrics({
   );
   if (rows.length > MAX_ROWS) {
     throw new AppError('VALIDATION_ERROR', `Over ${MAX_ROWS} points: narrow the range, names or group_by`);
-  }
-  const bucketCounts = new Map<string, number[]>();
-  if (percentile && rows.some((r) => r.histogram)) {
-    const bucketRows = await deps.db.prisma.$queryRawUnsafe<
-      Array<{ bucket: Date; name: string; groups: string[] | null; i: number; n: number }>
-    >(
-      `SELECT bucket, name, groups, u.i::int AS i, sum(u.n)::float8 AS n
-         FROM (${source}) s, unnest(s.buckets) WITH ORDINALITY AS u(n, i)
-        WHERE s.kind = 'histogram'
-        GROUP BY bucket, name, groups, u.i`,
-      ...params,
-    );
-    for (const r of bucketRows) {
-      const key = rowKey(r);
-      const counts = bucketCounts.get(key) ?? new Array<number>(METRIC_BUCKETS_MS.length + 1).fill(0);
-      counts[r.i - 1] = Number(r.n);
-      bucketCounts.set(key, counts);
-    }
   }
 
   const series = new Map<string, MetricSeriesResult>();
@@ -294,7 +283,11 @@ export async function queryMetrics({
     }
     entry.points.push({
       timestamp: new Date(row.bucket),
-      value: aggregate(row, aggregation, bucketCounts.get(rowKey(row))),
+      value: aggregate(
+        row,
+        aggregation,
+        row.bucket_sums?.map((n) => Number(n ?? 0)),
+      ),
     });
   }
   // Names asked for with no samples in range still answer, with no points.
@@ -304,10 +297,6 @@ export async function queryMetrics({
     }
   }
   return { startTime: start, endTime: end, aggregation, interval, series: [...series.values()] };
-}
-
-function rowKey(r: { bucket: Date; name: string; groups: string[] | null }): string {
-  return `${new Date(r.bucket).getTime()}\u0000${r.name}\u0000${JSON.stringify(r.groups)}`;
 }
 
 function aggregate(row: AggregateRow, aggregation: Aggregation, buckets: number[] | undefined): number | null {
