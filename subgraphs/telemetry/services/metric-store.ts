@@ -148,6 +148,8 @@ export type MetricQueryInput = z.input<typeof queryInput>;
 export interface MetricPoint {
   timestamp: Date;
   value: number | null;
+  /** Other aggregations of the same samples, when asked for (`also`): one query for several figures. */
+  also?: Partial<Record<Aggregation, number | null>>;
 }
 
 export interface MetricSeriesResult {
@@ -193,10 +195,12 @@ export async function queryMetrics({
   deps,
   principal,
   input,
+  also = [],
 }: {
   deps: SubgraphDeps;
   principal: Principal;
   input: MetricQueryInput;
+  also?: readonly Aggregation[];
 }): Promise<MetricQueryResult> {
   const data = parseInput(queryInput, input);
   const { tenantId } = metricScopeFor(principal, data.tenantId);
@@ -218,7 +222,7 @@ export async function queryMetrics({
   }
   const aggregation = data.aggregation ?? 'avg';
   const groupBy = data.groupBy ?? [];
-  const percentile = aggregation.startsWith('p');
+  const percentile = [aggregation, ...also].some((a) => a.startsWith('p'));
 
   const params: unknown[] = [data.names, start.toISOString(), end.toISOString()];
   const where = ['name = ANY($1::text[])', 'recorded_at >= $2::timestamptz', 'recorded_at < $3::timestamptz'];
