@@ -285,13 +285,11 @@ export async function queryMetrics({
       };
       series.set(key, entry);
     }
+    const buckets = row.bucket_sums?.map((n) => Number(n ?? 0));
     entry.points.push({
       timestamp: new Date(row.bucket),
-      value: aggregate(
-        row,
-        aggregation,
-        row.bucket_sums?.map((n) => Number(n ?? 0)),
-      ),
+      value: aggregate(row, aggregation, buckets),
+      ...(also.length > 0 ? { also: Object.fromEntries(also.map((a) => [a, aggregate(row, a, buckets)])) } : {}),
     });
   }
   // Names asked for with no samples in range still answer, with no points.
