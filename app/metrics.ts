@@ -10,7 +10,13 @@ import {
   jobsCollector,
   processCollector,
 } from '../lib/runtime/metric-collectors.js';
-import { startMetricSampler, type MetricRecorder, type MetricSampler } from '../lib/runtime/metric-recorder.js';
+import {
+  createMetricRecorder,
+  defaultInstanceName,
+  startMetricSampler,
+  type MetricRecorder,
+  type MetricSampler,
+} from '../lib/runtime/metric-recorder.js';
 import type { SubgraphDeps } from '../lib/subgraph/context.js';
 import { enqueueMetricBatch } from '../subgraphs/telemetry/jobs/record-metrics.js';
 import { storeMetricBatch } from '../subgraphs/telemetry/services/metric-store.js';
@@ -60,5 +66,37 @@ export async function startProcessMetrics(options: {
       await sampler.stop();
       await stopCounting();
     },
+  };
+}
+
+/** A process with the subgraphs' deps (a subgraph process, the worker): its own figures, written directly. */
+export function startDepsProcessMetrics(options: {
+  deps: SubgraphDeps;
+  role: string;
+  logger: Logger;
+  config: MetricsConfig & { instance?: string };
+}): Promise<MetricSampler> {
+  const { deps, role, logger, config } = options;
+  return startProcessMetrics({
+    recorder: createMetricRecorder({ instance: config.instance ?? defaultInstanceName(role), logger }),
+    kv: deps.kv,
+    jobs: deps.jobs,
+    db: deps.db,
+    deps,
+    logger,
+    config,
+  });
+}
+
+/** METRICS_* of a process's environment. */
+export function metricsConfigFromEnv(env: {
+  METRICS_SAMPLE_INTERVAL_MS: number;
+  METRICS_RETENTION_HOURS: number;
+  METRICS_INSTANCE?: string;
+}): MetricsConfig & { instance?: string } {
+  return {
+    sampleIntervalMs: env.METRICS_SAMPLE_INTERVAL_MS,
+    retentionMs: env.METRICS_RETENTION_HOURS * 3600_000,
+    instance: env.METRICS_INSTANCE,
   };
 }
