@@ -10,6 +10,7 @@ import { createBlobStore, s3ConfigFrom } from './deps.js';
 import { createJobQueue, type JobQueue } from '../lib/runtime/jobs.js';
 import type { Kv } from '../lib/runtime/kv.js';
 import { enqueueAuditEntries, recordAuditJobForProducers } from '../subgraphs/identity/jobs/record-audit.js';
+import { recordMetricsJobForProducers } from '../subgraphs/telemetry/jobs/record-metrics.js';
 
 /**
  * The gateway as every process assembles it (the all-in-one process and the production gateway):
@@ -40,7 +41,7 @@ export async function assembleGateway(
  * job and runs no handlers (the worker does).
  */
 export function createGatewayJobQueue(options: { kv: Kv; logger: Logger }): JobQueue {
-  return createJobQueue({ ...options, definitions: [recordAuditJobForProducers] });
+  return createJobQueue({ ...options, definitions: [recordAuditJobForProducers, recordMetricsJobForProducers] });
 }
 
 /**

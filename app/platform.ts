@@ -15,6 +15,8 @@ import { SUBGRAPHS } from './subgraphs.js';
 import { STORAGE_URL_KEY_LABEL } from '../lib/storage-url.js';
 import { createSubgraphDeps, type DepsConfig } from './deps.js';
 import { assembleGateway } from './gateway.js';
+import { startProcessMetrics, type MetricsConfig } from './metrics.js';
+import { createMetricRecorder, defaultInstanceName, type MetricSampler } from '../lib/runtime/metric-recorder.js';
 
 export interface PlatformConfig extends DepsConfig {
   signingSecret?: string;
@@ -33,6 +35,8 @@ export interface PlatformConfig extends DepsConfig {
   graphqlLimits?: GatewayOptions['graphqlLimits'];
   /** Subscription limits and keepalive (tests shrink them); defaults when absent. */
   subscriptionLimits?: GatewayOptions['subscriptionLimits'];
+  /** The metric store's sampler (METRICS_*): interval, retention, instance label. */
+  metrics?: MetricsConfig & { instance?: string };
 }
 
 export interface Platform {
@@ -47,6 +51,8 @@ export interface Platform {
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   signingSecret: string;
   secretBox: SecretBox;
+  /** This process's metric sampler: `flush()` writes the current window's samples now. */
+  metrics: MetricSampler;
   close(): Promise<void>;
 }
 
@@ -132,8 +138,22 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       subscriptionLimits: config.subscriptionLimits,
       checkResponses: config.environment === 'test',
       storage: { blobs: deps.blobs, urlKey: deps.secretBox.derive(STORAGE_URL_KEY_LABEL) },
+      metricRecorder: createMetricRecorder({
+        instance: config.metrics?.instance ?? defaultInstanceName('platform'),
+        logger,
+      }),
     });
     closers.push({ step: 'gateway', close: () => gateway.stop({ graceMs }) });
+    const metrics = await startProcessMetrics({
+      recorder: gateway.metricRecorder,
+      kv: deps.kv,
+      jobs: deps.jobs,
+      db: deps.db,
+      deps,
+      logger,
+      config: config.metrics,
+    });
+    closers.push({ step: 'metric sampler', close: () => metrics.stop() });
     const { url } = await gateway.listen(config.port, config.host);
     logger.info(
       {
@@ -156,6 +176,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       subgraphUrls,
       signingSecret,
       secretBox: deps.secretBox,
+      metrics,
       close,
     };
   } catch (error) {

@@ -16,6 +16,8 @@ import {
 } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { createKv } from '../lib/runtime/kv.js';
+import { createMetricRecorder, defaultInstanceName } from '../lib/runtime/metric-recorder.js';
+import { startProcessMetrics } from '../app/metrics.js';
 import { onShutdown } from './shutdown.js';
 
 // Production gateway: serves the checked-in supergraph (schema/supergraph.graphql) and reaches
@@ -53,6 +55,15 @@ const gateway = await assembleGateway({
   // SECRETS_ENCRYPTION_KEY is required in production; without it (development) the key is kept
   // beside the operator key's hash, in the working folder like dataDir above.
   storage: await gatewayStorageFromEnv({ ...env, DATA_DIR: '.' }),
+  metricRecorder: createMetricRecorder({ instance: env.METRICS_INSTANCE ?? defaultInstanceName('gateway'), logger }),
+});
+// No database here: each sample batch goes to telemetry's record-metrics job, written by the worker.
+const metrics = await startProcessMetrics({
+  recorder: gateway.metricRecorder,
+  kv,
+  jobs,
+  logger,
+  config: { sampleIntervalMs: env.METRICS_SAMPLE_INTERVAL_MS },
 });
 const { url } = await gateway.listen(env.PORT, env.HOST);
 logger.info({ url }, 'gateway ready');
@@ -60,6 +71,7 @@ onShutdown(
   logger,
   async () => {
     await gateway.stop({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await metrics.stop();
     // Audit entries of the drained requests are queued before the queue closes.
     await jobs.close();
     await kv.close();

@@ -1,4 +1,5 @@
 import { depsConfigFromEnv } from '../app/deps.js';
+import { metricsConfigFromEnv } from '../app/metrics.js';
 import { startPlatform } from '../app/platform.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import { gatewayEnv, graphqlLimitsFrom, httpEnv, signingEnv, subgraphDepsEnv } from '../lib/env.js';
@@ -22,6 +23,7 @@ const platform = await startPlatform(
     graphqlLimits: graphqlLimitsFrom(env),
     transport: 'in-process',
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    metrics: metricsConfigFromEnv(env),
   },
   logger,
 );

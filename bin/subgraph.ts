@@ -1,4 +1,5 @@
 import { createSubgraphDeps, depsConfigFromEnv } from '../app/deps.js';
+import { metricsConfigFromEnv, startDepsProcessMetrics } from '../app/metrics.js';
 import { SUBGRAPHS } from '../app/subgraphs.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
@@ -43,12 +44,19 @@ const service = await startSubgraphService({
   logger,
 });
 await module.start?.(runtime.deps);
+const metrics = await startDepsProcessMetrics({
+  deps: runtime.deps,
+  role: `subgraph-${env.SUBGRAPH}`,
+  logger,
+  config: metricsConfigFromEnv(env),
+});
 const { url } = await service.listen(env.PORT, env.HOST);
 logger.info({ url }, 'subgraph ready');
 onShutdown(
   logger,
   async () => {
     await service.stop({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await metrics.stop();
     await runtime.close();
   },
   { graceMs: env.SHUTDOWN_GRACE_MS },

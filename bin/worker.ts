@@ -1,4 +1,5 @@
 import { createSubgraphDeps, depsConfigFromEnv } from '../app/deps.js';
+import { metricsConfigFromEnv, startDepsProcessMetrics } from '../app/metrics.js';
 import { loadEnvOrExit } from '../lib/bootstrap.js';
 import {
   requiredUrl,
@@ -29,5 +30,18 @@ const runtime = await createSubgraphDeps(depsConfigFromEnv(env), logger, {
   subgraphs: createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret: env.INTERNAL_SIGNING_SECRET }),
 });
 await runtime.deps.jobs.startWorker();
+const metrics = await startDepsProcessMetrics({
+  deps: runtime.deps,
+  role: 'worker',
+  logger,
+  config: metricsConfigFromEnv(env),
+});
 logger.info('worker ready');
-onShutdown(logger, () => runtime.close(), { graceMs: env.SHUTDOWN_GRACE_MS });
+onShutdown(
+  logger,
+  async () => {
+    await metrics.stop();
+    await runtime.close();
+  },
+  { graceMs: env.SHUTDOWN_GRACE_MS },
+);

@@ -17,6 +17,12 @@ import type { Logger } from '../lib/logger.js';
 import { NO_CLIENT, type ClientInfo, type Principal } from '../lib/principal.js';
 import type { Kv } from '../lib/runtime/kv.js';
 import { serviceMeter } from '../lib/runtime/service-metrics.js';
+import {
+  createMetricRecorder,
+  defaultInstanceName,
+  gauge,
+  type MetricRecorder,
+} from '../lib/runtime/metric-recorder.js';
 import type { BlobStore } from '../lib/runtime/blob-store.js';
 import { createStorageObjectHandler, STORAGE_URL_PATH } from './storage-objects.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
@@ -87,6 +93,8 @@ export interface GatewayOptions {
   storage?: { blobs: BlobStore; urlKey: string };
   /** Subscription limits (per connection, per principal, keepalive); defaults when absent. */
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** Where request figures are recorded for the metric store; absent: one of its own (instance host:pid:gateway). */
+  metricRecorder?: MetricRecorder;
 }
 
 export interface Gateway {
@@ -110,6 +118,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   /** The response cache of reads (settings from the platform's api_responses strategy). */
   responseCache: ResponseCachePlugin;
+  /** The same request figures (and realtime session counts) for the platform metric store's sampler. */
+  metricRecorder: MetricRecorder;
   /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
   reloadSupergraph(supergraphSdl: string): void;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
@@ -283,9 +293,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   // Request counts and latency per route/operation/dialect/status, served on GET /metrics.
+  const metricRecorder =
+    options.metricRecorder ?? createMetricRecorder({ instance: defaultInstanceName('gateway'), logger });
+  metricRecorder.addCollector(() => {
+    const stats = realtime.sessions.stats();
+    return [...gauge('realtime_sessions', stats.sessions), ...gauge('realtime_subscriptions', stats.subscriptions)];
+  });
   const metrics = createGatewayMetrics({
     classify: createRouteClassifier(allRoutes),
     realtime: () => realtime.sessions.stats(),
+    recorder: metricRecorder,
+    tenantOf: (req) => pipeline.tenantOf(req),
   });
   const serveMetrics = createMetricsHandler({ metrics, authenticate: (req) => pipeline.authenticate(req.headers) });
 
@@ -368,6 +386,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     realtime,
     metrics,
     responseCache,
+    metricRecorder,
     reloadSupergraph(supergraphSdl) {
       if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
       updateSupergraph(supergraphSdl);

@@ -25,6 +25,12 @@ export const runtimeEnv = z.object({
    * few seconds closing pools takes.
    */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** How often each process writes its metric samples (telemetry.metric_samples): 1 s to 5 min. */
+  METRICS_SAMPLE_INTERVAL_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
+  /** How long metric samples are kept: 1 hour to 1 year. */
+  METRICS_RETENTION_HOURS: z.coerce.number().int().min(1).max(8_760).default(168),
+  /** The instance label of this process's samples; default host:pid:role. */
+  METRICS_INSTANCE: z.string().min(1).max(200).optional(),
 });
 
 export const databaseEnv = z.object({

@@ -65,6 +65,23 @@ export const PLATFORM_SERVICE_PRINCIPAL: Principal = {
   scopes: [SECURITY_FIGURES_SCOPE],
 };
 
+/**
+ * Scope held only by edge's service principal: listing the platform's resources (cloudpioneer
+ * /resources) it reads the owners' records: tenancy's databases, platform's services, telemetry's
+ * series. Read only, and edge narrows every answer to its caller's tenant. Not in SCOPES.
+ */
+export const RESOURCE_CATALOG_SCOPE = 'internal:resource-catalog';
+
+/** The edge subgraph gathering the resource catalog from the subgraphs that own the records. */
+export const EDGE_SERVICE_PRINCIPAL: Principal = {
+  kind: 'service',
+  id: 'edge',
+  projectId: null,
+  tenantId: null,
+  roles: ['edge'],
+  scopes: [RESOURCE_CATALOG_SCOPE],
+};
+
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;
 

@@ -375,7 +375,14 @@ describe('edge devices and OTA rollouts', () => {
 
     const all = await t.rest(`/resources?tenant_id=${own}&per_page=10`);
     expect(all.status, JSON.stringify(all.body)).toBe(200);
-    expect(all.body).toMatchObject({ total: 4, page: 1, per_page: 10 });
+    // Three devices, the edge storage and the tenant's own database.
+    expect(all.body).toMatchObject({ total: 5, page: 1, per_page: 10 });
+    expect(all.body.items.find((r: { type: string }) => r.type === 'database')).toMatchObject({
+      id: `db_${own}`,
+      tenant_id: own,
+      cost: null,
+      metrics: { storage_bytes: expect.any(Number) },
+    });
     const storage = all.body.items.find((r: { type: string }) => r.type === 'storage');
     expect(storage).toMatchObject({ id: `stg_${own}`, cost: null, metrics: { storage_bytes: expect.any(Number) } });
     expect(storage.metrics.storage_bytes).toBeGreaterThanOrEqual(1000);

@@ -43,6 +43,8 @@ export interface RequestPipeline {
   clientIp(req: IncomingMessage): string;
   /** False: limits are not enforced (tests and benchmarks that measure something else). */
   readonly rateLimitEnabled: boolean;
+  /** The tenant of the principal admitted for this request (null: none, or not admitted yet): labels its metrics. */
+  tenantOf(req: IncomingMessage): string | null;
   readonly logger: Logger;
 }
 
@@ -63,7 +65,9 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
   const limiter = createPolicyLimiters(options.rateLimiter, options.policies);
   const rateLimitEnabled = options.rateLimitEnabled ?? true;
   const clientIp = options.clientIp ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
+  const admittedTenants = new WeakMap<IncomingMessage, string>();
   return {
+    tenantOf: (req) => admittedTenants.get(req) ?? null,
     authenticate,
     limiter,
     clientIp,
@@ -86,6 +90,7 @@ export function createRequestPipeline(options: RequestPipelineOptions): RequestP
         await enforceRateLimit({ limiter: limiter(policy), key, res, logger, requestId });
       }
       if (authError !== undefined) throw authError;
+      if (principal?.tenantId) admittedTenants.set(req, principal.tenantId);
       return { requestId, client, principal };
     },
   };

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { realtimeCounters } from '../../lib/realtime/bounded-queue.js';
 import { allTopicStats } from '../../lib/realtime/topics.js';
+import type { MetricRecorder } from '../../lib/runtime/metric-recorder.js';
 
 /**
  * The gateway's own request metrics (count and latency per route, operation, dialect and status)
@@ -18,6 +19,10 @@ export interface GatewayMetrics {
 export function createGatewayMetrics(options: {
   classify: (method: string, pathname: string) => { route: string; dialect: string; operation: string } | null;
   realtime: () => { sessions: number; subscriptions: number };
+  /** The platform metric store's recorder: the same counts and latencies, kept as samples in PostgreSQL. */
+  recorder?: MetricRecorder;
+  /** The tenant whose principal made the request: its figures are the tenant's too. */
+  tenantOf?: (req: IncomingMessage) => string | null;
 }): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -88,7 +93,13 @@ export function createGatewayMetrics(options: {
         const labels = { method, ...known, status: String(res.statusCode) };
         requests.inc(labels);
         if (res.statusCode >= 400) errors.inc(labels);
-        duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        duration.observe(labels, seconds);
+        if (options.recorder) {
+          const tenantId = options.tenantOf?.(req) ?? null;
+          options.recorder.add('http_requests', labels, tenantId);
+          options.recorder.observe('http_request_duration_ms', labels, tenantId, seconds * 1000);
+        }
       });
     },
     render: () => registry.metrics(),

@@ -57,34 +57,18 @@ const login = defineRoute({
 
 const intParam = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
 
-interface ResourceData {
-  id: string;
-  tenantId: string;
-  name: string;
-  type: string;
-  status: string;
-  metrics: {
-    cpuUsage: number | null;
-    memoryUsage: number | null;
-    diskUsage: number | null;
-    storageBytes: number | null;
-  };
-  tags: Record<string, string>;
-  createdAt: string;
-  lastSeenAt: string | null;
-}
-
 /**
  * GET /resources: the platform's resources with real figures (edge devices, from their
- * heartbeats; each tenant's edge object storage, measured when asked). `cost` is null: the
- * platform has no pricing source. `filter` is `key:value[,key:value]` (type, status, name,
+ * heartbeats; each tenant's edge object storage, measured when asked; tenants' databases with
+ * their size; platform services with their request figures, for callers bound to no tenant).
+ * `cost` is null: the platform has no pricing source. `filter` is `key:value[,key:value]` (type, status, name,
  * tenant_id, group, tag.<key>).
  */
 const listResources = defineRoute({
   dialect: 'cloudpioneer',
   method: 'GET',
   path: '/resources',
-  summary: 'List resources (devices, storage) with pagination, sort and filter',
+  summary: "List resources (devices, storage, tenants' databases, services) with pagination, sort and filter",
   input: {
     query: z.object({
       page: intParam(1, 100_000),
@@ -95,39 +79,70 @@ const listResources = defineRoute({
       tenant_id: z.string().min(1).max(100).optional().describe('Operators only'),
     }),
   },
-  operation: `query CloudPioneerResources($tenantId: ID, $page: Int, $perPage: Int, $sort: String, $order: String, $filter: String) {
-    cloudResources(tenantId: $tenantId, page: $page, perPage: $perPage, sort: $sort, order: $order, filter: $filter) {
-      total page perPage
-      items { id tenantId name type status metrics { cpuUsage memoryUsage diskUsage storageBytes } tags createdAt lastSeenAt }
+  operation: graphql(`
+    query CloudPioneerResources(
+      $tenantId: ID
+      $page: Int
+      $perPage: Int
+      $sort: String
+      $order: String
+      $filter: String
+    ) {
+      cloudResources(tenantId: $tenantId, page: $page, perPage: $perPage, sort: $sort, order: $order, filter: $filter) {
+        total
+        page
+        perPage
+        items {
+          id
+          tenantId
+          name
+          type
+          status
+          metrics {
+            cpuUsage
+            memoryUsage
+            diskUsage
+            storageBytes
+            requests
+            responseTimeMs
+            errorRate
+          }
+          tags
+          createdAt
+          lastSeenAt
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ query }) => ({
-    tenantId: query.tenant_id,
-    page: query.page,
-    perPage: query.per_page,
-    sort: query.sort,
-    order: query.order,
-    filter: query.filter,
+    tenantId: query.tenant_id ?? null,
+    page: query.page ?? null,
+    perPage: query.per_page ?? null,
+    sort: query.sort ?? null,
+    order: query.order ?? null,
+    filter: query.filter ?? null,
   }),
-  respond: ({
-    cloudResources: r,
-  }: {
-    cloudResources: { total: number; page: number; perPage: number; items: ResourceData[] };
-  }) => ({
+  respond: ({ cloudResources: r }) => ({
     items: r.items.map((x) => ({
       id: x.id,
       name: x.name,
       type: x.type,
       status: x.status,
-      metrics: (x.type === 'storage'
+      metrics: (x.type === 'storage' || x.type === 'database'
         ? { storage_bytes: x.metrics.storageBytes }
-        : {
-            cpu_usage: x.metrics.cpuUsage,
-            memory_usage: x.metrics.memoryUsage,
-            disk_usage: x.metrics.diskUsage,
-          }) as Record<string, number | null>,
+        : x.type === 'service'
+          ? {
+              requests: x.metrics.requests,
+              response_time_ms: x.metrics.responseTimeMs,
+              error_rate: x.metrics.errorRate,
+            }
+          : {
+              cpu_usage: x.metrics.cpuUsage,
+              memory_usage: x.metrics.memoryUsage,
+              disk_usage: x.metrics.diskUsage,
+            }) as Record<string, number | null>,
       cost: null,
-      tags: x.tags,
+      tags: x.tags as Record<string, string>,
       tenant_id: x.tenantId,
       created_at: x.createdAt,
       last_seen_at: x.lastSeenAt,
@@ -141,12 +156,12 @@ const listResources = defineRoute({
       z.object({
         id: z.string(),
         name: z.string(),
-        type: z.string().describe('device | storage'),
+        type: z.string().describe('device | storage | database | service'),
         status: z.string(),
         metrics: z.record(z.string(), z.number().nullable()).describe('Latest figures; null where none was reported'),
         cost: z.null().describe('No pricing source: always null'),
         tags: z.record(z.string(), z.string()),
-        tenant_id: z.string(),
+        tenant_id: z.string().nullable().describe('null: a platform service'),
         created_at: isoTimestamp,
         last_seen_at: isoTimestamp.nullable(),
       }),
@@ -157,7 +172,15 @@ const listResources = defineRoute({
   }),
 });
 
-const METRIC_NAMES = ['cpu_usage', 'memory_usage', 'disk_usage', 'storage_bytes'] as const;
+const METRIC_NAMES = [
+  'cpu_usage',
+  'memory_usage',
+  'disk_usage',
+  'storage_bytes',
+  'requests',
+  'response_time_ms',
+  'error_rate',
+] as const;
 
 /** GET /resources/{resource_id}/metrics: one series per metric; null for a metric the resource has no source for. */
 const resourceMetrics = defineRoute({
@@ -175,30 +198,44 @@ const resourceMetrics = defineRoute({
         .union([z.string(), z.array(z.string())])
         .optional()
         .transform((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(','))))
-        .pipe(z.array(z.enum(METRIC_NAMES)).max(4).optional()),
+        .pipe(z.array(z.enum(METRIC_NAMES)).max(METRIC_NAMES.length).optional()),
     }),
   },
-  operation: `query CloudPioneerResourceMetrics($resourceId: ID!, $startTime: DateTime, $endTime: DateTime, $interval: String, $metrics: [String!]) {
-    cloudResourceMetrics(resourceId: $resourceId, startTime: $startTime, endTime: $endTime, interval: $interval, metrics: $metrics) {
-      resourceId interval series { metric points { timestamp value } }
+  operation: graphql(`
+    query CloudPioneerResourceMetrics(
+      $resourceId: ID!
+      $startTime: DateTime
+      $endTime: DateTime
+      $interval: String
+      $metrics: [String!]
+    ) {
+      cloudResourceMetrics(
+        resourceId: $resourceId
+        startTime: $startTime
+        endTime: $endTime
+        interval: $interval
+        metrics: $metrics
+      ) {
+        resourceId
+        interval
+        series {
+          metric
+          points {
+            timestamp
+            value
+          }
+        }
+      }
     }
-  }`,
+  `),
   variables: ({ params, query }) => ({
     resourceId: params.resource_id,
-    startTime: query.start_time,
-    endTime: query.end_time,
-    interval: query.interval,
-    metrics: query.metrics,
+    startTime: query.start_time ?? null,
+    endTime: query.end_time ?? null,
+    interval: query.interval ?? null,
+    metrics: query.metrics ?? null,
   }),
-  respond: ({
-    cloudResourceMetrics: m,
-  }: {
-    cloudResourceMetrics: {
-      resourceId: string;
-      interval: string;
-      series: Array<{ metric: string; points: Array<{ timestamp: string; value: number }> | null }>;
-    };
-  }) => ({
+  respond: ({ cloudResourceMetrics: m }) => ({
     resource_id: m.resourceId,
     interval: m.interval,
     metrics: Object.fromEntries(m.series.map((s) => [s.metric, s.points])),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
+import { telemetryMetricRoutes } from './telemetry-metrics.js';
 
 // platform-forge "Telemetry Module": event tracking. The telemetry subgraph enforces Segment's
 // limits and dedup; these rows map the documented bodies onto ingestEvents and answer 202.
@@ -18,13 +20,15 @@ const ingestResponse = z.object({
   event_ids: z.array(z.string()),
 });
 
-const INGEST = `mutation IngestEvents($tenantId: ID, $events: [IngestEventInput!]!) {
-  ingestEvents(tenantId: $tenantId, events: $events) { accepted duplicates eventIds }
-}`;
-
-interface IngestData {
-  ingestEvents: { accepted: number; duplicates: number; eventIds: string[] };
-}
+const INGEST = graphql(`
+  mutation IngestEvents($tenantId: ID, $events: [IngestEventInput!]!) {
+    ingestEvents(tenantId: $tenantId, events: $events) {
+      accepted
+      duplicates
+      eventIds
+    }
+  }
+`);
 
 const toInput = (event: z.infer<typeof trackedEvent>) => ({
   type: event.event_name,
@@ -34,7 +38,7 @@ const toInput = (event: z.infer<typeof trackedEvent>) => ({
   occurredAt: event.timestamp ?? null,
 });
 
-const respond = (data: IngestData) => ({
+const respond = (data: { ingestEvents: { accepted: number; duplicates: number; eventIds: string[] } }) => ({
   accepted: data.ingestEvents.accepted,
   duplicates: data.ingestEvents.duplicates,
   event_ids: data.ingestEvents.eventIds,
@@ -78,28 +82,41 @@ const capacity = z.object({
   usage_percent: z.number(),
 });
 
-interface Capacity {
-  total: number;
-  used: number;
-  free: number;
-  usagePercent: number;
-}
-
-const toCapacity = (c: Capacity) => ({ total: c.total, used: c.used, free: c.free, usage_percent: c.usagePercent });
+const toCapacity = (c: { total: number; used: number; free: number; usagePercent: number }) => ({
+  total: c.total,
+  used: c.used,
+  free: c.free,
+  usage_percent: c.usagePercent,
+});
 
 const systemMetrics = defineRoute({
   dialect: 'cloudpioneer',
   method: 'GET',
   path: '/system/metrics',
   summary: "The host's CPU, memory and disk (bytes)",
-  operation: `query SystemMetrics { systemMetrics {
-    cpu { usagePercent loadAverage }
-    memory { total used free usagePercent }
-    disk { total used free usagePercent }
-  } }`,
-  respond: (data: {
-    systemMetrics: { cpu: { usagePercent: number; loadAverage: number[] }; memory: Capacity; disk: Capacity | null };
-  }) => ({
+  operation: graphql(`
+    query SystemMetrics {
+      systemMetrics {
+        cpu {
+          usagePercent
+          loadAverage
+        }
+        memory {
+          total
+          used
+          free
+          usagePercent
+        }
+        disk {
+          total
+          used
+          free
+          usagePercent
+        }
+      }
+    }
+  `),
+  respond: (data) => ({
     cpu: { usage_percent: data.systemMetrics.cpu.usagePercent, load_average: data.systemMetrics.cpu.loadAverage },
     memory: toCapacity(data.systemMetrics.memory),
     disk: data.systemMetrics.disk ? toCapacity(data.systemMetrics.disk) : null,
@@ -111,4 +128,4 @@ const systemMetrics = defineRoute({
   }),
 });
 
-export const telemetryRoutes: readonly RestRoute[] = [trackEvent, trackBatch, systemMetrics];
+export const telemetryRoutes: readonly RestRoute[] = [trackEvent, trackBatch, systemMetrics, ...telemetryMetricRoutes];

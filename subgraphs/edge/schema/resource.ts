@@ -9,15 +9,22 @@ const ResourceMetricsRef = builder.objectRef<CloudResource['metrics']>('CloudRes
     memoryUsage: t.float({ nullable: true, resolve: (m) => m.memory_usage ?? null }),
     diskUsage: t.float({ nullable: true, resolve: (m) => m.disk_usage ?? null }),
     storageBytes: t.float({ nullable: true, resolve: (m) => m.storage_bytes ?? null }),
+    requests: t.float({ nullable: true, description: 'Services: requests handled', resolve: (m) => m.requests ?? null }),
+    responseTimeMs: t.float({
+      nullable: true,
+      description: 'Services: mean handling time',
+      resolve: (m) => m.response_time_ms ?? null,
+    }),
+    errorRate: t.float({ nullable: true, description: 'Services: failed share', resolve: (m) => m.error_rate ?? null }),
   }),
 });
 
 const CloudResourceRef = builder.objectRef<CloudResource>('CloudResource').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    tenantId: t.exposeID('tenantId'),
+    tenantId: t.exposeID('tenantId', { nullable: true, description: 'null: a platform service' }),
     name: t.exposeString('name'),
-    type: t.exposeString('type', { description: 'device | storage' }),
+    type: t.exposeString('type', { description: 'device | storage | database | service' }),
     status: t.exposeString('status'),
     metrics: t.field({ type: ResourceMetricsRef, resolve: (r) => r.metrics }),
     tags: t.field({ type: 'JSON', resolve: (r) => r.tags }),
@@ -69,7 +76,9 @@ const ResourceMetricsResultRef = builder
 builder.queryFields((t) => ({
   cloudResources: t.field({
     type: CloudResourcePageRef,
-    description: 'Requires read:edge. Devices and edge object storage, paged, sorted and filtered.',
+    description:
+      "Requires read:edge. Devices, edge object storage, tenants' databases and (callers bound to no tenant) " +
+      'platform services, paged, sorted and filtered.',
     args: {
       tenantId: t.arg.id(),
       page: t.arg.int(),

@@ -1,21 +1,24 @@
 import { z } from 'zod';
-import { AppError } from '../../../lib/errors.js';
-import { requireScope, type Principal } from '../../../lib/principal.js';
+import { AppError, appErrorFromGraphQL } from '../../../lib/errors.js';
+import { EDGE_SERVICE_PRINCIPAL, requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { Device } from '../../../prisma/generated/client.js';
 import { deviceStatus } from './devices.js';
 
 // cloudpioneer's resources, as far as the platform has real figures for them (edge owns the
-// listing): edge devices, with the figures they report in heartbeats, and each tenant's edge
-// object storage (artifacts and manifests in deps.blobs), measured when asked. Tenant databases
-// and platform services are not listed here (their owners are other subgraphs), and no resource
-// has a cost: the platform has no pricing source, so `cost` is null.
+// listing): edge devices, with the figures they report in heartbeats; each tenant's edge object
+// storage (artifacts and manifests in deps.blobs), measured when asked; the tenants' databases
+// (tenancy's records, sizes measured in the catalog) and, for callers bound to no tenant, the
+// platform's services (platform's service list), both read from their owners through a
+// service-to-service call. No resource has a cost: the platform has no pricing source, so `cost`
+// is null.
 
-export const RESOURCE_TYPES = ['device', 'storage'] as const;
+export const RESOURCE_TYPES = ['device', 'storage', 'database', 'service'] as const;
 const DEVICE_METRICS = ['cpu_usage', 'memory_usage', 'disk_usage'] as const;
 const STORAGE_METRICS = ['storage_bytes'] as const;
-const ALL_METRICS = [...DEVICE_METRICS, ...STORAGE_METRICS] as const;
+const SERVICE_METRICS = ['requests', 'response_time_ms', 'error_rate'] as const;
+const ALL_METRICS = [...DEVICE_METRICS, ...STORAGE_METRICS, ...SERVICE_METRICS] as const;
 type MetricName = (typeof ALL_METRICS)[number];
 
 /** Devices read into memory for one listing (status is computed at read time, so it sorts in memory). */
@@ -24,7 +27,8 @@ const MAX_POINTS = 2_000;
 
 export interface CloudResource {
   id: string;
-  tenantId: string;
+  /** null: a platform service, no tenant's. */
+  tenantId: string | null;
   name: string;
   type: (typeof RESOURCE_TYPES)[number];
   status: string;
@@ -167,12 +171,16 @@ export async function listCloudResources({
       resources.push(await storageResource(deps, t, since));
     }
   }
+  const wants = (type: string) => !filters.some((f) => f.key === 'type' && f.value !== type);
+  if (wants('database')) resources.push(...(await databaseResources(deps, tenantId)));
+  if (wants('service') && tenantId === null) resources.push(...(await serviceResources(deps)));
   const matches = resources.filter((r) =>
     filters.every(({ key, value }) => {
       if (key === 'type') return r.type === value;
       if (key === 'status') return r.status === value;
       if (key === 'name') return r.name.includes(value);
       if (key === 'tenant_id') return r.tenantId === value;
+      if (key === 'group' && r.type !== 'device') return false;
       if (key === 'group') return (r.tags.groups ?? '').split(',').includes(value);
       return r.tags[key.slice('tag.'.length)] === value;
     }),
@@ -197,6 +205,157 @@ export async function listCloudResources({
   const page = data.page ?? 1;
   const perPage = data.perPage ?? 10;
   return { items: matches.slice((page - 1) * perPage, page * perPage), total: matches.length, page, perPage };
+}
+
+interface CatalogDatabase {
+  id: string;
+  tenantId: string;
+  name: string;
+  kind: string;
+  engine: string;
+  isolationLevel: number;
+  status: string;
+  sizeBytes: number | null;
+  createdAt: string;
+}
+
+const DATABASE_CATALOG = `query EdgeResourceDatabases($tenantId: ID, $ids: [ID!]) {
+  tenantDatabaseCatalog(tenantId: $tenantId, ids: $ids) { id tenantId name kind engine isolationLevel status sizeBytes createdAt }
+}`;
+
+async function catalogDatabases(
+  deps: SubgraphDeps,
+  variables: { tenantId: string | null; ids?: string[] },
+): Promise<CatalogDatabase[]> {
+  if (!deps.subgraphs) throw new AppError('SERVICE_UNAVAILABLE', 'tenancy is not reachable from edge here');
+  const answer = await deps.subgraphs.call<{ tenantDatabaseCatalog: CatalogDatabase[] }>('tenancy', {
+    document: DATABASE_CATALOG,
+    variables,
+    principal: EDGE_SERVICE_PRINCIPAL,
+  });
+  if (answer.errors?.[0]) throw appErrorFromGraphQL(answer.errors[0]);
+  return answer.data?.tenantDatabaseCatalog ?? [];
+}
+
+function databaseResource(d: CatalogDatabase): CloudResource {
+  return {
+    id: d.id,
+    tenantId: d.tenantId,
+    name: d.name,
+    type: 'database',
+    status: d.status,
+    metrics: { storage_bytes: d.sizeBytes },
+    tags: { engine: d.engine, kind: d.kind, isolation_level: String(d.isolationLevel) },
+    createdAt: new Date(d.createdAt),
+    lastSeenAt: null,
+  };
+}
+
+async function databaseResources(deps: SubgraphDeps, tenantId: string | null): Promise<CloudResource[]> {
+  return (await catalogDatabases(deps, { tenantId })).map(databaseResource);
+}
+
+interface CatalogService {
+  name: string;
+  type: string;
+  status: string;
+  health: string;
+  uptimeSeconds: number | null;
+  requestsHandled: number | null;
+  avgResponseTimeMs: number | null;
+  errorRate: number | null;
+}
+
+const SERVICE_CATALOG = `query EdgeResourceServices {
+  services { name type status health uptimeSeconds requestsHandled avgResponseTimeMs errorRate }
+}`;
+
+async function serviceResources(deps: SubgraphDeps): Promise<CloudResource[]> {
+  if (!deps.subgraphs) throw new AppError('SERVICE_UNAVAILABLE', 'platform is not reachable from edge here');
+  const answer = await deps.subgraphs.call<{ services: CatalogService[] }>('platform', {
+    document: SERVICE_CATALOG,
+    principal: EDGE_SERVICE_PRINCIPAL,
+  });
+  if (answer.errors?.[0]) throw appErrorFromGraphQL(answer.errors[0]);
+  const now = Date.now();
+  return (answer.data?.services ?? []).map((s) => ({
+    id: `svc_${s.name}`,
+    tenantId: null,
+    name: s.name,
+    type: 'service' as const,
+    status: s.status === 'running' ? (s.health === 'healthy' ? 'running' : s.health) : s.status,
+    metrics: {
+      requests: s.requestsHandled,
+      response_time_ms: s.avgResponseTimeMs,
+      error_rate: s.errorRate,
+    },
+    tags: { kind: s.type.toLowerCase(), health: s.health },
+    // A service exists since its (latest) start.
+    createdAt: new Date(s.uptimeSeconds === null ? now : now - s.uptimeSeconds * 1000),
+    lastSeenAt: s.health === 'healthy' ? new Date(now) : null,
+  }));
+}
+
+/**
+ * Series of the gateway from telemetry's metric store (requests per interval, mean latency, share
+ * of answers ≥ 400); the other services' requests are not recorded per interval (null).
+ */
+async function serviceSeries(
+  deps: SubgraphDeps,
+  service: string,
+  wanted: readonly string[],
+  range: { start: Date; end: Date; interval: string },
+): Promise<MetricSeries[]> {
+  if (service !== 'gateway' || !deps.subgraphs) {
+    return wanted.map((metric) => ({ metric, points: null }));
+  }
+  const answer = await deps.subgraphs.call<{
+    requests: {
+      series: Array<{
+        labels: Record<string, string | null>;
+        points: Array<{ timestamp: string; value: number | null }>;
+      }>;
+    };
+    latency: { series: Array<{ points: Array<{ timestamp: string; value: number | null }> }> };
+  }>('telemetry', {
+    document: `query EdgeServiceSeries($start: DateTime, $end: DateTime, $interval: String) {
+      requests: metricSeries(names: ["http_requests"], aggregation: SUM, groupBy: ["status"], startTime: $start, endTime: $end, interval: $interval) {
+        series { labels points { timestamp value } }
+      }
+      latency: metricSeries(names: ["http_request_duration_ms"], aggregation: AVG, startTime: $start, endTime: $end, interval: $interval) {
+        series { points { timestamp value } }
+      }
+    }`,
+    variables: { start: range.start.toISOString(), end: range.end.toISOString(), interval: range.interval },
+    principal: EDGE_SERVICE_PRINCIPAL,
+  });
+  if (answer.errors?.[0]) throw appErrorFromGraphQL(answer.errors[0]);
+  const totals = new Map<string, { all: number; failed: number }>();
+  for (const s of answer.data?.requests.series ?? []) {
+    const failed = Number(s.labels.status ?? 0) >= 400;
+    for (const p of s.points) {
+      const entry = totals.get(p.timestamp) ?? { all: 0, failed: 0 };
+      entry.all += p.value ?? 0;
+      if (failed) entry.failed += p.value ?? 0;
+      totals.set(p.timestamp, entry);
+    }
+  }
+  const ordered = [...totals.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const latency = (answer.data?.latency.series[0]?.points ?? []).flatMap((p) =>
+    p.value === null ? [] : [{ timestamp: new Date(p.timestamp), value: p.value }],
+  );
+  return wanted.map((metric) => {
+    if (metric === 'requests')
+      return { metric, points: ordered.map(([ts, v]) => ({ timestamp: new Date(ts), value: v.all })) };
+    if (metric === 'error_rate') {
+      return {
+        metric,
+        points: ordered.map(([ts, v]) => ({ timestamp: new Date(ts), value: v.all > 0 ? v.failed / v.all : 0 })),
+      };
+    }
+    if (metric === 'response_time_ms') return { metric, points: latency };
+    return { metric, points: null };
+  });
 }
 
 const INTERVALS: Record<string, number> = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '1d': 86_400 };
@@ -259,6 +418,38 @@ export async function cloudResourceMetrics({
         points: metric === 'storage_bytes' ? (measured === null ? [] : [{ timestamp: now, value: measured }]) : null,
       })),
     };
+  }
+  if (data.resourceId.startsWith('svc_')) {
+    const name = data.resourceId.slice('svc_'.length);
+    if (scope !== null || !(await serviceResources(deps)).some((r) => r.name === name)) {
+      throw new AppError('NOT_FOUND', 'No such resource', { resource_id: data.resourceId });
+    }
+    return {
+      resourceId: data.resourceId,
+      interval,
+      series: await serviceSeries(deps, name, data.metrics ?? [...SERVICE_METRICS], { start, end, interval }),
+    };
+  }
+  if (!data.resourceId.startsWith('dev_')) {
+    const [database] = await catalogDatabases(deps, { tenantId: scope, ids: [data.resourceId] });
+    if (database) {
+      // Sizes are measured now; no history is kept (one point, in range only).
+      const now = new Date();
+      const inRange = now >= start && now <= new Date(end.getTime() + 60_000);
+      return {
+        resourceId: data.resourceId,
+        interval,
+        series: (data.metrics ?? ['storage_bytes']).map((metric) => ({
+          metric,
+          points:
+            metric !== 'storage_bytes' || database.sizeBytes === null
+              ? null
+              : inRange
+                ? [{ timestamp: now, value: database.sizeBytes }]
+                : [],
+        })),
+      };
+    }
   }
   const device = await deps.db.prisma.device.findUnique({ where: { id: data.resourceId } });
   if (!device || (scope && device.tenantId !== scope)) {

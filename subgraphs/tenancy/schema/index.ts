@@ -11,5 +11,6 @@ import './tenant-sql.js';
 import './workspace.js';
 import './whitelabel.js';
 import './progress.js';
+import './catalog.js';
 
 export const schema = builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });

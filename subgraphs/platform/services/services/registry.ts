@@ -1,6 +1,11 @@
 import { AppError } from '../../../../lib/errors.js';
 import { SUBGRAPH_NAMES } from '../../../../lib/env.js';
-import { PLATFORM_SERVICE_PRINCIPAL, requireScope, type Principal } from '../../../../lib/principal.js';
+import {
+  PLATFORM_SERVICE_PRINCIPAL,
+  RESOURCE_CATALOG_SCOPE,
+  requireScope,
+  type Principal,
+} from '../../../../lib/principal.js';
 import { serviceMeter, type ServiceFigures } from '../../../../lib/runtime/service-metrics.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 
@@ -221,7 +226,8 @@ export async function listServices(options: {
   deps: SubgraphDeps;
   principal: Principal | null;
 }): Promise<ServiceInfo[]> {
-  requireScope(options.principal, 'read:system');
+  // Edge's resource catalog reads the list too (RESOURCE_CATALOG_SCOPE, service principal only).
+  if (!options.principal?.scopes.includes(RESOURCE_CATALOG_SCOPE)) requireScope(options.principal, 'read:system');
   await serviceMeter(options.deps.kv).flush();
   return Promise.all(SERVICE_NAMES.map((name) => describe(options.deps, name)));
 }
