@@ -43,7 +43,12 @@ import { resolveRequestId } from './pipeline/request-id.js';
 import { createRequestPipeline, type Caller } from './pipeline/index.js';
 import type { RateLimitOverrides } from './pipeline/rate-limit.js';
 import { createRestHandler, createRouteClassifier } from './rest/handler.js';
-import { createGatewayMetrics, createMetricsHandler, type GatewayMetrics } from './plugins/use-metrics.js';
+import {
+  createGatewayMetrics,
+  createMetricsHandler,
+  PROMETHEUS_ENDPOINT,
+  type GatewayMetrics,
+} from './plugins/use-metrics.js';
 import { createIdempotency } from './rest/idempotency.js';
 import { buildOpenApi, renderOpenApiHtml } from './rest/openapi.js';
 import { allRoutes } from './rest/routes/index.js';
@@ -315,7 +320,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = resolveRequestId(req);
     const { pathname } = new URL(`http://localhost${req.url ?? '/'}`);
     metrics.track(req, res, pathname);
-    if (pathname === '/metrics' && req.method === 'GET') return serveMetrics(req, res, requestId);
+    if (pathname === PROMETHEUS_ENDPOINT.path && req.method === PROMETHEUS_ENDPOINT.method)
+      return serveMetrics(req, res, requestId);
     if (pathname === '/graphql') {
       if (realtime.isSse(req)) {
         // SSE subscriptions enter through the same pipeline as /graphql: one allowance, no cheaper door.

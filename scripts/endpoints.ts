@@ -6,12 +6,14 @@
 import { ENDPOINT_CATALOG, endpointKey } from '../gateway/rest/catalog.js';
 import { DIALECT_NAMES } from '../gateway/rest/dialects.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
+import { PROMETHEUS_ENDPOINT } from '../gateway/plugins/use-metrics.js';
 import { EVENT_STREAM_ENDPOINT } from '../gateway/subscriptions/event-streams.js';
 
 const documented = new Set(ENDPOINT_CATALOG.map(endpointKey));
 
 // A shared route (one GET /health for tenantsdb and cloudpioneer) serves each dialect it names.
-// WebSocket endpoints are served by the gateway's upgrade dispatcher, not by the route tables.
+// The WebSocket endpoint (the gateway's upgrade dispatcher) and Prometheus' text exposition are
+// served by the gateway itself, not by the route tables.
 const served = new Set([
   ...allRoutes.flatMap((route) =>
     [route.dialect, ...(route.sharedWith ?? [])].map((dialect) =>
@@ -19,6 +21,7 @@ const served = new Set([
     ),
   ),
   endpointKey(EVENT_STREAM_ENDPOINT),
+  endpointKey(PROMETHEUS_ENDPOINT),
 ]);
 
 let servedTotal = 0;

@@ -22,7 +22,7 @@ import type { HealthReportData, SubgraphProbeData, SystemStatusData } from '../g
 import { buildOpenApi, renderOpenApiHtml } from '../gateway/rest/openapi.js';
 import type { RateLimitPolicy, RateLimiter } from '../gateway/pipeline/rate-limit.js';
 import { createRequestPipeline, type RequestPipelineOptions } from '../gateway/pipeline/index.js';
-import { defineRoute, routeDocument, type RestRoute } from '../gateway/rest/route.js';
+import { defineRoute, type RestRoute } from '../gateway/rest/route.js';
 import { allRoutes } from '../gateway/rest/routes/index.js';
 import { expectDialectError, ISO_TIMESTAMP, testOperation } from './support/rest.js';
 
@@ -1115,7 +1115,7 @@ describe('rate limits', () => {
 
   it('every route that runs a sign-in mutation spends the sign-in allowance (platform-forge.auth)', () => {
     const signInRoutes = allRoutes.filter((route) =>
-      routeDocument(route).definitions.some(
+      route.operation.definitions.some(
         (d) =>
           d.kind === Kind.OPERATION_DEFINITION &&
           d.operation === 'mutation' &&
@@ -1244,7 +1244,7 @@ describe('route table, OpenAPI and catalog', () => {
     const sdl = readFileSync(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8');
     const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
     for (const route of allRoutes) {
-      const errors = validate(schema, routeDocument(route)).map((error) => error.message);
+      const errors = validate(schema, route.operation).map((error) => error.message);
       expect(errors, `${route.method} ${route.path}`).toEqual([]);
     }
   });

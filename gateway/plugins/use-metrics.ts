@@ -9,6 +9,9 @@ import type { MetricRecorder } from '../../lib/runtime/metric-recorder.js';
  * and process figures, in a prom-client registry served as Prometheus text on GET /metrics.
  * Routes are labelled by their documented pattern (never the raw path) so label values stay bounded.
  */
+/** cloudpioneer's documented Prometheus endpoint: served by the gateway itself, not the route tables. */
+export const PROMETHEUS_ENDPOINT = { dialect: 'cloudpioneer', method: 'GET', path: '/metrics' } as const;
+
 export interface GatewayMetrics {
   registry: Registry;
   /** Call when a request arrives; records it when the response finishes. */

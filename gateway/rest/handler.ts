@@ -12,7 +12,7 @@ import { attributeDialect, getDialect, type Dialect } from './dialects.js';
 import { guardRestInput } from './input-guard.js';
 import type { Caller, RequestPipeline } from '../pipeline/index.js';
 import { REPLAYED_HEADER, type Idempotency, type IdempotencyOutcome } from './idempotency.js';
-import { routeDocument, type HttpMethod, type RestRoute, type RouteInput } from './route.js';
+import { type HttpMethod, type RestRoute, type RouteInput } from './route.js';
 
 export interface ExecuteArgs {
   document: string | DocumentNode;
@@ -274,7 +274,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     input.rawBody = rawBody;
     input.headers = req.headers;
     const result = await execute({
-      document: routeDocument(route),
+      document: route.operation,
       variables: route.variables?.(input) ?? {},
       principal,
       requestId,
@@ -389,7 +389,7 @@ export function createRouteClassifier(
   return (method, pathname) => {
     const resolved = resolveRoute(compiled, pathname, method);
     if (resolved.kind !== 'route') return null;
-    const name = getOperationAST(routeDocument(resolved.entry.route))?.name?.value ?? 'anonymous';
+    const name = getOperationAST(resolved.entry.route.operation)?.name?.value ?? 'anonymous';
     return { route: resolved.entry.pattern, dialect: resolved.dialect.name, operation: name };
   };
 }

@@ -1,5 +1,4 @@
 import type { TadaDocumentNode } from 'gql.tada';
-import { parse, type DocumentNode } from 'graphql';
 import type { z } from 'zod';
 import type { DialectName } from './dialects.js';
 import type { IncomingMessage } from 'node:http';
@@ -60,7 +59,7 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, T
    * supergraph resolves it with the caller's principal; `variables` must build its variables and
    * `respond` receives its result type.
    */
-  operation: TadaDocumentNode<TData, TVariables> | UntypedOperation;
+  operation: TadaDocumentNode<TData, TVariables>;
   /**
    * A body that is not JSON (multipart uploads): the route reads it itself, streaming, and returns
    * what `input.body` validates. It may run operations as the caller first (an upload ticket).
@@ -98,23 +97,6 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, T
    * that cannot read a cross-origin redirect) still gets the payload in the envelope.
    */
   redirect?: (payload: NoInfer<TPayload>) => string;
-}
-
-/**
- * A GraphQL source string whose result type `respond` declares itself. Only the routes merged
- * before their conversion to `graphql(...)` still use it (listed in issue 9's note); new routes
- * take typed documents. test/rest-layer.test.ts validates these against the supergraph too.
- */
-export type UntypedOperation = string;
-
-const parsedDocuments = new Map<string, DocumentNode>();
-
-/** A route's operation as the document the supergraph runs (source strings parsed once). */
-export function routeDocument(route: RestRoute): DocumentNode {
-  if (typeof route.operation !== 'string') return route.operation;
-  let parsed = parsedDocuments.get(route.operation);
-  if (!parsed) parsedDocuments.set(route.operation, (parsed = parse(route.operation)));
-  return parsed;
 }
 
 /** A route with its types erased, as the handler, OpenAPI and catalog see it. */
