@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUBGRAPH_NAMES } from '../lib/env.js';
-import { bootPlatform, usingRealServices, type TestPlatform } from './support/platform.js';
+import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
 import { ISO_TIMESTAMP } from './support/rest.js';
 
 // The first REST slice end to end: real gateway, real subgraphs, real database and limiter, each
@@ -63,6 +63,12 @@ describe('the health and status slice through the real gateway', () => {
     for (const probe of Object.values<Record<string, unknown>>(data.components.subgraphs)) {
       expect(probe).toEqual({ status: 'healthy', response_time_ms: expect.any(Number) });
     }
+    // From the metric store: the operator may read it; nothing records active users.
+    expect(data.metrics).toEqual({
+      active_users: null,
+      requests_per_minute: expect.any(Number),
+      error_rate: expect.toBeOneOf([null, expect.any(Number)]),
+    });
   });
 
   it('core-platform GET /api/status: a reported incident shows until resolved; maintenance is listed', async () => {
@@ -320,10 +326,13 @@ describe('rate limits through the real limiter', () => {
   });
 
   it('GraphQL sign-in mutations spend the sign-in allowance, as the REST auth routes do', async () => {
+    // An address of its own: suites share a database, and sign-in threat detection remembers
+    // failures per account and per address.
+    const email = `${uniqueSlug('nobody')}@example.com`;
     const login = (ip: string) =>
       t.graphql(
-        `mutation { login(email: "nobody@example.com", password: "not-the-password-1") { accessToken } }`,
-        undefined,
+        `mutation ($email: String!) { login(email: $email, password: "not-the-password-1") { accessToken } }`,
+        { email },
         { token: null, headers: { 'X-Forwarded-For': ip } },
       );
     expect((await login('203.0.113.20')).body.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
@@ -338,7 +347,7 @@ describe('rate limits through the real limiter', () => {
     const init = {
       method: 'POST',
       token: null,
-      body: { email: 'nobody@example.com', password: 'not-the-password-1' },
+      body: { email: `${uniqueSlug('nobody')}@example.com`, password: 'not-the-password-1' },
       headers: { 'X-Forwarded-For': '203.0.113.30' },
     };
     // One guess at platform-forge's login and one at cloudpioneer's spend the allowance of 2 ...

@@ -247,7 +247,13 @@ async function startHarness(
   const calls: ExecuteArgs[] = [];
   const respond: Harness['respond'] = {
     Liveness: liveness(),
-    Health: { data: { health: healthReport(), externalApis: EXTERNAL_APIS } },
+    Health: {
+      data: {
+        health: healthReport(),
+        externalApis: EXTERNAL_APIS,
+        metricsOverview: { requests: { total: 2250, perSecond: 7.5, errorRate: 0.002 } },
+      },
+    },
     SystemStatus: { data: { health: healthReport(), systemStatus: systemStatus() } },
     Echo: ({ variables }) => ({ data: { echo: variables } }),
     Item: ({ variables }) => ({ data: { echo: variables } }),
@@ -415,10 +421,13 @@ describe('core-platform health routes', () => {
             },
           },
         },
+        metrics: { active_users: null, requests_per_minute: 450, error_rate: 0.002 },
       },
     });
-    // Nothing backs the documented metrics block yet.
-    expect(body.data.metrics).toBeUndefined();
+    // The request rates cover the last five minutes.
+    const since = Date.parse(String(h.calls[0]!.variables?.since));
+    expect(Date.now() - since).toBeGreaterThanOrEqual(5 * 60_000);
+    expect(Date.now() - since).toBeLessThan(6 * 60_000);
   });
 
   it('GET /api/health/detailed: a partial result (unreachable subgraph) is degraded, not an error', async () => {

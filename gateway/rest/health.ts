@@ -146,13 +146,21 @@ export const HEALTH_OPERATION = graphql(
 
 /**
  * The detailed health check: the report plus the external APIs' reachability (measured now, so
- * only this route asks for it). Named Health like the plain one: the same check, more of it.
+ * only this route asks for it) and the request rates of the metric store since `$since`. Named
+ * Health like the plain one: the same check, more of it.
  */
 export const DETAILED_HEALTH_OPERATION = graphql(
   `
-    query Health {
+    query Health($since: DateTime!) {
       health {
         ...HealthReportFields
+      }
+      metricsOverview(startTime: $since) {
+        requests {
+          total
+          perSecond
+          errorRate
+        }
       }
       externalApis {
         status

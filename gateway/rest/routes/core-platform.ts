@@ -110,17 +110,22 @@ function describeComponents(report: HealthReportData) {
 
 const nullableCount = z.number().int().nullable();
 
+/** The window of the detailed health check's request rates. */
+const METRICS_WINDOW_MS = 5 * 60_000;
+
 const detailedHealth = defineRoute({
   dialect: 'core-platform',
   method: 'GET',
   path: '/api/health/detailed',
   summary: 'Detailed health check with component status',
   operation: DETAILED_HEALTH_OPERATION,
+  variables: () => ({ since: new Date(Date.now() - METRICS_WINDOW_MS).toISOString() }),
   allowPartial: true,
-  // The doc's `metrics` block is left out: nothing measures user/request rates here yet, and a block
-  // with invented figures would be worse than none. `storage` is the object store's own probe;
-  // `external_apis` probes each configured outbound dependency now (not configured ones say so).
-  respond: ({ health: report, externalApis }) => ({
+  // `storage` is the object store's own probe; `external_apis` probes each configured outbound
+  // dependency now (not configured ones say so). `metrics` are the gateway's recorded requests
+  // over the last five minutes (the caller's own tenant's when it is bound to one); null when the
+  // caller may not read metrics. `active_users` is null: nothing records user activity.
+  respond: ({ health: report, externalApis, metricsOverview }) => ({
     overall: assessHealth(report).overall,
     timestamp: report.timestamp,
     components: {
@@ -142,6 +147,13 @@ const detailedHealth = defineRoute({
           }
         : null,
     },
+    metrics: metricsOverview
+      ? {
+          active_users: null,
+          requests_per_minute: Math.round(metricsOverview.requests.perSecond * 60 * 100) / 100,
+          error_rate: metricsOverview.requests.errorRate,
+        }
+      : null,
   }),
   statusFrom: (payload) => statusForHealth(payload.overall),
   response: z.object({
@@ -204,6 +216,18 @@ const detailedHealth = defineRoute({
         .nullable()
         .describe('Stripe, SMTP, S3 and ClamAV as configured, each probed now; null when the probe failed'),
     }),
+    metrics: z
+      .object({
+        active_users: z.null().describe('Nothing records user activity: always null'),
+        requests_per_minute: z
+          .number()
+          .describe('Requests the gateways recorded over the last five minutes, per minute'),
+        error_rate: z.number().nullable().describe('Share answered with status >= 400; null without requests'),
+      })
+      .nullable()
+      .describe(
+        "From the metric store; null when the caller may not read metrics (read:metrics, or read:telemetry for a tenant's own)",
+      ),
   }),
 });
 
