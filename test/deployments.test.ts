@@ -12,6 +12,7 @@ import {
   type RestAnswer,
   type RestInit,
 } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // Blueprints, tenant databases made from them, and deployments, end to end through the real
 // gateway in tenantsdb's documented shapes: workspace → DDL → publish (1.0, 1.1, …) → tenants with
@@ -70,15 +71,15 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     return body.data!.publishBlueprint;
   };
 
-  const waitForDeployment = async (id: string) => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const body = ok(await rest(`/deployments/${id}`));
-      if (!['pending', 'running'].includes(body.status)) return body;
-      if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitForDeployment = (id: string) =>
+    waitFor(
+      async () => {
+        const body = ok(await rest(`/deployments/${id}`));
+        return ['pending', 'running'].includes(body.status) ? undefined : body;
+      },
+      `deployment ${id} to finish`,
+      { intervalMs: 100 },
+    );
 
   const createTenant = async (slug: string, blueprint: string) =>
     ok(

@@ -10,6 +10,7 @@ import {
 } from './support/platform.js';
 import { createTenant as createTestTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 import { busyFor } from './support/busy-sql.js';
+import { waitFor } from './support/rest.js';
 
 // Tenant SQL, schema introspection and tenant migrations end to end through the gateway: the
 // core-platform routes (/api/database/*), tenantsdb's /admin/query, and GraphQL. The attacks are
@@ -787,16 +788,19 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
       );
       expect(change.body.errors).toBeUndefined();
       const operationId = change.body.data!.changeTenantIsolation.id;
-      let status = 'pending';
-      for (let i = 0; i < 150 && status !== 'completed' && status !== 'failed'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const op = await t.graphql<{ tenantOperation: { status: string; error: string | null } }>(
-          `query ($id: ID!) { tenantOperation(id: $id) { status error } }`,
-          { id: operationId },
-          { token: projectKey, headers: FORWARDED },
-        );
-        status = op.body.data?.tenantOperation.status ?? 'unknown';
-      }
+      const status = await waitFor(
+        async () => {
+          const op = await t.graphql<{ tenantOperation: { status: string; error: string | null } }>(
+            `query ($id: ID!) { tenantOperation(id: $id) { status error } }`,
+            { id: operationId },
+            { token: projectKey, headers: FORWARDED },
+          );
+          const state = op.body.data?.tenantOperation.status ?? 'unknown';
+          return state === 'completed' || state === 'failed' ? state : undefined;
+        },
+        `isolation change ${operationId} to finish`,
+        { intervalMs: 200 },
+      );
       expect(status).toBe('completed');
       const [row] = await platformSql<{ database_name: string }>(
         `SELECT database_name FROM tenancy.tenants WHERE id = $1`,

@@ -7,6 +7,7 @@ import {
   type RestInit,
   type TestPlatform,
 } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // The tenantsdb document's flow as a new user meets it, with only its documented routes
 // (specs/tenantsdb-api.md) and the API key /signup hands out: no GraphQL, no publish step, no
@@ -39,13 +40,14 @@ describe('the tenantsdb flow over REST alone', () => {
   const adminQuery = async (body: Record<string, unknown>) => ok(await post('/admin/query', body));
   const deploy = async (body: Record<string, unknown>) => {
     const queued = ok(await post('/deployments', body), 202);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const state = ok(await rest(`/deployments/${queued.job_id}`));
-      if (!['pending', 'running'].includes(state.status)) return state;
-      if (Date.now() > deadline) throw new Error(`deployment ${queued.job_id} still ${state.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    return waitFor(
+      async () => {
+        const state = ok(await rest(`/deployments/${queued.job_id}`));
+        return ['pending', 'running'].includes(state.status) ? undefined : state;
+      },
+      `deployment ${queued.job_id} to finish`,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
   };
   const blueprintNamed = async (name: string) =>
     ok(await rest('/blueprints')).blueprints.find((b: { name: string }) => b.name === name);
