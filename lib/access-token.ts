@@ -17,12 +17,21 @@ export const ACCESS_TOKEN_TTL_SECONDS = 3600;
 export const ACCESS_TOKEN_ALGORITHM = 'ES256';
 
 /**
- * Shared-kv key holding the epoch second at which every token of a user was revoked (suspend,
- * delete, password change). Tokens issued at or before it are refused by every gateway. It lives
- * as long as an access token can, after which every token it could refuse has expired anyway.
+ * Private claim carrying the token's issue time in epoch milliseconds. `iat` has whole seconds,
+ * which cannot order a sign-in against a revocation made in the same second; this claim can.
+ * Always within the second `iat` names (the gateway refuses a token where it is not).
+ */
+export const ISSUED_AT_MS_CLAIM = 'iat_ms';
+
+/**
+ * Shared-kv key holding the epoch millisecond at which every token of a user was revoked
+ * (suspend, delete, role or password change). Tokens issued at or before it are refused by every
+ * gateway. It lives as long as an access token can, after which every token it could refuse has
+ * expired anyway. (`v2`: the value used to be a second; the new name, with the new restored
+ * marker below, makes gateways rebuild the keys from the database rather than misread old ones.)
  */
 export function userRevokedKey(userId: string): string {
-  return `auth:user-revoked:${userId}`;
+  return `auth:user-revoked:v2:${userId}`;
 }
 
 /** How long a user's revocation key is kept: as long as a token it refuses can live, plus a margin. */
@@ -36,7 +45,7 @@ export const USER_REVOKED_TTL_SECONDS = ACCESS_TOKEN_TTL_SECONDS + 60;
  * trusts any missing revocation key: until then it fails closed, so no suspended or deleted user
  * gets back in through a cache loss.
  */
-export const REVOCATIONS_RESTORED_KEY = 'auth:revocations-restored';
+export const REVOCATIONS_RESTORED_KEY = 'auth:revocations-restored:v2';
 
 /** Pub/sub channel announcing a revoked user (message: the user id), for long-lived connections. */
 export const USER_REVOKED_CHANNEL = 'auth:user-revoked';

@@ -80,3 +80,20 @@ export function fileBlobKey(owner: string, key: string): string {
 export function stagingPrefix(callerId: string): string {
   return `staging/${createHash('sha256').update(callerId).digest('hex').slice(0, 24)}`;
 }
+
+/** Who staged an upload, as the staging prefix hashes it: every service that claims staged bytes agrees. */
+export function stagingCallerId(principal: { kind: string; id: string }): string {
+  return `${principal.kind}:${principal.id}`;
+}
+
+/**
+ * What a streamed upload is for: the platform's upload ticket checks the caller's right and sets
+ * the size limit per purpose, and the service it is for claims the staged bytes afterwards.
+ * `storage`: a stored file (write:storage, the configured limit). `brand_asset`: a whitelabel
+ * image (write:tenants, {@link BRAND_ASSET_MAX_BYTES}), claimed by tenancy.
+ */
+export const UPLOAD_PURPOSES = ['storage', 'brand_asset'] as const;
+export type UploadPurpose = (typeof UPLOAD_PURPOSES)[number];
+
+/** Largest brand asset accepted (before it is re-encoded). */
+export const BRAND_ASSET_MAX_BYTES = 512 * 1024;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_IMPORT_JOB } from '../subgraphs/tenancy/services/workspaces/data-import.js';
 import { SOURCE_NOT_ALLOWED_MESSAGE } from '../subgraphs/tenancy/services/workspaces/source-connection.js';
 import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // Data import must not let a caller reach the platform's own database or internal addresses, nor
 // tell a closed port from an open one. Through the gateway, on every documented route that
@@ -274,14 +275,15 @@ describe('data import sources: the job checks again', () => {
       },
       { jobId: `data-import-${id}` },
     );
-    let status: RestAnswer;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      status = await t.rest(`/workspaces/${workspace}/import-data/status?import_id=${id}`, { token: apiKey });
-      expect(status.status, JSON.stringify(status.body)).toBe(200);
-      if (status.body.status === 'failed' || Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const status = await waitFor(
+      async () => {
+        const answer = await t.rest(`/workspaces/${workspace}/import-data/status?import_id=${id}`, { token: apiKey });
+        expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+        return answer.body.status === 'failed' ? answer : undefined;
+      },
+      `import ${id} to fail`,
+      { intervalMs: 100 },
+    );
     expect(status.body).toMatchObject({ status: 'failed', error: SOURCE_NOT_ALLOWED_MESSAGE });
     expect(countingHits).toBe(0);
   });

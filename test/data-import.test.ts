@@ -11,7 +11,7 @@ import {
   type RestAnswer,
   type TestPlatform,
 } from './support/platform.js';
-import { expectRestError } from './support/rest.js';
+import { expectRestError, waitFor } from './support/rest.js';
 import { signUp } from './support/tenants.js';
 
 // Data import end to end through the gateway (tenantsdb REST and GraphQL): a real source
@@ -38,14 +38,17 @@ async function createWorkspace(projectId: string): Promise<string> {
 }
 
 async function waitForImport(workspaceId: string, importId: string, key: string): Promise<RestAnswer> {
-  const started = Date.now();
-  for (;;) {
-    const answer = await t.rest(`/workspaces/${workspaceId}/import-data/status?import_id=${importId}`, { token: key });
-    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    if (answer.body.status === 'completed' || answer.body.status === 'failed') return answer;
-    if (Date.now() - started > 60_000) throw new Error('import did not finish');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(
+    async () => {
+      const answer = await t.rest(`/workspaces/${workspaceId}/import-data/status?import_id=${importId}`, {
+        token: key,
+      });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      return answer.body.status === 'completed' || answer.body.status === 'failed' ? answer : undefined;
+    },
+    `import ${importId} to finish`,
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
 }
 
 // --- the source database -----------------------------------------------------------------------

@@ -4,14 +4,9 @@ import {
   compareVersions,
   splitStatements,
 } from '../subgraphs/tenancy/services/blueprints/tenant-databases-blueprint.js';
-import {
-  bootPlatform,
-  uniqueSlug,
-  usingRealServices,
-  type TestPlatform,
-  type RestAnswer,
-  type RestInit,
-} from './support/platform.js';
+import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform, type RestAnswer } from './support/platform.js';
+import { signUp } from './support/tenants.js';
+import { waitFor } from './support/rest.js';
 
 // Blueprints, tenant databases made from them, and deployments, end to end through the real
 // gateway in tenantsdb's documented shapes: workspace → DDL → publish (1.0, 1.1, …) → tenants with
@@ -20,21 +15,10 @@ import {
 // On real PostgreSQL the returned connection string works with a plain pg client and sees only
 // its own database.
 
-const PASSWORD = 'Deploy-Owner-Passphrase-9';
-const FORWARDED = {
-  'x-forwarded-for': `198.19.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
-};
-
 describe('blueprints, tenant databases and deployments through the real gateway', () => {
   let t: TestPlatform;
   let key: string;
 
-  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
-    t.rest(path, {
-      ...init,
-      token: init.token === undefined ? key : init.token,
-      headers: { ...FORWARDED, ...init.headers },
-    });
   const ok = (answer: RestAnswer, status = 200) => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     return answer.body;
@@ -58,7 +42,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     )[0]!.schema_name;
 
   const workspaceDdl = async (workspace: string, query: string) =>
-    ok(await rest(`/workspaces/${workspace}/queries`, { method: 'POST', body: { query } }));
+    ok(await t.rest(`/workspaces/${workspace}/queries`, { token: key, method: 'POST', body: { query } }));
 
   const publish = async (workspace: string) => {
     const { body } = await t.graphql<{ publishBlueprint: { blueprint: string; version: { version: string } } }>(
@@ -70,19 +54,20 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     return body.data!.publishBlueprint;
   };
 
-  const waitForDeployment = async (id: string) => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const body = ok(await rest(`/deployments/${id}`));
-      if (!['pending', 'running'].includes(body.status)) return body;
-      if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitForDeployment = (id: string) =>
+    waitFor(
+      async () => {
+        const body = ok(await t.rest(`/deployments/${id}`, { token: key }));
+        return ['pending', 'running'].includes(body.status) ? undefined : body;
+      },
+      `deployment ${id} to finish`,
+      { intervalMs: 100 },
+    );
 
   const createTenant = async (slug: string, blueprint: string) =>
     ok(
-      await rest('/tenants', {
+      await t.rest('/tenants', {
+        token: key,
         method: 'POST',
         body: { tenant_id: slug, databases: [{ blueprint, isolation_level: 1 }] },
       }),
@@ -91,12 +76,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
 
   beforeAll(async () => {
     t = await bootPlatform();
-    const signup = await rest('/signup', {
-      method: 'POST',
-      token: null,
-      body: { email: `owner-${uniqueSlug()}@example.com`, password: PASSWORD, project_name: 'Deployments' },
-    });
-    key = ok(signup, 201).api_key as string;
+    key = (await signUp(t, 'owner')).apiKey;
   });
 
   afterAll(async () => {
@@ -105,7 +85,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
 
   it('workspace → publish → tenant databases → deployment, failing tenant alone, idempotent re-run, canary stop', async () => {
     const name = uniqueSlug('app');
-    ok(await rest('/workspaces', { method: 'POST', body: { name, database: 'PostgreSQL' } }), 201);
+    ok(await t.rest('/workspaces', { token: key, method: 'POST', body: { name, database: 'PostgreSQL' } }), 201);
     await workspaceDdl(name, 'CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL)');
 
     const first = await publish(name);
@@ -118,7 +98,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     );
     expect(again.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
 
-    const listed = ok(await rest('/blueprints'));
+    const listed = ok(await t.rest('/blueprints', { token: key }));
     expect(listed).toEqual({
       success: true,
       blueprints: [
@@ -158,16 +138,22 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     // Unknown blueprint: NOT_FOUND and no tenant.
     const missing = uniqueSlug('tm');
     expect(
-      (await rest('/tenants', { method: 'POST', body: { tenant_id: missing, databases: [{ blueprint: 'nope' }] } }))
-        .status,
+      (
+        await t.rest('/tenants', {
+          token: key,
+          method: 'POST',
+          body: { tenant_id: missing, databases: [{ blueprint: 'nope' }] },
+        })
+      ).status,
     ).toBe(404);
     expect(await sql(`SELECT id FROM tenancy.tenants WHERE slug = $1`, missing)).toEqual([]);
 
-    const tenantA = ok(await rest(`/tenants/${a}`));
+    const tenantA = ok(await t.rest(`/tenants/${a}`, { token: key }));
     expect(tenantA.databases).toHaveLength(1);
-    expect(ok(await rest('/tenants')).tenants.find((x: { tenant_id: string }) => x.tenant_id === a).databases).toEqual([
-      { blueprint: name, database_type: 'PostgreSQL' },
-    ]);
+    expect(
+      ok(await t.rest('/tenants', { token: key })).tenants.find((x: { tenant_id: string }) => x.tenant_id === a)
+        .databases,
+    ).toEqual([{ blueprint: name, database_type: 'PostgreSQL' }]);
     if (usingRealServices) {
       const url = tenantA.databases[0].connection.connection_string as string;
       expect(url).toMatch(/^postgres(ql)?:\/\/tenant_db_[0-9a-f]+:tdb_[0-9a-f]+@/);
@@ -194,7 +180,11 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     expect((await publish(name)).version.version).toBe('1.1');
 
     const queued = ok(
-      await rest('/deployments', { method: 'POST', body: { blueprint_name: name, version: '1.1', deploy_all: true } }),
+      await t.rest('/deployments', {
+        token: key,
+        method: 'POST',
+        body: { blueprint_name: name, version: '1.1', deploy_all: true },
+      }),
       202,
     );
     expect(queued).toMatchObject({
@@ -227,7 +217,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     );
     expect(cColumns[0]!.n).toBe(1);
 
-    const historyA = ok(await rest(`/tenants/${a}/deployments`));
+    const historyA = ok(await t.rest(`/tenants/${a}/deployments`, { token: key }));
     expect(historyA).toMatchObject({
       tenant_id: a,
       count: 1,
@@ -236,7 +226,11 @@ describe('blueprints, tenant databases and deployments through the real gateway'
 
     // Re-run: A and B are at 1.1 already (skipped), C fails again.
     const rerun = ok(
-      await rest('/deployments', { method: 'POST', body: { blueprint_name: name, version: '1.1', deploy_all: true } }),
+      await t.rest('/deployments', {
+        token: key,
+        method: 'POST',
+        body: { blueprint_name: name, version: '1.1', deploy_all: true },
+      }),
       202,
     );
     expect(await waitForDeployment(rerun.job_id)).toMatchObject({
@@ -245,7 +239,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
       failed_tenants: 1,
     });
 
-    const listedDeployments = ok(await rest('/deployments'));
+    const listedDeployments = ok(await t.rest('/deployments', { token: key }));
     expect(listedDeployments.count).toBe(2);
     expect(listedDeployments.jobs[0]).toMatchObject({
       job_id: rerun.job_id,
@@ -257,7 +251,8 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     await workspaceDdl(name, 'ALTER TABLE accounts ADD COLUMN email text');
     expect((await publish(name)).version.version).toBe('1.2');
     const canary = ok(
-      await rest('/deployments', {
+      await t.rest('/deployments', {
+        token: key,
         method: 'POST',
         body: { blueprint_name: name, deploy_all: true, canary_tenant_ids: [c], failure_threshold: 1 },
       }),
@@ -279,7 +274,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
 
     // Without the canary, the rest goes to 1.2.
     const rollout = ok(
-      await rest('/deployments', { method: 'POST', body: { blueprint_name: name, tenant_ids: [a, b] } }),
+      await t.rest('/deployments', { token: key, method: 'POST', body: { blueprint_name: name, tenant_ids: [a, b] } }),
       202,
     );
     expect(await waitForDeployment(rollout.job_id)).toMatchObject({ status: 'completed', completed_tenants: 2 });
@@ -303,14 +298,14 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     expect(gql.data!.deployment.targets.map((x) => x.tenantSlug).sort()).toEqual([a, b].sort());
     expect(gql.data!.tenant.databases).toEqual([{ blueprint: name, version: '1.2', isolationLevel: 1 }]);
 
-    const versions = ok(await rest(`/blueprints/${name}/versions`));
+    const versions = ok(await t.rest(`/blueprints/${name}/versions`, { token: key }));
     expect(versions.versions.map((v: { version: string }) => v.version)).toEqual(['1.2', '1.1', '1.0']);
     expect(versions.versions[0]).toMatchObject({
       changes: ['ALTER TABLE accounts ADD COLUMN email text'],
       deployed_to: [a, b].sort(),
     });
     expect(versions.versions[2].deployed_to).toEqual([c]);
-    const schema = ok(await rest(`/blueprints/${name}`));
+    const schema = ok(await t.rest(`/blueprints/${name}`, { token: key }));
     expect(schema).toMatchObject({
       name,
       version: '1.2',
@@ -320,18 +315,11 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     expect(schema.schema.ddl).toMatch(/CREATE TABLE .*invoices/);
 
     // Another project sees none of it.
-    const other = ok(
-      await rest('/signup', {
-        method: 'POST',
-        token: null,
-        body: { email: `other-${uniqueSlug()}@example.com`, password: PASSWORD, project_name: 'Other' },
-      }),
-      201,
-    ).api_key as string;
-    expect(ok(await rest('/blueprints', { token: other })).blueprints).toEqual([]);
-    expect((await rest(`/deployments/${rollout.job_id}`, { token: other })).status).toBe(404);
+    const other = (await signUp(t, 'other')).apiKey;
+    expect(ok(await t.rest('/blueprints', { token: other })).blueprints).toEqual([]);
+    expect((await t.rest(`/deployments/${rollout.job_id}`, { token: other })).status).toBe(404);
     expect(
-      (await rest('/deployments', { method: 'POST', token: other, body: { blueprint_name: name, deploy_all: true } }))
+      (await t.rest('/deployments', { method: 'POST', token: other, body: { blueprint_name: name, deploy_all: true } }))
         .status,
     ).toBe(404);
 
@@ -340,26 +328,26 @@ describe('blueprints, tenant databases and deployments through the real gateway'
       `SELECT login_role FROM tenancy.tenant_databases WHERE schema_name = $1`,
       schemaA,
     );
-    ok(await rest(`/tenants/${a}?hard=true`, { method: 'DELETE' }));
+    ok(await t.rest(`/tenants/${a}?hard=true`, { token: key, method: 'DELETE' }));
     expect(await tablesIn(schemaA)).toEqual([]);
     expect(await sql(`SELECT 1 FROM pg_roles WHERE rolname = $1`, roleA!.login_role)).toEqual([]);
   });
 
   it('isolation level 2: a database of its own (real PostgreSQL), deployed like the others; refused on the embedded database', async () => {
     const name = uniqueSlug('ded');
-    ok(await rest('/workspaces', { method: 'POST', body: { name, database: 'PostgreSQL' } }), 201);
+    ok(await t.rest('/workspaces', { token: key, method: 'POST', body: { name, database: 'PostgreSQL' } }), 201);
     await workspaceDdl(name, 'CREATE TABLE notes (id serial PRIMARY KEY, body text)');
     await publish(name);
     const slug = uniqueSlug('td');
     const body = { tenant_id: slug, databases: [{ blueprint: name, isolation_level: 2 }] };
     if (!usingRealServices) {
-      const refused = await rest('/tenants', { method: 'POST', body });
+      const refused = await t.rest('/tenants', { token: key, method: 'POST', body });
       expect(refused.status, JSON.stringify(refused.body)).toBe(501);
       expect(refused.body).toMatchObject({ success: false, error: { code: 'NOT_CONFIGURED' } });
       expect(await sql(`SELECT id FROM tenancy.tenants WHERE slug = $1`, slug)).toEqual([]);
       return;
     }
-    const created = ok(await rest('/tenants', { method: 'POST', body }), 201);
+    const created = ok(await t.rest('/tenants', { token: key, method: 'POST', body }), 201);
     const database = created.databases[0].connection.database as string;
     expect(created.databases[0]).toMatchObject({ blueprint: name, isolation_level: 2 });
     const url = created.databases[0].connection.connection_string as string;
@@ -390,7 +378,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
     await workspaceDdl(name, 'ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false');
     await publish(name);
     const queued = ok(
-      await rest('/deployments', { method: 'POST', body: { blueprint_name: name, deploy_all: true } }),
+      await t.rest('/deployments', { token: key, method: 'POST', body: { blueprint_name: name, deploy_all: true } }),
       202,
     );
     expect(await waitForDeployment(queued.job_id)).toMatchObject({ status: 'completed', completed_tenants: 1 });
@@ -398,7 +386,7 @@ describe('blueprints, tenant databases and deployments through the real gateway'
       expect((await c.query('SELECT body, pinned FROM notes')).rows).toEqual([{ body: 'hello', pinned: false }]);
     });
 
-    ok(await rest(`/tenants/${slug}?hard=true`, { method: 'DELETE' }));
+    ok(await t.rest(`/tenants/${slug}?hard=true`, { token: key, method: 'DELETE' }));
     expect(await sql(`SELECT 1 FROM pg_database WHERE datname = $1`, database)).toEqual([]);
   });
 

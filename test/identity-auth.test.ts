@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
+  ISSUED_AT_MS_CLAIM,
   REVOCATIONS_RESTORED_KEY,
   userRevokedKey,
 } from '../lib/access-token.js';
@@ -268,10 +269,13 @@ describe('identity auth core through the real gateway', () => {
       iss: ACCESS_TOKEN_ISSUER,
       aud: ACCESS_TOKEN_AUDIENCE,
       iat: expect.any(Number),
+      // Private: the issue time in milliseconds, which orders a token against a revocation.
+      [ISSUED_AT_MS_CLAIM]: expect.any(Number),
       exp: expect.any(Number),
       jti: expect.any(String),
     });
     expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(Math.floor((payload[ISSUED_AT_MS_CLAIM] as number) / 1000)).toBe(payload.iat);
 
     const viaGraphql = await gql<{ jwks: { keys: Array<{ kid: string }> } }>(
       '{ jwks { keys { kid } } }',
@@ -404,7 +408,7 @@ describe('identity auth core through the real gateway', () => {
     await revokeUserSessions({ deps, userId: user.user.id });
     // In the shared kv (Redis in production), which every gateway instance reads per request.
     const revokedAt = await t.platform.kv.cache.get(userRevokedKey(user.user.id));
-    expect(Number(revokedAt)).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 5);
+    expect(Number(revokedAt)).toBeGreaterThanOrEqual(Date.now() - 5_000);
     const answer = await me(user.accessToken);
     expect(answer.status).toBe(401);
     expect(answer.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
@@ -414,6 +418,39 @@ describe('identity auth core through the real gateway', () => {
     const again = await login({ email: user.email, password: PASSWORD });
     expect(again.status).toBe(200);
     expect((await me(again.body.data.access_token)).status).toBe(200);
+  });
+
+  it('a role change orders tokens to the millisecond: in the same second, the earlier token is refused and a sign-in after it works', async () => {
+    const tenantId = await createTenant();
+    const user = await registerUser(tenantId);
+    const issuedAtMs = (token: string) => decodeJwt(token)[ISSUED_AT_MS_CLAIM] as number;
+    // A second boundary can fall between the steps; a later round then lands within one second.
+    let rounds = 0;
+    for (let sameSecond = false; !sameSecond; rounds += 1) {
+      expect(rounds, 'no round fell within one second').toBeLessThan(5);
+      const before = await login({ email: user.email, password: PASSWORD, tenant_id: tenantId });
+      expect(before.status).toBe(200);
+      const beforeToken: string = before.body.data.access_token;
+      const changed = await t.rest(`/api/v1/admin/users/${user.user.id}`, {
+        method: 'PUT',
+        body: { roles: rounds % 2 === 0 ? ['admin'] : ['member'] },
+      });
+      expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+      const after = await login({ email: user.email, password: PASSWORD, tenant_id: tenantId });
+      expect(after.status).toBe(200);
+      const afterToken: string = after.body.data.access_token;
+
+      const revokedAt = Number(await t.platform.kv.cache.get(userRevokedKey(user.user.id)));
+      expect(issuedAtMs(beforeToken)).toBeLessThanOrEqual(revokedAt);
+      expect(issuedAtMs(afterToken)).toBeGreaterThan(revokedAt);
+      expect((await me(beforeToken)).status).toBe(401);
+      const answer = await me(afterToken);
+      expect(answer.status).toBe(200);
+      expect(answer.body.data?.me?.id).toBe(user.user.id);
+      const second = (ms: number) => Math.floor(ms / 1000);
+      sameSecond =
+        second(issuedAtMs(beforeToken)) === second(revokedAt) && second(issuedAtMs(afterToken)) === second(revokedAt);
+    }
   });
 
   it('suspended and deleted users stay refused after the shared kv loses its revocations (Redis flushed)', async () => {

@@ -228,8 +228,8 @@ describe('subscription limits and lifecycle', () => {
     });
     // The admin promotion revoked the user's earlier tokens; this one stands for a token issued
     // after it, so the revocation mark (kept in kv for one token lifetime) is moved before it.
-    const issuedAt = decodeJwt(almostExpired.token).iat!;
-    await t.platform.kv.cache.set(userRevokedKey(claims.sub!), String(issuedAt - 1), 3600);
+    const issuedAtMs = decodeJwt(almostExpired.token).iat_ms as number;
+    await t.platform.kv.cache.set(userRevokedKey(claims.sub!), String(issuedAtMs - 1), 3600);
     const ws = connectWs(t.url, { token: almostExpired.token });
     await ws.connected;
     const started = Date.now();

@@ -1,15 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSingleStatement, parseSql } from '../subgraphs/tenancy/services/sql/sql-guard.js';
-import {
-  bootPlatform,
-  uniqueSlug,
-  usingRealServices,
-  type TestPlatform,
-  type RestAnswer,
-  type RestInit,
-} from './support/platform.js';
-import { createTenant as createTestTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
+import { bootPlatform, usingRealServices, type TestPlatform, type RestAnswer } from './support/platform.js';
+import { createTenant as createTestTenant, signInTenantAdmin, signUp, type TenantInfo } from './support/tenants.js';
 import { busyFor } from './support/busy-sql.js';
+import { waitFor } from './support/rest.js';
 
 // Tenant SQL, schema introspection and tenant migrations end to end through the gateway: the
 // core-platform routes (/api/database/*), tenantsdb's /admin/query, and GraphQL. The attacks are
@@ -78,17 +72,10 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
   let tokenA: string;
   let projectKey: string;
 
-  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
-    t.rest(path, {
-      ...init,
-      token: init.token === undefined ? t.operatorKey : init.token,
-      headers: { ...FORWARDED, ...init.headers },
-    });
-
   const query = (body: Record<string, unknown>, token: string | null = tokenA) =>
-    rest('/api/database/query', { method: 'POST', token, body });
+    t.rest('/api/database/query', { method: 'POST', token, body });
   const admin = (body: Record<string, unknown>, token: string | null = t.operatorKey) =>
-    rest('/admin/query', { method: 'POST', token, body });
+    t.rest('/admin/query', { method: 'POST', token, body });
 
   const createTenant = (token: string) => createTestTenant(t, token, FORWARDED, 'sql');
   const tenantAdmin = (tenantId: string) => signInTenantAdmin(t, tenantId, { password: PASSWORD, headers: FORWARDED });
@@ -115,13 +102,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
     a = await createTenant(t.operatorKey);
     b = await createTenant(t.operatorKey);
     tokenA = await tenantAdmin(a.id);
-    const signup = await rest('/signup', {
-      method: 'POST',
-      token: null,
-      body: { email: `${uniqueSlug('sqlowner')}@example.com`, password: PASSWORD, project_name: uniqueSlug('SqlProj') },
-    });
-    expect(signup.status).toBe(201);
-    projectKey = signup.body.api_key;
+    projectKey = (await signUp(t, 'sqlowner')).apiKey;
     p1 = await createTenant(projectKey);
     p2 = await createTenant(projectKey);
   }, 180_000);
@@ -256,12 +237,12 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
       expectCoreError(await query({ query: 'SELECT 1', schema: b.schemaName }), 403, 'tenant_access_denied');
       expectCoreError(await query({ query: 'SELECT 1', schema: 'no_such_schema' }), 403, 'tenant_access_denied');
       expectCoreError(
-        await rest(`/api/database/schema?schema=${b.schemaName}`, { token: tokenA }),
+        await t.rest(`/api/database/schema?schema=${b.schemaName}`, { token: tokenA }),
         403,
         'tenant_access_denied',
       );
       expectCoreError(
-        await rest('/api/database/migrate', { method: 'POST', token: tokenA, body: { schema: b.schemaName } }),
+        await t.rest('/api/database/migrate', { method: 'POST', token: tokenA, body: { schema: b.schemaName } }),
         403,
         'tenant_access_denied',
       );
@@ -513,7 +494,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
 
   describe('core-platform GET /api/database/schema', () => {
     it('describes the baseline from the catalog, with constraints, indexes, counts and sizes', async () => {
-      const answer = await rest('/api/database/schema?table=users&include_indexes=true', { token: tokenA });
+      const answer = await t.rest('/api/database/schema?table=users&include_indexes=true', { token: tokenA });
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       expect(answer.body).toEqual({
         status: 'success',
@@ -549,13 +530,13 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
     });
 
     it('lists every table of the schema, and leaves indexes out unless asked', async () => {
-      const answer = await rest(`/api/database/schema?schema=${p1.schemaName}`, { token: projectKey });
+      const answer = await t.rest(`/api/database/schema?schema=${p1.schemaName}`, { token: projectKey });
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       expect(answer.body.data.schema).toBe(p1.schemaName);
       expect(answer.body.data.tables.map((x: { name: string }) => x.name)).toEqual(['users']);
       expect(answer.body.data.tables[0].indexes).toBeUndefined();
       expectCoreError(
-        await rest(`/api/database/schema?schema=${a.schemaName}`, { token: projectKey }),
+        await t.rest(`/api/database/schema?schema=${a.schemaName}`, { token: projectKey }),
         403,
         'tenant_access_denied',
       );
@@ -580,7 +561,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
         { token, headers: FORWARDED },
       );
     const migrate = (body: Record<string, unknown>, schema = p1.schemaName) =>
-      rest('/api/database/migrate', { method: 'POST', token: projectKey, body: { schema, ...body } });
+      t.rest('/api/database/migrate', { method: 'POST', token: projectKey, body: { schema, ...body } });
     const tableExists = async (schema: string, table: string) => {
       const [row] = await platformSql<{ ok: boolean }>(
         `SELECT to_regclass($1) IS NOT NULL AS ok`,
@@ -648,9 +629,12 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
         p1.schemaName,
       );
       expect(owner!.owner).toBe(`tenant_${p1.id}`);
-      const described = await rest(`/api/database/schema?schema=${p1.schemaName}&table=profiles&include_indexes=true`, {
-        token: projectKey,
-      });
+      const described = await t.rest(
+        `/api/database/schema?schema=${p1.schemaName}&table=profiles&include_indexes=true`,
+        {
+          token: projectKey,
+        },
+      );
       expect(described.body.data.tables[0].columns).toEqual([
         { name: 'user_id', type: 'uuid', nullable: false, constraints: ['PRIMARY KEY', 'FOREIGN KEY'] },
         { name: 'bio', type: 'text', nullable: true, constraints: ['CHECK'] },
@@ -787,16 +771,19 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
       );
       expect(change.body.errors).toBeUndefined();
       const operationId = change.body.data!.changeTenantIsolation.id;
-      let status = 'pending';
-      for (let i = 0; i < 150 && status !== 'completed' && status !== 'failed'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const op = await t.graphql<{ tenantOperation: { status: string; error: string | null } }>(
-          `query ($id: ID!) { tenantOperation(id: $id) { status error } }`,
-          { id: operationId },
-          { token: projectKey, headers: FORWARDED },
-        );
-        status = op.body.data?.tenantOperation.status ?? 'unknown';
-      }
+      const status = await waitFor(
+        async () => {
+          const op = await t.graphql<{ tenantOperation: { status: string; error: string | null } }>(
+            `query ($id: ID!) { tenantOperation(id: $id) { status error } }`,
+            { id: operationId },
+            { token: projectKey, headers: FORWARDED },
+          );
+          const state = op.body.data?.tenantOperation.status ?? 'unknown';
+          return state === 'completed' || state === 'failed' ? state : undefined;
+        },
+        `isolation change ${operationId} to finish`,
+        { intervalMs: 200 },
+      );
       expect(status).toBe('completed');
       const [row] = await platformSql<{ database_name: string }>(
         `SELECT database_name FROM tenancy.tenants WHERE id = $1`,
@@ -820,7 +807,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
       expect(readOnly.status).toBe(403);
       expect(readOnly.body.error.details?.reason).toBe('read_only');
 
-      const described = await rest(`/api/database/schema?schema=${p3.schemaName}&table=users`, { token: projectKey });
+      const described = await t.rest(`/api/database/schema?schema=${p3.schemaName}&table=users`, { token: projectKey });
       expect(described.status, JSON.stringify(described.body)).toBe(200);
       expect(described.body.data.tables[0]).toMatchObject({ name: 'users', row_count: 1 });
 
@@ -830,7 +817,7 @@ describe('tenant SQL, introspection and migrations through the gateway', () => {
         { token: projectKey, headers: FORWARDED },
       );
       expect(registered.body.errors).toBeUndefined();
-      const up = await rest('/api/database/migrate', {
+      const up = await t.rest('/api/database/migrate', {
         method: 'POST',
         token: projectKey,
         body: { schema: p3.schemaName },

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPlatform, uniqueSlug, type RestAnswer, type RestInit, type TestPlatform } from './support/platform.js';
+import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
 import { createTenant as createTestTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 
 // Tenant SQL escape attempts through every door that takes tenant SQL: core-platform
@@ -172,12 +172,6 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
   let workspace: string;
   let version = 0;
 
-  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
-    t.rest(path, {
-      ...init,
-      token: init.token === undefined ? t.operatorKey : init.token,
-      headers: { ...FORWARDED, ...init.headers },
-    });
   const platformSql = <T = Record<string, unknown>>(sql: string, ...params: unknown[]) =>
     t.platform.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
 
@@ -243,7 +237,7 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
     a = await createTenant(t.operatorKey);
     b = await createTenant(t.operatorKey);
     tokenA = await tenantAdmin(a.id);
-    const signup = await rest('/signup', {
+    const signup = await t.rest('/signup', {
       method: 'POST',
       token: null,
       body: { email: `${MARKER_PLATFORM}@example.com`, password: PASSWORD, project_name: uniqueSlug('EscProj') },
@@ -251,7 +245,7 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
     expect(signup.status, JSON.stringify(signup.body)).toBe(201);
     projectKey = signup.body.api_key;
     workspace = uniqueSlug('escws').replaceAll('-', '_');
-    const created = await rest('/workspaces', {
+    const created = await t.rest('/workspaces', {
       method: 'POST',
       token: projectKey,
       body: { name: workspace, database: 'PostgreSQL' },
@@ -270,21 +264,21 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
 
   it('core-platform POST /api/database/query (read-write)', async () => {
     const refused = await run((sql) =>
-      rest('/api/database/query', { method: 'POST', token: tokenA, body: { query: sql, read_only: false } }),
+      t.rest('/api/database/query', { method: 'POST', token: tokenA, body: { query: sql, read_only: false } }),
     );
     expect(refused).toBeGreaterThanOrEqual(ATTEMPTS.length - 3);
   }, 300_000);
 
   it('tenantsdb POST /admin/query', async () => {
     const refused = await run((sql) =>
-      rest('/admin/query', { method: 'POST', token: tokenA, body: { tenant_id: a.slug, query: sql } }),
+      t.rest('/admin/query', { method: 'POST', token: tokenA, body: { tenant_id: a.slug, query: sql } }),
     );
     expect(refused).toBeGreaterThanOrEqual(ATTEMPTS.length - 3);
   }, 300_000);
 
   it('tenantsdb POST /workspaces/{id}/queries', async () => {
     const refused = await run((sql) =>
-      rest(`/workspaces/${workspace}/queries`, { method: 'POST', token: projectKey, body: { query: sql } }),
+      t.rest(`/workspaces/${workspace}/queries`, { method: 'POST', token: projectKey, body: { query: sql } }),
     );
     expect(refused).toBeGreaterThanOrEqual(ATTEMPTS.length - 3);
   }, 300_000);
@@ -326,7 +320,7 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
         };
       }
       // Registered (harmless as far as the guard can tell): it must also run harmlessly.
-      return rest('/api/database/migrate', { method: 'POST', token: tokenA, body: { schema: a.schemaName } });
+      return t.rest('/api/database/migrate', { method: 'POST', token: tokenA, body: { schema: a.schemaName } });
     });
     // Scripts may hold several statements, and schema names are the database's wall, not the
     // parser's: the 3 harmless SELECTs, 4 reaching identity / tenancy / B's schema and the
@@ -359,11 +353,11 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
     ];
 
     const readDoors: [string, (sql: string) => Promise<{ status: number; body: unknown }>][] = [
-      ['core query', (sql) => rest('/api/database/query', { method: 'POST', token: tokenA, body: { query: sql } })],
+      ['core query', (sql) => t.rest('/api/database/query', { method: 'POST', token: tokenA, body: { query: sql } })],
       [
         'admin query',
         (sql) =>
-          rest('/admin/query', {
+          t.rest('/admin/query', {
             method: 'POST',
             token: tokenA,
             body: { tenant_id: a.slug, query: sql, read_only: true },
@@ -405,7 +399,7 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
     );
 
     it('a workspace without allow_api_ddl takes reads only', async () => {
-      const settings = await rest(`/workspaces/${workspace}/settings`, {
+      const settings = await t.rest(`/workspaces/${workspace}/settings`, {
         method: 'POST',
         token: projectKey,
         body: { allow_api_ddl: false },
@@ -413,7 +407,7 @@ describe.sequential('tenant SQL escape attempts, every door', () => {
       expect(settings.status, JSON.stringify(settings.body)).toBe(200);
       const before = await snapshot();
       for (const sql of [...READ_ONLY_WRITES.slice(0, 8), 'CREATE TABLE ro_ws (id int)']) {
-        const answer = await rest(`/workspaces/${workspace}/queries`, {
+        const answer = await t.rest(`/workspaces/${workspace}/queries`, {
           method: 'POST',
           token: projectKey,
           body: { query: sql },

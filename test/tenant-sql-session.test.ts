@@ -8,6 +8,7 @@ import {
   withTenantSession,
 } from '../subgraphs/tenancy/services/sql/tenant-session.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type RestAnswer, type TestPlatform } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // Tenant SQL on real PostgreSQL runs in a session logged in as the tenant's own unprivileged role
 // (tenant-session.ts), so nothing a statement does can step back to the platform's identity.
@@ -515,12 +516,14 @@ describe.skipIf(!usingRealServices)('workspace, blueprint and deployment SQL run
       await rest('/deployments', { method: 'POST', body: { blueprint_name: name, version: '1.1', deploy_all: true } }),
       202,
     );
-    const deadline = Date.now() + 30_000;
-    let status = 'pending';
-    while (['pending', 'running'].includes(status) && Date.now() < deadline) {
-      status = ok(await rest(`/deployments/${queued.job_id}`)).status;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const status = await waitFor(
+      async () => {
+        const state: string = ok(await rest(`/deployments/${queued.job_id}`)).status;
+        return ['pending', 'running'].includes(state) ? undefined : state;
+      },
+      `deployment ${queued.job_id} to finish`,
+      { intervalMs: 100 },
+    );
     expect(status).toBe('completed');
     expect(await platformSql(`SELECT s FROM "${db!.schema_name}".who2`)).toEqual([{ s: db!.login_role }]);
   }, 90_000);

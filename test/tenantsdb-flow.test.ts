@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  bootPlatform,
-  uniqueSlug,
-  usingRealServices,
-  type RestAnswer,
-  type RestInit,
-  type TestPlatform,
-} from './support/platform.js';
+import { bootPlatform, uniqueSlug, usingRealServices, type RestAnswer, type TestPlatform } from './support/platform.js';
+import { waitFor } from './support/rest.js';
+import { signUp } from './support/tenants.js';
 
 // The tenantsdb document's flow as a new user meets it, with only its documented routes
 // (specs/tenantsdb-api.md) and the API key /signup hands out: no GraphQL, no publish step, no
@@ -14,50 +9,35 @@ import {
 // blueprint → admin query on the tenant's blueprint database → deployments with and without a
 // version → blueprints listed with where they are deployed.
 
-const PASSWORD = 'Tenantsdb-Flow-Passphrase-7';
-const FORWARDED = {
-  'x-forwarded-for': `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
-};
-
 describe('the tenantsdb flow over REST alone', () => {
   let t: TestPlatform;
   let key: string;
 
-  const rest = (path: string, init: RestInit = {}): Promise<RestAnswer> =>
-    t.rest(path, {
-      ...init,
-      token: init.token === undefined ? key : init.token,
-      headers: { ...FORWARDED, ...init.headers },
-    });
   const ok = (answer: RestAnswer, status = 200) => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     return answer.body;
   };
-  const post = (path: string, body: unknown) => rest(path, { method: 'POST', body });
   const workspaceQuery = async (workspace: string, query: string) =>
-    ok(await post(`/workspaces/${workspace}/queries`, { query }));
-  const adminQuery = async (body: Record<string, unknown>) => ok(await post('/admin/query', body));
+    ok(await t.rest(`/workspaces/${workspace}/queries`, { method: 'POST', token: key, body: { query } }));
+  const adminQuery = async (body: Record<string, unknown>) =>
+    ok(await t.rest('/admin/query', { method: 'POST', token: key, body: body }));
   const deploy = async (body: Record<string, unknown>) => {
-    const queued = ok(await post('/deployments', body), 202);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const state = ok(await rest(`/deployments/${queued.job_id}`));
-      if (!['pending', 'running'].includes(state.status)) return state;
-      if (Date.now() > deadline) throw new Error(`deployment ${queued.job_id} still ${state.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const queued = ok(await t.rest('/deployments', { method: 'POST', token: key, body: body }), 202);
+    return waitFor(
+      async () => {
+        const state = ok(await t.rest(`/deployments/${queued.job_id}`, { token: key }));
+        return ['pending', 'running'].includes(state.status) ? undefined : state;
+      },
+      `deployment ${queued.job_id} to finish`,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
   };
   const blueprintNamed = async (name: string) =>
-    ok(await rest('/blueprints')).blueprints.find((b: { name: string }) => b.name === name);
+    ok(await t.rest('/blueprints', { token: key })).blueprints.find((b: { name: string }) => b.name === name);
 
   beforeAll(async () => {
     t = await bootPlatform();
-    const signup = await post('/signup', {
-      email: `flow-${uniqueSlug()}@example.com`,
-      password: PASSWORD,
-      project_name: 'Flow',
-    });
-    key = ok(signup, 201).api_key as string;
+    key = (await signUp(t, 'flow')).apiKey;
     expect(key).toMatch(/^tenantsdb_sk_/);
   });
 
@@ -67,27 +47,38 @@ describe('the tenantsdb flow over REST alone', () => {
 
   it('workspace → DDL → tenant from the blueprint → admin query → deploy (next, named) → blueprints', async () => {
     const app = uniqueSlug('app');
-    const created = ok(await post('/workspaces', { name: app, database: 'PostgreSQL' }), 201);
+    const created = ok(
+      await t.rest('/workspaces', { method: 'POST', token: key, body: { name: app, database: 'PostgreSQL' } }),
+      201,
+    );
     expect(created).toMatchObject({ success: true, id: app, blueprint: app, database: 'PostgreSQL' });
 
     await workspaceQuery(app, 'CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL)');
     // A change made by mistake, reverted from the deploy queue: it never reaches a tenant.
     await workspaceQuery(app, 'CREATE TABLE scratch (id int)');
-    const diff = ok(await rest(`/workspaces/${app}/diff`));
+    const diff = ok(await t.rest(`/workspaces/${app}/diff`, { token: key }));
     const scratch = diff.changes.find((c: { statement: string }) => /scratch/.test(c.statement));
     expect(scratch).toMatchObject({ reversible: true });
-    expect(ok(await post(`/workspaces/${app}/diff/${scratch.ddl_id}/revert`, {}))).toMatchObject({
+    expect(
+      ok(await t.rest(`/workspaces/${app}/diff/${scratch.ddl_id}/revert`, { method: 'POST', token: key, body: {} })),
+    ).toMatchObject({
       ddl_id: scratch.ddl_id,
       status: 'reverted',
     });
-    expect(ok(await rest(`/workspaces/${app}/diff`)).changes.map((c: { statement: string }) => c.statement)).toEqual([
-      'CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL)',
-    ]);
+    expect(
+      ok(await t.rest(`/workspaces/${app}/diff`, { token: key })).changes.map(
+        (c: { statement: string }) => c.statement,
+      ),
+    ).toEqual(['CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL)']);
 
     // Nothing was published: the tenant's creation publishes the workspace's schema as 1.0.
     const acme = uniqueSlug('acme');
     const tenant = ok(
-      await post('/tenants', { tenant_id: acme, databases: [{ blueprint: app, isolation_level: 1 }] }),
+      await t.rest('/tenants', {
+        method: 'POST',
+        token: key,
+        body: { tenant_id: acme, databases: [{ blueprint: app, isolation_level: 1 }] },
+      }),
       201,
     );
     expect(tenant).toMatchObject({
@@ -104,7 +95,7 @@ describe('the tenantsdb flow over REST alone', () => {
       ],
     });
     expect(await blueprintNamed(app)).toMatchObject({ name: app, version: '1.0', deployed_to: [acme] });
-    expect(ok(await rest(`/workspaces/${app}/diff`)).count).toBe(0);
+    expect(ok(await t.rest(`/workspaces/${app}/diff`, { token: key })).count).toBe(0);
 
     // The admin query runs on the tenant's database from the blueprint, not on its own schema.
     const inserted = await adminQuery({
@@ -127,10 +118,18 @@ describe('the tenantsdb flow over REST alone', () => {
       query: `SELECT count(*)::int FROM accounts`,
     });
     expect(tables.results[0].rows).toEqual([[1]]);
-    const ownSchema = await post('/admin/query', { tenant_id: acme, query: 'SELECT name FROM accounts' });
+    const ownSchema = await t.rest('/admin/query', {
+      method: 'POST',
+      token: key,
+      body: { tenant_id: acme, query: 'SELECT name FROM accounts' },
+    });
     expect(ownSchema.status, JSON.stringify(ownSchema.body)).toBe(400);
     expect(ownSchema.body.error.message).toMatch(/accounts/);
-    const noSuch = await post('/admin/query', { tenant_id: acme, blueprint: uniqueSlug('nope'), query: 'SELECT 1' });
+    const noSuch = await t.rest('/admin/query', {
+      method: 'POST',
+      token: key,
+      body: { tenant_id: acme, blueprint: uniqueSlug('nope'), query: 'SELECT 1' },
+    });
     expect(noSuch.status).toBe(404);
 
     // A deployment without a version publishes the pending change as the next version and applies it.
@@ -155,9 +154,17 @@ describe('the tenantsdb flow over REST alone', () => {
     const named = await deploy({ blueprint_name: app, version: 'v3', deploy_all: true });
     expect(named).toMatchObject({ version: '3.0', status: 'completed', completed_tenants: 1 });
     // Versions only go forward; nothing pending means nothing new to publish.
-    const backwards = await post('/deployments', { blueprint_name: app, version: '2.0', deploy_all: true });
+    const backwards = await t.rest('/deployments', {
+      method: 'POST',
+      token: key,
+      body: { blueprint_name: app, version: '2.0', deploy_all: true },
+    });
     expect(backwards.status, JSON.stringify(backwards.body)).toBe(409);
-    const unchanged = await post('/deployments', { blueprint_name: app, version: '4.0', deploy_all: true });
+    const unchanged = await t.rest('/deployments', {
+      method: 'POST',
+      token: key,
+      body: { blueprint_name: app, version: '4.0', deploy_all: true },
+    });
     expect(unchanged.status, JSON.stringify(unchanged.body)).toBe(409);
     // No version and nothing pending: the latest again, already in place.
     expect(await deploy({ blueprint_name: app, deploy_all: true })).toMatchObject({
@@ -168,16 +175,23 @@ describe('the tenantsdb flow over REST alone', () => {
 
     // A tenant created now starts from the latest version; nothing new is published for it.
     const globex = uniqueSlug('globex');
-    ok(await post('/tenants', { tenant_id: globex, databases: [{ blueprint: app }] }), 201);
+    ok(
+      await t.rest('/tenants', {
+        method: 'POST',
+        token: key,
+        body: { tenant_id: globex, databases: [{ blueprint: app }] },
+      }),
+      201,
+    );
     const everywhere = await adminQuery({ all_tenants: true, blueprint: app, query: 'SELECT count(*) FROM invoices' });
     expect(everywhere).toMatchObject({ all_tenants: true, tenant_count: 2, succeeded: 2, failed: 0 });
     expect(everywhere.results.map((r: { tenant_id: string }) => r.tenant_id).sort()).toEqual([acme, globex].sort());
 
-    const versions = ok(await rest(`/blueprints/${app}/versions`));
+    const versions = ok(await t.rest(`/blueprints/${app}/versions`, { token: key }));
     expect(versions.versions.map((v: { version: string }) => v.version)).toEqual(['3.0', '1.1', '1.0']);
     expect(versions.versions[0].deployed_to).toEqual([acme, globex].sort());
     expect(versions.versions[1].changes).toEqual(['ALTER TABLE accounts ADD COLUMN email text']);
-    expect(ok(await rest('/blueprints')).blueprints).toEqual([
+    expect(ok(await t.rest('/blueprints', { token: key })).blueprints).toEqual([
       {
         id: expect.stringMatching(new RegExp(`_${app}_v3_0$`)),
         name: app,
@@ -189,13 +203,13 @@ describe('the tenantsdb flow over REST alone', () => {
         deployed_to: [acme, globex].sort(),
       },
     ]);
-    const history = ok(await rest(`/tenants/${acme}/deployments`));
+    const history = ok(await t.rest(`/tenants/${acme}/deployments`, { token: key }));
     expect(history.deployments.map((d: { version: string }) => d.version)).toEqual(['3.0', '3.0', '1.1']);
   }, 120_000);
 
   it('a first deployment publishes 1.0 with no tenants yet; a refused tenant creation publishes nothing', async () => {
     const shop = uniqueSlug('shop');
-    ok(await post('/workspaces', { name: shop, database: 'PostgreSQL' }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: key, body: { name: shop, database: 'PostgreSQL' } }), 201);
     await workspaceQuery(shop, 'CREATE TABLE orders (id serial PRIMARY KEY)');
     expect(await deploy({ blueprint_name: shop, version: '1.0', deploy_all: true })).toMatchObject({
       version: '1.0',
@@ -206,24 +220,25 @@ describe('the tenantsdb flow over REST alone', () => {
 
     // Planned before anything is written: the unknown blueprint refuses the whole request.
     const draft = uniqueSlug('draft');
-    ok(await post('/workspaces', { name: draft, database: 'PostgreSQL' }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: key, body: { name: draft, database: 'PostgreSQL' } }), 201);
     await workspaceQuery(draft, 'CREATE TABLE notes (id int)');
     const tenantId = uniqueSlug('t');
-    const refused = await post('/tenants', {
-      tenant_id: tenantId,
-      databases: [{ blueprint: draft }, { blueprint: uniqueSlug('missing') }],
+    const refused = await t.rest('/tenants', {
+      method: 'POST',
+      token: key,
+      body: {
+        tenant_id: tenantId,
+        databases: [{ blueprint: draft }, { blueprint: uniqueSlug('missing') }],
+      },
     });
     expect(refused.status, JSON.stringify(refused.body)).toBe(404);
     expect(await blueprintNamed(draft)).toBeUndefined();
-    expect((await rest(`/tenants/${tenantId}`)).status).toBe(404);
-    expect(ok(await rest(`/workspaces/${draft}/diff`)).count).toBe(1);
+    expect((await t.rest(`/tenants/${tenantId}`, { token: key })).status).toBe(404);
+    expect(ok(await t.rest(`/workspaces/${draft}/diff`, { token: key })).count).toBe(1);
 
     // Another project cannot deploy, publish or query any of it.
-    const other = ok(
-      await post('/signup', { email: `other-${uniqueSlug()}@example.com`, password: PASSWORD, project_name: 'Other' }),
-      201,
-    ).api_key as string;
-    const foreign = await rest('/deployments', {
+    const other = (await signUp(t, 'other')).apiKey;
+    const foreign = await t.rest('/deployments', {
       method: 'POST',
       token: other,
       body: { blueprint_name: draft, deploy_all: true },
@@ -234,22 +249,24 @@ describe('the tenantsdb flow over REST alone', () => {
 
   it('requests racing to publish the same workspace settle on one version', async () => {
     const rush = uniqueSlug('rush');
-    ok(await post('/workspaces', { name: rush, database: 'PostgreSQL' }), 201);
+    ok(await t.rest('/workspaces', { method: 'POST', token: key, body: { name: rush, database: 'PostgreSQL' } }), 201);
     await workspaceQuery(rush, 'CREATE TABLE items (id serial PRIMARY KEY)');
     const [one, two] = [uniqueSlug('r1'), uniqueSlug('r2')];
     const tenants = await Promise.all([
-      post('/tenants', { tenant_id: one, databases: [{ blueprint: rush }] }),
-      post('/tenants', { tenant_id: two, databases: [{ blueprint: rush }] }),
+      t.rest('/tenants', { method: 'POST', token: key, body: { tenant_id: one, databases: [{ blueprint: rush }] } }),
+      t.rest('/tenants', { method: 'POST', token: key, body: { tenant_id: two, databases: [{ blueprint: rush }] } }),
     ]);
     for (const answer of tenants) ok(answer, 201);
     const versionsOf = async () =>
-      ok(await rest(`/blueprints/${rush}/versions`)).versions.map((v: { version: string }) => v.version);
+      ok(await t.rest(`/blueprints/${rush}/versions`, { token: key })).versions.map(
+        (v: { version: string }) => v.version,
+      );
     expect(await versionsOf()).toEqual(['1.0']);
 
     await workspaceQuery(rush, 'ALTER TABLE items ADD COLUMN label text');
     const deployments = await Promise.all([
-      post('/deployments', { blueprint_name: rush, deploy_all: true }),
-      post('/deployments', { blueprint_name: rush, deploy_all: true }),
+      t.rest('/deployments', { method: 'POST', token: key, body: { blueprint_name: rush, deploy_all: true } }),
+      t.rest('/deployments', { method: 'POST', token: key, body: { blueprint_name: rush, deploy_all: true } }),
     ]);
     expect(deployments.map((d) => ok(d, 202).version)).toEqual(['1.1', '1.1']);
     expect(await versionsOf()).toEqual(['1.1', '1.0']);
@@ -261,11 +278,15 @@ describe('the tenantsdb flow over REST alone', () => {
     'the admin query reaches a dedicated (level 2) blueprint database too',
     async () => {
       const crm = uniqueSlug('crm');
-      ok(await post('/workspaces', { name: crm, database: 'PostgreSQL' }), 201);
+      ok(await t.rest('/workspaces', { method: 'POST', token: key, body: { name: crm, database: 'PostgreSQL' } }), 201);
       await workspaceQuery(crm, 'CREATE TABLE contacts (id serial PRIMARY KEY, email text)');
       const initech = uniqueSlug('initech');
       const created = ok(
-        await post('/tenants', { tenant_id: initech, databases: [{ blueprint: crm, isolation_level: 2 }] }),
+        await t.rest('/tenants', {
+          method: 'POST',
+          token: key,
+          body: { tenant_id: initech, databases: [{ blueprint: crm, isolation_level: 2 }] },
+        }),
         201,
       );
       expect(created.databases[0]).toMatchObject({ blueprint: crm, isolation_level: 2 });
@@ -278,14 +299,14 @@ describe('the tenantsdb flow over REST alone', () => {
         status: 'success',
         rows: [[created.databases[0].connection.database, 'a@initech.example']],
       });
-      ok(await rest(`/tenants/${initech}?hard=true`, { method: 'DELETE' }));
+      ok(await t.rest(`/tenants/${initech}?hard=true`, { token: key, method: 'DELETE' }));
     },
     120_000,
   );
 
   it('health reports the database connections in the documented shapes', async () => {
-    const detailed = ok(await rest('/api/health/detailed', { token: t.operatorKey }));
-    const status = ok(await rest('/api/v1/status', { token: t.operatorKey }));
+    const detailed = ok(await t.rest('/api/health/detailed', { token: t.operatorKey }));
+    const status = ok(await t.rest('/api/v1/status', { token: t.operatorKey }));
     const connections = detailed.data.components.database.connections;
     const pool = status.data.components.database.connection_pool;
     if (usingRealServices) {

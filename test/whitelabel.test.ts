@@ -1,12 +1,14 @@
 import dns2 from 'dns2';
+import { decodeJwt } from 'jose';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stagingCallerId, stagingPrefix } from '../lib/storage-url.js';
 import { bootPlatform, uniqueSlug, type RestAnswer, type TestPlatform } from './support/platform.js';
 import { createTenant, signInTenantAdmin } from './support/tenants.js';
 
-// Whitelabel end to end through the gateway: brands validated, assets uploaded as multipart and
-// checked by their bytes, re-encoded with sharp into the object store, and custom domains verified
-// against a real DNS server started here (dns2) that the platform is pointed at
+// Whitelabel end to end through the gateway: brands validated, assets streamed as multipart into
+// the staging area, claimed by tenancy and checked by their bytes, re-encoded with sharp into the
+// object store, and custom domains verified against a real DNS server started here (dns2) that the platform is pointed at
 // (WHITELABEL_DNS_SERVERS → deps.whitelabel.dnsServers).
 
 const HEADERS = { 'x-forwarded-for': `198.18.${Math.floor(Math.random() * 256)}.9` };
@@ -194,6 +196,17 @@ describe('whitelabel', () => {
       400,
       'VALIDATION_ERROR',
     );
+    // Another tenant: refused by tenancy when it claims the staged bytes.
+    forgeError(
+      await upload({ type: 'logo', tenant_id: otherTenantId }, { bytes: png, name: 'a.png', type: 'image/png' }),
+      403,
+      'TENANT_MISMATCH',
+    );
+    // Every upload above was streamed into the admin's staging area; accepted or refused, none is left.
+    const staging = stagingPrefix(stagingCallerId({ kind: 'user', id: decodeJwt(adminToken).sub! }));
+    const left: string[] = [];
+    for await (const blob of t.platform.deps.blobs.list(`${staging}/`)) left.push(blob.key);
+    expect(left).toEqual([]);
   });
 
   it('verifies a custom domain by its TXT record on a real DNS server, honest about TLS', async () => {

@@ -14,6 +14,7 @@ import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
   JWKS_CHANGED_CHANNEL,
+  ISSUED_AT_MS_CLAIM,
   REVOCATIONS_RESTORED_KEY,
   userRevokedKey,
 } from '../../lib/access-token.js';
@@ -79,6 +80,7 @@ const jwksAnswer = z.object({
 const claimsSchema = z.object({
   sub: z.string().min(1),
   iat: z.number(),
+  [ISSUED_AT_MS_CLAIM]: z.number().int().optional(),
   tenant_id: z.string().min(1).nullable(),
   roles: z.array(z.string()),
   scope: z.string().optional(),
@@ -257,10 +259,22 @@ export function createRevocationRestorer({ execute, logger }: Pick<JwtDeps, 'exe
   };
 }
 
+/**
+ * When the token was issued, in epoch ms: its `iat_ms` claim, which must lie in the second `iat`
+ * names. A token without it (signed before the claim existed) counts from the start of its
+ * second, so a revocation in that same second still refuses it (fail closed).
+ */
+function issuedAtMsOf(claims: z.infer<typeof claimsSchema>): number {
+  const ms = claims[ISSUED_AT_MS_CLAIM];
+  if (ms === undefined) return claims.iat * 1000;
+  if (Math.floor(ms / 1000) !== claims.iat) throw invalid();
+  return ms;
+}
+
 async function assertNotRevoked(
   kv: Kv,
   userId: string,
-  issuedAt: number,
+  issuedAtMs: number,
   logger: Logger,
   restore: () => Promise<void>,
 ): Promise<void> {
@@ -283,7 +297,7 @@ async function assertNotRevoked(
     logger.error({ err: error }, 'revocation check unavailable');
     throw new AppError('SERVICE_UNAVAILABLE', 'Access tokens cannot be verified right now');
   }
-  if (revokedAt !== null && issuedAt <= Number(revokedAt)) {
+  if (revokedAt !== null && issuedAtMs <= Number(revokedAt)) {
     throw new AppError('UNAUTHORIZED', 'Access token has been revoked');
   }
 }
@@ -302,7 +316,7 @@ export function createJwtResolver(deps: JwtDeps & { jwks?: JwksSource }): Creden
     const parsed = claimsSchema.safeParse(payload);
     if (!parsed.success) throw invalid();
     const claims = parsed.data;
-    await assertNotRevoked(deps.kv, claims.sub, claims.iat, deps.logger, restore);
+    await assertNotRevoked(deps.kv, claims.sub, issuedAtMsOf(claims), deps.logger, restore);
     // Roles decide; the token's own scope list can only narrow what the roles grant.
     const granted = scopesForRoles(claims.roles);
     const listed = claims.scope === undefined ? null : new Set(claims.scope.split(' '));

@@ -4,7 +4,6 @@ import type { z } from 'zod';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import { readBody } from '../../lib/http/body.js';
-import { readMultipart } from '../../lib/http/multipart.js';
 import type { Logger } from '../../lib/logger.js';
 import type { BlobStore } from '../../lib/runtime/blob-store.js';
 import type { ClientInfo, Principal } from '../../lib/principal.js';
@@ -158,16 +157,11 @@ function readQuery(url: URL): Record<string, string | string[]> {
   return query;
 }
 
-async function readJsonBody(
-  req: IncomingMessage,
-  method: string,
-  route?: RestRoute,
-): Promise<{ parsed: unknown; raw?: string }> {
+async function readJsonBody(req: IncomingMessage, method: string): Promise<{ parsed: unknown; raw?: string }> {
   if (!BODY_METHODS.has(method)) return { parsed: undefined };
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return { parsed: undefined };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (route?.multipart && type === 'multipart/form-data') return { parsed: await readMultipart(req, route.multipart) };
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
       'UNSUPPORTED_MEDIA_TYPE',
@@ -337,7 +331,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
                 execute({ document, variables, principal: caller.principal, requestId, client: caller.client }),
             }),
           }
-        : await readJsonBody(req, method, route);
+        : await readJsonBody(req, method);
       const target = `${url.pathname}${url.search}`;
       const idempotent = await options.idempotency?.begin({
         req,

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { AppError, appErrorFromGraphQL } from '../../lib/errors.js';
 import type { BlobStore } from '../../lib/runtime/blob-store.js';
+import type { UploadPurpose } from '../../lib/storage-url.js';
 import type { ExecuteResult } from './handler.js';
 
 /** What a route that reads its own body gets from the handler. */
@@ -23,17 +24,20 @@ export interface StagedUpload {
 const MAX_FIELDS = 20;
 const MAX_FIELD_BYTES = 64 * 1024;
 
-const TICKET = `query UploadTicket { uploadTicket { maxBytes stagingPrefix } }`;
+const TICKET = `query UploadTicket($purpose: UploadPurpose) { uploadTicket(purpose: $purpose) { maxBytes stagingPrefix } }`;
 
 /**
  * multipart/form-data with one `file` part, streamed (busboy) straight into the object store's
- * staging area; nothing is buffered whole. The platform subgraph is asked first (uploadTicket),
- * so a caller without write:storage is refused before a byte is read, and the size limit is the
- * configured one. The text fields come back as strings for the route to map.
+ * staging area; nothing is buffered whole. The platform subgraph is asked first (uploadTicket for
+ * the upload's purpose), so a caller without the purpose's scope (write:storage for a stored
+ * file, write:tenants for a brand asset) is refused before a byte is read, and the size limit is
+ * the purpose's. The text fields come back as strings for the route to map; the service the
+ * upload is for claims the staged bytes and deletes them.
  */
 export async function receiveMultipartUpload(
   req: IncomingMessage,
   ctx: BodyReceiverContext,
+  { purpose = 'storage' }: { purpose?: UploadPurpose } = {},
 ): Promise<{ fields: Record<string, string>; staged: StagedUpload }> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'multipart/form-data') {
@@ -41,7 +45,7 @@ export async function receiveMultipartUpload(
   }
   if (!ctx.blobs) throw new AppError('NOT_CONFIGURED', 'This gateway has no object store to receive uploads');
   const blobs = ctx.blobs;
-  const ticketAnswer = await ctx.execute(TICKET);
+  const ticketAnswer = await ctx.execute(TICKET, { purpose });
   const ticket = (ticketAnswer.data as { uploadTicket?: { maxBytes: number; stagingPrefix: string } } | null)
     ?.uploadTicket;
   if (!ticket) throw appErrorFromGraphQL(ticketAnswer.errors?.[0] ?? { message: 'No upload ticket' });

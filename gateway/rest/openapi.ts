@@ -145,7 +145,7 @@ function describeOperation(route: RestRoute, dialectName: DialectName): Record<s
           requestBody: {
             required: true,
             content: {
-              [route.multipart ? 'multipart/form-data' : 'application/json']: {
+              [route.receiveBody ? 'multipart/form-data' : 'application/json']: {
                 schema: toJsonSchema(route.input!.body!, 'input'),
               },
             },

@@ -71,11 +71,6 @@ export interface RouteDefinition<I extends RouteInputSchemas, TData, TPayload, T
   variables?: (input: RouteInput<I>) => NoInfer<TVariables>;
   /** The documented payload, before the dialect's envelope. */
   respond: (data: TData, input: RouteInput<I>) => TPayload;
-  /**
-   * The route takes multipart/form-data (one file, parsed with busboy): the body its schema sees
-   * is the text fields plus the file as `{ filename, mime_type, size, content_base64 }`.
-   */
-  multipart?: { fileField: string; maxFileBytes: number };
   /** Success status; 200 when absent. */
   status?: number;
   /** Overrides `status` from the payload, e.g. 503 when a health check says unhealthy. */

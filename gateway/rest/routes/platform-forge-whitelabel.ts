@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { graphql, type ResultOf } from '../graphql.js';
+import { receiveMultipartUpload } from '../multipart.js';
 import { defineRoute, type RestRoute } from '../route.js';
 import { isoTimestamp } from '../schemas.js';
 
@@ -59,30 +60,49 @@ const createBrand = defineRoute({
   }),
 });
 
-const MAX_UPLOAD_BYTES = 512 * 1024;
-
 const uploadAsset = defineRoute({
   dialect: 'platform-forge',
   method: 'POST',
   path: '/api/v1/whitelabel/assets/upload',
   summary: 'Upload a brand asset (multipart/form-data: file, type, tenant_id)',
   status: 201,
-  multipart: { fileField: 'file', maxFileBytes: MAX_UPLOAD_BYTES },
+  // Streamed into the object store's staging area (upload ticket `brand_asset`: write:tenants,
+  // 512 KiB); tenancy claims the staged bytes, checks and re-encodes them, and deletes them.
+  receiveBody: async (req, ctx) => {
+    const { fields, staged } = await receiveMultipartUpload(req, ctx, { purpose: 'brand_asset' });
+    return {
+      staging_key: staged.key,
+      sha256: staged.sha256,
+      filename: staged.filename,
+      type: fields.type ?? '',
+      tenant_id: fields.tenant_id || undefined,
+    };
+  },
+  // Loose on purpose: tenancy validates (and deletes the staged bytes when it refuses).
   input: {
     body: z.object({
-      file: z.object({
-        filename: z.string().max(255).nullable(),
-        mime_type: z.string().nullable(),
-        size: z.number().int(),
-        content_base64: z.string(),
-      }),
-      type: z.enum(['logo', 'favicon', 'banner']),
-      tenant_id: tenantId,
+      staging_key: z.string(),
+      sha256: z.string(),
+      filename: z.string().nullable(),
+      type: z.string().describe('logo | favicon | banner'),
+      tenant_id: z.string().optional(),
     }),
   },
   operation: graphql(`
-    mutation ForgeUploadAsset($tenantId: ID, $type: String!, $filename: String, $contentBase64: String!) {
-      uploadBrandAsset(tenantId: $tenantId, type: $type, filename: $filename, contentBase64: $contentBase64) {
+    mutation ForgeUploadAsset(
+      $tenantId: ID
+      $type: String!
+      $filename: String
+      $stagingKey: String!
+      $sha256: String!
+    ) {
+      uploadBrandAsset(
+        tenantId: $tenantId
+        type: $type
+        filename: $filename
+        stagingKey: $stagingKey
+        sha256: $sha256
+      ) {
         id
         tenantId
         type
@@ -101,8 +121,9 @@ const uploadAsset = defineRoute({
   variables: ({ body }) => ({
     tenantId: body.tenant_id,
     type: body.type,
-    filename: body.file.filename,
-    contentBase64: body.file.content_base64,
+    filename: body.filename?.slice(0, 255) ?? null,
+    stagingKey: body.staging_key,
+    sha256: body.sha256,
   }),
   respond: ({ uploadBrandAsset: a }) => ({
     id: a.id,

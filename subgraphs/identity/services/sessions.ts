@@ -26,14 +26,13 @@ export interface SessionTokens {
 const ACTIVE = 'active';
 
 /**
- * Access tokens carry whole-second `iat`s and revocation refuses every token with `iat` at or
- * before the revocation second. A token minted in the very second of a revocation would be
- * refused too, so minting waits for the next second in that (rare) case.
+ * Access tokens carry their issue time in milliseconds and revocation refuses every token issued
+ * at or before the revocation's millisecond. A token minted in that very millisecond would be
+ * refused too, so minting waits for the next one (at most a millisecond, and only then).
  */
 async function waitPastRevocation(user: Pick<User, 'tokensValidAfter'>): Promise<void> {
   if (!user.tokensValidAfter) return;
-  const revokedSecond = Math.floor(user.tokensValidAfter.getTime() / 1000);
-  const wait = (revokedSecond + 1) * 1000 - Date.now();
+  const wait = user.tokensValidAfter.getTime() + 1 - Date.now();
   if (wait > 0) await sleep(wait);
 }
 
@@ -146,9 +145,8 @@ export async function revokeUserSessions({
     where: { userId, revokedAt: null },
     data: { revokedAt: now },
   });
-  const revokedSecond = Math.floor(now.getTime() / 1000);
-  // Lives as long as the tokens it refuses can; a later revocation overwrites it with a later second.
-  await deps.kv.cache.set(userRevokedKey(userId), String(revokedSecond), USER_REVOKED_TTL_SECONDS);
+  // Lives as long as the tokens it refuses can; a later revocation overwrites it with a later time.
+  await deps.kv.cache.set(userRevokedKey(userId), String(now.getTime()), USER_REVOKED_TTL_SECONDS);
   await deps.kv.pubsub.publish(USER_REVOKED_CHANNEL, userId);
   return { revokedRefreshTokens: count };
 }
@@ -187,7 +185,7 @@ export async function restoreTokenRevocations({
         const at = tokensValidAfter!.getTime();
         const ttlSeconds = Math.ceil((at + keepMs - now.getTime()) / 1000);
         if (ttlSeconds <= 0) return false;
-        return deps.kv.cache.setIfAbsent(userRevokedKey(id), String(Math.floor(at / 1000)), ttlSeconds);
+        return deps.kv.cache.setIfAbsent(userRevokedKey(id), String(at), ttlSeconds);
       }),
     );
     restored += written.filter(Boolean).length;

@@ -5,6 +5,7 @@ import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
   ACCESS_TOKEN_TTL_SECONDS,
+  ISSUED_AT_MS_CLAIM,
   JWKS_CHANGED_CHANNEL,
   type AccessTokenClaims,
 } from '../../../lib/access-token.js';
@@ -220,7 +221,12 @@ export async function signAccessToken({
 }): Promise<{ token: string; expiresIn: number; kid: string }> {
   const key = await getActiveSigningKey({ deps, now });
   const iat = Math.floor(now.getTime() / 1000);
-  const payload: Record<string, unknown> = { tenant_id: claims.tenant_id, roles: claims.roles, scope: claims.scope };
+  const payload: Record<string, unknown> = {
+    tenant_id: claims.tenant_id,
+    roles: claims.roles,
+    scope: claims.scope,
+    [ISSUED_AT_MS_CLAIM]: now.getTime(),
+  };
   if (claims.project_id) payload.project_id = claims.project_id;
   const token = await new SignJWT(payload)
     .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: 'at+jwt' })

@@ -1,5 +1,6 @@
 import { AppError } from '../../../lib/errors.js';
 import { AUTHENTICATE_SCOPE, requireScope, type Principal } from '../../../lib/principal.js';
+import { UPLOAD_PURPOSES, type UploadPurpose } from '../../../lib/storage-url.js';
 import { builder } from '../builder.js';
 import {
   completeSignedUpload,
@@ -92,15 +93,25 @@ const StorageStatsRef = builder.objectRef<StorageStats>('StorageStats').implemen
   }),
 });
 
+const UploadPurposeEnum = builder.enumType('UploadPurpose', { values: UPLOAD_PURPOSES });
+const UPLOAD_SCOPES = { storage: 'write:storage', brand_asset: 'write:tenants' } as const satisfies Record<
+  UploadPurpose,
+  string
+>;
+
 const StorageOperationEnum = builder.enumType('StorageUrlOperation', { values: ['upload', 'download'] as const });
 
 builder.queryFields((t) => ({
   uploadTicket: t.field({
     type: UploadTicketRef,
-    description: 'Asked by the gateway before it streams an upload. Requires write:storage.',
-    resolve: (_root, _args, ctx) => {
-      const principal = requireScope(ctx.principal, 'write:storage');
-      return getUploadTicket({ deps: ctx.deps, principal });
+    description:
+      'Asked by the gateway before it streams an upload into staging. Requires write:storage for a stored file, ' +
+      'write:tenants for a brand asset (claimed by tenancy uploadBrandAsset).',
+    args: { purpose: t.arg({ type: UploadPurposeEnum, defaultValue: 'storage' }) },
+    resolve: (_root, args, ctx) => {
+      const purpose = args.purpose ?? 'storage';
+      const principal = requireScope(ctx.principal, UPLOAD_SCOPES[purpose]);
+      return getUploadTicket({ deps: ctx.deps, principal, purpose });
     },
   }),
   storageUrl: t.field({

@@ -78,12 +78,15 @@ builder.mutationFields((t) => ({
   }),
   uploadBrandAsset: t.field({
     type: BrandAssetRef,
-    description: 'Requires write:tenants. PNG, JPEG, WebP or GIF, at most 512 KiB; stored re-encoded.',
+    description:
+      'Requires write:tenants. Claims an image the gateway staged (uploadTicket purpose brand_asset): PNG, JPEG, ' +
+      'WebP or GIF, at most 512 KiB; stored re-encoded, the staged bytes deleted.',
     args: {
       tenantId: t.arg.id(),
       type: t.arg.string({ required: true }),
       filename: t.arg.string(),
-      contentBase64: t.arg.string({ required: true }),
+      stagingKey: t.arg.string({ required: true, description: 'Where the gateway staged the bytes' }),
+      sha256: t.arg.string({ required: true, description: 'Of the staged bytes, as the gateway computed it' }),
     },
     resolve: (_root, args, ctx) =>
       uploadBrandAsset({

@@ -8,11 +8,14 @@ import type { Principal } from '../../../../lib/principal.js';
 import { assertBlobKey } from '../../../../lib/runtime/blob-store.js';
 import {
   fileBlobKey,
+  BRAND_ASSET_MAX_BYTES,
+  stagingCallerId,
   stagingPrefix,
   STORAGE_URL_KEY_LABEL,
   storageUrlPath,
   verifyStorageUrl,
   type StorageGrant,
+  type UploadPurpose,
 } from '../../../../lib/storage-url.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
@@ -35,23 +38,29 @@ import {
 
 export type { StoredFile };
 
-function callerId(principal: Principal): string {
-  return `${principal.kind}:${principal.id}`;
-}
+const callerId = stagingCallerId;
 
 export interface UploadTicket {
   maxBytes: number;
   stagingPrefix: string;
 }
 
-/** Asked by the gateway before it reads an upload's body: may this caller upload, and how much. */
+/**
+ * Asked by the gateway before it reads an upload's body: may this caller upload for this purpose,
+ * and how much. The scope is checked by the caller (schema) per purpose.
+ */
 export async function getUploadTicket({
   deps,
   principal,
+  purpose = 'storage',
 }: {
   deps: SubgraphDeps;
   principal: Principal;
+  purpose?: UploadPurpose;
 }): Promise<UploadTicket> {
+  if (purpose === 'brand_asset') {
+    return { maxBytes: BRAND_ASSET_MAX_BYTES, stagingPrefix: stagingPrefix(callerId(principal)) };
+  }
   resolveOwner(principal);
   const config = await getRuntimeConfig(deps);
   return { maxBytes: config.storage.max_upload_mb * 1024 * 1024, stagingPrefix: stagingPrefix(callerId(principal)) };

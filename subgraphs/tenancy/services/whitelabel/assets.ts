@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { AppError } from '../../../../lib/errors.js';
 import { newId } from '../../../../lib/ids.js';
 import type { Principal } from '../../../../lib/principal.js';
+import { assertBlobKey } from '../../../../lib/runtime/blob-store.js';
+import { BRAND_ASSET_MAX_BYTES, stagingCallerId, stagingPrefix } from '../../../../lib/storage-url.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
 import type { BrandAsset } from '../../../../prisma/generated/client.js';
@@ -11,11 +14,8 @@ import { whitelabelTenant } from './whitelabel-tenant.js';
 
 export type { BrandAsset };
 
-/**
- * Assets reach tenancy base64 inside a GraphQL request, and a subgraph request body is capped at
- * 1 MB: 512 KiB of image keeps it under that on every transport.
- */
-export const MAX_ASSET_BYTES = 512 * 1024;
+/** The gateway streams an asset into the staging area under this limit (upload ticket `brand_asset`). */
+export const MAX_ASSET_BYTES = BRAND_ASSET_MAX_BYTES;
 
 /** Raster formats only, recognised from their bytes: SVG can carry script and is refused. */
 const ACCEPTED = new Map([
@@ -36,17 +36,44 @@ const uploadInput = z.object({
   tenantId: z.string().nullish(),
   type: z.enum(['logo', 'favicon', 'banner']),
   filename: z.string().max(255).nullish(),
-  contentBase64: z
-    .string()
-    .min(1)
-    .max(Math.ceil((MAX_ASSET_BYTES * 4) / 3) + 4),
+  stagingKey: z.string().min(1).max(300),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256'),
 });
 
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /**
- * Requires write:tenants. The type is sniffed from the bytes (file-type), never taken from the
- * name or the declared type; the image is decoded and re-encoded with sharp (bounded pixels,
- * metadata such as EXIF location stripped, resized to the asset type's bounds), and the result is
- * what is stored in the object store.
+ * The staged bytes, checked: staged by this caller, present, within the limit and the SHA-256 the
+ * gateway computed while staging them (so what is processed is what the caller sent).
+ */
+async function readStaged(deps: SubgraphDeps, key: string, sha256: string): Promise<Buffer> {
+  assertBlobKey(key);
+  const staged = await deps.blobs.stat(key);
+  if (!staged) throw new AppError('NOT_FOUND', 'No staged upload with this key');
+  if (staged.size === 0) throw new AppError('VALIDATION_ERROR', 'The file is empty');
+  if (staged.size > MAX_ASSET_BYTES) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `Brand assets are limited to ${MAX_ASSET_BYTES} bytes`);
+  }
+  const bytes = await readAll(await deps.blobs.get(key));
+  if (bytes.length > MAX_ASSET_BYTES) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `Brand assets are limited to ${MAX_ASSET_BYTES} bytes`);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+    throw new AppError('VALIDATION_ERROR', 'The staged upload does not match its SHA-256');
+  }
+  return bytes;
+}
+
+/**
+ * Requires write:tenants. Claims an image the gateway streamed into this caller's staging area
+ * (upload ticket `brand_asset`); the staged object is deleted whatever happens. The type is
+ * sniffed from the bytes (file-type), never taken from the name or the declared type; the image
+ * is decoded and re-encoded with sharp (bounded pixels, metadata such as EXIF location stripped,
+ * resized to the asset type's bounds), and the result is what is stored in the object store.
  */
 export async function uploadBrandAsset({
   deps,
@@ -57,13 +84,27 @@ export async function uploadBrandAsset({
   principal: Principal | null;
   input: z.input<typeof uploadInput>;
 }): Promise<BrandAsset & { originalSize: number; originalType: string }> {
+  if (!principal) throw new AppError('UNAUTHORIZED', 'Authentication required');
+  // Only this caller's own staging may be claimed, and then it is always cleaned up.
+  const stagingKey = typeof input.stagingKey === 'string' ? input.stagingKey : '';
+  if (!stagingKey.startsWith(`${stagingPrefix(stagingCallerId(principal))}/`)) {
+    throw new AppError('FORBIDDEN', 'This upload was not staged by this caller');
+  }
+  try {
+    return await storeAsset(deps, principal, input);
+  } finally {
+    await deps.blobs.delete(stagingKey).catch(() => undefined);
+  }
+}
+
+async function storeAsset(
+  deps: SubgraphDeps,
+  principal: Principal,
+  input: z.input<typeof uploadInput>,
+): Promise<BrandAsset & { originalSize: number; originalType: string }> {
   const data = parseInput(uploadInput, input);
   const tenant = await whitelabelTenant(deps, principal, data.tenantId, 'write:tenants');
-  const bytes = Buffer.from(data.contentBase64, 'base64');
-  if (bytes.length === 0) throw new AppError('VALIDATION_ERROR', 'The file is empty');
-  if (bytes.length > MAX_ASSET_BYTES) {
-    throw new AppError('PAYLOAD_TOO_LARGE', `Brand assets are limited to ${MAX_ASSET_BYTES} bytes`);
-  }
+  const bytes = await readStaged(deps, data.stagingKey, data.sha256);
   const sniffed = await fileTypeFromBuffer(bytes);
   const format = sniffed ? ACCEPTED.get(sniffed.mime as never) : undefined;
   if (!sniffed || !format) {
