@@ -22,6 +22,7 @@ import type { BlobStore } from '../lib/runtime/blob-store.js';
 import { createStorageObjectHandler, STORAGE_URL_PATH } from './storage-objects.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
+import { installApolloFastPath } from './apollo-fast-path.js';
 import { InProcessDataSource, SignedRemoteDataSource, SubgraphPools, subgraphOrigin } from './data-sources.js';
 import { createAuditPlugin, type AuditSink } from './plugins/audit.js';
 import type { Authenticate } from './pipeline/authenticate.js';
@@ -132,6 +133,9 @@ function documentSource(document: string | DocumentNode): string {
   }
   return source;
 }
+
+// Apollo's per-request Operation rebuild and generic result shaping, done once per document.
+installApolloFastPath();
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
