@@ -42,9 +42,13 @@ function signedHeaders(
 /**
  * Entity fetches carry one representation per position in the result, so one entity reached
  * along many paths (the same product under every review) is sent many times. Each distinct
- * representation is sent once; the answer is expanded back to one entity per position, later
- * positions getting their own copy (the executor merges into them), and `_entities` errors are
- * repeated for every position they belong to: the executor sees what it would have seen.
+ * representation is sent once; the answer is expanded back to one entity per position, and
+ * `_entities` errors are repeated for every position they belong to: the executor sees what it
+ * would have seen. Positions of one representation share the answer's object, without copies:
+ * @apollo/gateway's deepMerge already assigns a received object by reference into the result, and
+ * everything later merged into a shared object comes from fetches of identical representations
+ * (same entity, same selection, since the positions share one fetch node's path), so each merge
+ * writes what the others would, and result shaping only reads the merged data.
  */
 export function dedupeRepresentations(variables: Record<string, unknown> | undefined): {
   variables: Record<string, unknown> | undefined;
@@ -70,12 +74,7 @@ export function dedupeRepresentations(variables: Record<string, unknown> | undef
     const entities = (response.data as { _entities?: unknown } | null | undefined)?._entities;
     // A subgraph answering the wrong count is reported by the executor as it would be anyway.
     if (!Array.isArray(entities) || entities.length !== unique.length) return response;
-    const handedOut = new Array<boolean>(unique.length).fill(false);
-    const expanded = positions.map((at) => {
-      if (handedOut[at]) return cloneJson(entities[at]);
-      handedOut[at] = true;
-      return entities[at];
-    });
+    const expanded = positions.map((at) => entities[at]);
     const errors = response.errors?.flatMap((error) => {
       const path = error.path;
       if (!path || path[0] !== '_entities' || typeof path[1] !== 'number') return [error];
@@ -89,14 +88,6 @@ export function dedupeRepresentations(variables: Record<string, unknown> | undef
     return { ...response, data: { ...response.data, _entities: expanded }, ...(errors ? { errors } : {}) };
   };
   return { variables: { ...variables, representations: unique }, expand };
-}
-
-function cloneJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(cloneJson);
-  if (typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = cloneJson((value as Record<string, unknown>)[key]);
-  return copy;
 }
 
 /**
