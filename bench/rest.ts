@@ -137,14 +137,40 @@ for (let i = 0; i < PAIRS; i++) {
   const order = i % 2 === 0 ? [0, 1] : [1, 0];
   for (const c of order) paired[c]!.push(await send(cases[c]!));
 }
-const sortedPairs = paired.map((xs) => [...xs].sort((a, b) => a - b));
-const pairLine = (p: number) => {
-  const rest = percentile(sortedPairs[0]!, p);
-  const graphql = percentile(sortedPairs[1]!, p);
+const pairLine = (pairs: number[][], p: number) => {
+  const sorted = pairs.map((xs) => [...xs].sort((a, b) => a - b));
+  const rest = percentile(sorted[0]!, p);
+  const graphql = percentile(sorted[1]!, p);
   return `  p${p}${' '.repeat(10 - String(p).length)} ${rest.toFixed(2)} / ${graphql.toFixed(2)} ms   REST/GraphQL ${(rest / graphql).toFixed(2)}x\n`;
 };
 process.stdout.write(
-  `\npaired, one request at a time (${PAIRS} pairs)   REST / GraphQL\n${pairLine(50)}${pairLine(95)}${pairLine(99)}` +
+  `\npaired, one request at a time (${PAIRS} pairs)   REST / GraphQL\n${pairLine(paired, 50)}${pairLine(paired, 95)}${pairLine(paired, 99)}` +
+    `  load average ${load()}\n`,
+);
+
+// Paired under load: CONNECTIONS callers at once, each sending a REST call and the same operation
+// over /graphql in turn (order alternating), for DURATION seconds per round. Both kinds share every
+// moment of the machine's load, which the separate rounds above cannot promise on a shared machine.
+const underLoad: number[][] = [[], []];
+for (let r = 0; r < ROUNDS; r++) {
+  const roundPairs: number[][] = [[], []];
+  const until = Date.now() + DURATION * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, worker) => {
+      for (let i = worker; Date.now() < until; i++) {
+        const order = i % 2 === 0 ? [0, 1] : [1, 0];
+        for (const c of order) roundPairs[c]!.push(await send(cases[c]!));
+      }
+    }),
+  );
+  underLoad[0]!.push(...roundPairs[0]!);
+  underLoad[1]!.push(...roundPairs[1]!);
+  process.stdout.write(
+    `round ${r + 1} paired under load: ${roundPairs[0]!.length} pairs\n${pairLine(roundPairs, 50)}${pairLine(roundPairs, 95)}  (load ${load()})\n`,
+  );
+}
+process.stdout.write(
+  `\npaired under load (${CONNECTIONS} connections, all rounds)   REST / GraphQL\n${pairLine(underLoad, 50)}${pairLine(underLoad, 95)}${pairLine(underLoad, 99)}` +
     `  load average ${load()}\n`,
 );
 await bench.close();

@@ -42,9 +42,13 @@ function signedHeaders(
 /**
  * Entity fetches carry one representation per position in the result, so one entity reached
  * along many paths (the same product under every review) is sent many times. Each distinct
- * representation is sent once; the answer is expanded back to one entity per position, later
- * positions getting their own copy (the executor merges into them), and `_entities` errors are
- * repeated for every position they belong to: the executor sees what it would have seen.
+ * representation is sent once; the answer is expanded back to one entity per position, and
+ * `_entities` errors are repeated for every position they belong to: the executor sees what it
+ * would have seen. Positions of one representation share the answer's object, without copies:
+ * @apollo/gateway's deepMerge already assigns a received object by reference into the result, and
+ * everything later merged into a shared object comes from fetches of identical representations
+ * (same entity, same selection, since the positions share one fetch node's path), so each merge
+ * writes what the others would, and result shaping only reads the merged data.
  */
 export function dedupeRepresentations(variables: Record<string, unknown> | undefined): {
   variables: Record<string, unknown> | undefined;
@@ -70,12 +74,7 @@ export function dedupeRepresentations(variables: Record<string, unknown> | undef
     const entities = (response.data as { _entities?: unknown } | null | undefined)?._entities;
     // A subgraph answering the wrong count is reported by the executor as it would be anyway.
     if (!Array.isArray(entities) || entities.length !== unique.length) return response;
-    const handedOut = new Array<boolean>(unique.length).fill(false);
-    const expanded = positions.map((at) => {
-      if (handedOut[at]) return cloneJson(entities[at]);
-      handedOut[at] = true;
-      return entities[at];
-    });
+    const expanded = positions.map((at) => entities[at]);
     const errors = response.errors?.flatMap((error) => {
       const path = error.path;
       if (!path || path[0] !== '_entities' || typeof path[1] !== 'number') return [error];
@@ -91,38 +90,95 @@ export function dedupeRepresentations(variables: Record<string, unknown> | undef
   return { variables: { ...variables, representations: unique }, expand };
 }
 
-function cloneJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(cloneJson);
-  if (typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = cloneJson((value as Record<string, unknown>)[key]);
-  return copy;
+/**
+ * The keep-alive connection pools of one gateway, one per subgraph origin (undici Pool). Shared by
+ * every data source of that origin: Apollo's, the ones real time builds on each schema load, and
+ * those of a reloaded supergraph, so a reload does not open new connections or leave old ones open.
+ * `retain` closes the pools of origins a new supergraph no longer uses and `close` all of them (gateway
+ * stop); a pool closes once the requests it holds have been answered (undici `close`). An operation
+ * still running on the old supergraph that fetches from a retired origin gets a new pool, closed by
+ * the next `retain` or `close`.
+ */
+export class SubgraphPools {
+  constructor(private readonly timeoutMs: number) {}
+
+  private readonly pools = new Map<string, Pool>();
+  private readonly closing = new Set<Promise<void>>();
+
+  /** The open pool of an origin (`http://host:port`), made on first use. */
+  get(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: POOL_CONNECTIONS,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** Origins with a pool now. */
+  origins(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  /** Closes the pools of every origin not in `inUse`, after their requests are answered. */
+  retain(inUse: Iterable<string>): Promise<void> {
+    const keep = new Set(inUse);
+    for (const origin of [...this.pools.keys()]) if (!keep.has(origin)) this.retire(origin);
+    return this.settled();
+  }
+
+  /** Closes every pool once its requests are answered; resolves when all sockets are closed. */
+  close(): Promise<void> {
+    for (const origin of [...this.pools.keys()]) this.retire(origin);
+    return this.settled();
+  }
+
+  private retire(origin: string): void {
+    const pool = this.pools.get(origin)!;
+    this.pools.delete(origin);
+    const closed: Promise<void> = pool
+      .close()
+      .catch(() => pool.destroy())
+      .finally(() => this.closing.delete(closed));
+    this.closing.add(closed);
+  }
+
+  private async settled(): Promise<void> {
+    await Promise.allSettled([...this.closing]);
+  }
+}
+
+/** The pool origin of a subgraph URL. */
+export function subgraphOrigin(url: string): string {
+  return new URL(url).origin;
 }
 
 /**
  * Production transport: the subgraph is another process, reached over HTTP through a keep-alive
- * connection pool (undici Pool, one per subgraph origin). It sends the request the way
+ * connection pool (SubgraphPools, one per subgraph origin). It sends the request the way
  * RemoteGraphQLDataSource does (POST JSON {query, variables, operationName}), without its
  * per-fetch Headers/Request/Response objects and web streams, and with the pool's timeouts (headers
  * within timeoutMs, then no gap longer than timeoutMs in the body) instead of an AbortSignal per fetch.
  */
 export class SignedRemoteDataSource implements GraphQLDataSource<GatewayContext> {
-  constructor(options: { name: string; url: string; signingSecret: string; timeoutMs: number }) {
+  constructor(options: { name: string; url: string; signingSecret: string; pools: SubgraphPools }) {
     const url = new URL(options.url);
     this.path = `${url.pathname}${url.search}`;
+    this.origin = url.origin;
     this.url = options.url;
     this.name = options.name;
     this.signingSecret = options.signingSecret;
-    this.pool = new Pool(url.origin, {
-      connections: POOL_CONNECTIONS,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    this.pools = options.pools;
   }
 
-  private readonly pool: Pool;
+  private readonly pools: SubgraphPools;
+  private readonly origin: string;
   private readonly path: string;
   private readonly url: string;
   private readonly name: string;
@@ -142,7 +198,7 @@ export class SignedRemoteDataSource implements GraphQLDataSource<GatewayContext>
     let text: string;
     let contentType: string;
     try {
-      const response = await this.pool.request({
+      const response = await this.pools.get(this.origin).request({
         path: this.path,
         method: 'POST',
         headers: { 'content-type': 'application/json', ...signedHeaders(options, this.signingSecret) },
@@ -195,11 +251,6 @@ export class SignedRemoteDataSource implements GraphQLDataSource<GatewayContext>
       error instanceof undiciErrors.BodyTimeoutError;
     if (timedOut) return new AppError('TIMEOUT', `The ${this.name} service did not answer in time`).toGraphQLError();
     return new AppError('SERVICE_UNAVAILABLE', `The ${this.name} service is unavailable`).toGraphQLError();
-  }
-
-  /** Closes the pooled connections (gateway stop). */
-  async close(): Promise<void> {
-    await this.pool.close();
   }
 }
 

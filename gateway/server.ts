@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { print, type DocumentNode } from 'graphql';
@@ -27,7 +28,8 @@ import type { BlobStore } from '../lib/runtime/blob-store.js';
 import { createStorageObjectHandler, STORAGE_URL_PATH } from './storage-objects.js';
 import type { SubgraphService } from '../lib/subgraph/service.js';
 import type { GatewayContext } from './context.js';
-import { InProcessDataSource, SignedRemoteDataSource } from './data-sources.js';
+import { installApolloFastPath } from './apollo-fast-path.js';
+import { InProcessDataSource, SignedRemoteDataSource, SubgraphPools, subgraphOrigin } from './data-sources.js';
 import { createAuditPlugin, type AuditSink } from './plugins/audit.js';
 import type { Authenticate } from './pipeline/authenticate.js';
 import { createClientIpResolver } from './pipeline/client-ip.js';
@@ -119,6 +121,8 @@ export interface Gateway {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** graphql-ws and SSE subscriptions (sessions, limits, federated subscriber). */
   realtime: RealtimeServer;
+  /** Keep-alive connection pools to remote subgraphs (one per origin). */
+  subgraphPools: SubgraphPools;
   /** This gateway's request and process metrics (prom-client). */
   metrics: GatewayMetrics;
   /** The response cache of reads (settings from the platform's api_responses strategy). */
@@ -151,16 +155,23 @@ function documentSource(document: string | DocumentNode): string {
   return source;
 }
 
+// Apollo's per-request Operation rebuild and generic result shaping, done once per document.
+installApolloFastPath();
+
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger, signingSecret } = options;
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits };
+  // Keep-alive connections to remote subgraphs, one pool per origin for the whole gateway.
+  const pools = new SubgraphPools(options.requestTimeoutMs);
+  const remoteTarget = (name: string, url?: string) =>
+    options.inProcess[name as SubgraphName] ? undefined : (options.urls[name as SubgraphName] ?? url);
   const buildService = ({ name, url }: { name: string; url?: string }) => {
     const local = options.inProcess[name as SubgraphName];
     // Looked up per request: a restarted subgraph (services restart) replaces its entry.
     if (local) return new InProcessDataSource(() => options.inProcess[name as SubgraphName] ?? local, signingSecret);
-    const target = options.urls[name as SubgraphName] ?? url;
+    const target = remoteTarget(name, url);
     if (!target) throw new Error(`No URL for subgraph ${name}`);
-    return new SignedRemoteDataSource({ name, url: target, signingSecret, timeoutMs: options.requestTimeoutMs });
+    return new SignedRemoteDataSource({ name, url: target, signingSecret, pools });
   };
   // The hook form of supergraphSdl hands back `update`: a new composition is served without a
   // restart (reloadSupergraph), and open subscriptions are ended with "Schema reloaded".
@@ -174,6 +185,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // Real time (gateway/subscriptions): follows every schema load and reload of this gateway.
   const schemaFeed = trackSchema(gateway);
+  // A reloaded supergraph that no longer names an origin: its pool closes once its requests end.
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    const inUse = new Set<string>();
+    for (const { name, url } of Supergraph.build(coreSupergraphSdl).subgraphsMetadata()) {
+      const target = remoteTarget(name, url);
+      if (target) inUse.add(subgraphOrigin(target));
+    }
+    void pools.retain(inUse);
+  });
 
   // Built before Apollo (the sign-in plugin spends its limits); its authenticator runs operations
   // through the gateway's own `execute`, defined below and only called once requests arrive.
@@ -393,6 +413,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     responseCache,
     metricRecorder,
+    subgraphPools: pools,
     reloadSupergraph(supergraphSdl) {
       if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
       updateSupergraph(supergraphSdl);
@@ -442,6 +463,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       await apollo.stop();
       await responseCache.close();
+      // Last: the subgraph connections, once the requests still on them are answered.
+      await pools.close();
     },
   };
 }

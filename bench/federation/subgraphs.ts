@@ -152,6 +152,8 @@ export interface RunningSubgraphs {
   urls: Record<SubgraphName, string>;
   /** Requests served per subgraph since start. */
   counts: Record<SubgraphName, number>;
+  /** TCP connections open to the four subgraphs now. */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -210,6 +212,17 @@ export async function startSubgraphs(): Promise<RunningSubgraphs> {
   return {
     urls,
     counts,
+    async connections() {
+      const each = await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<number>((resolve, reject) =>
+              server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+            ),
+        ),
+      );
+      return each.reduce((sum, n) => sum + n, 0);
+    },
     async close() {
       for (const server of servers) {
         server.closeAllConnections();

@@ -228,21 +228,62 @@ export async function createResponseCachePlugin(options: ResponseCachePluginOpti
     return { key: ENTRY_PREFIX + key, ttl };
   };
 
+  /** Moves the generation of every tag to one new value (a mutation touched those types). */
+  const invalidate = (tags: Iterable<string>) => {
+    pending.invalidations += 1;
+    const generation = randomUUID();
+    return Promise.all([...tags].map((tag) => kv.cache.set(TAG_PREFIX + tag, generation, TAG_TTL_SECONDS))).then(
+      () => undefined,
+      (error: unknown) => logger.error({ err: error }, 'response cache invalidation failed'),
+    );
+  };
+
+  // While the cache is off nothing is read from it, so the mutations' invalidations (still needed:
+  // entries stored before it was switched off must not be served once it is on again) leave the
+  // response path: their types are gathered and written once per turn of the event loop, one
+  // generation for the batch. A lookup once the cache is on again waits for a batch still being
+  // written, and close() writes the last one.
+  let offTags = new Set<string>();
+  let offWrite: Promise<void> | null = null;
+  const writeOffTags = (): Promise<void> => {
+    const tags = offTags;
+    offTags = new Set();
+    return invalidate(tags).finally(() => {
+      offWrite = offTags.size > 0 ? writeOffTags() : null;
+    });
+  };
+  const noteMutationWhileOff = (types: Set<string>) => {
+    for (const type of types) offTags.add(type);
+    if (offWrite) return;
+    offWrite = new Promise<void>((resolve) => setImmediate(resolve)).then(writeOffTags);
+  };
+  const offListener = {
+    async willSendResponse(ctx: { document?: DocumentNode; schema?: GraphQLSchema; operationName?: string | null }) {
+      if (!ctx.document || !ctx.schema) return;
+      const facts = documentFacts(ctx.document, ctx.schema, ctx.operationName);
+      if (facts.kind === 'mutation' && facts.types.size > 0) noteMutationWhileOff(facts.types);
+    },
+  };
+
   return {
     settings: () => settings,
     refresh,
     flush,
     async close() {
       clearInterval(flusher);
+      while (offWrite) await offWrite;
       await flush();
       await unsubscribe();
     },
     async requestDidStart() {
+      // Off (the default): no lookup and no per-request state, only mutations noted.
+      if (!settings.enabled) return offListener;
       let entry: { key: string; ttl: number } | null = null;
       let served = false;
       return {
         async responseForOperation(ctx) {
           try {
+            while (offWrite) await offWrite;
             entry = await entryFor(ctx);
             if (!entry) return null;
             const cached = await kv.cache.get(entry.key);
@@ -269,13 +310,7 @@ export async function createResponseCachePlugin(options: ResponseCachePluginOpti
           if (!ctx.document || !ctx.schema) return;
           const facts = documentFacts(ctx.document, ctx.schema, ctx.operationName);
           if (facts.kind === 'mutation') {
-            // Even when the cache is off now: answers cached before it was switched off stay correct.
-            if (facts.types.size === 0) return;
-            pending.invalidations += 1;
-            const generation = randomUUID();
-            await Promise.all(
-              [...facts.types].map((tag) => kv.cache.set(TAG_PREFIX + tag, generation, TAG_TTL_SECONDS)),
-            ).catch((error: unknown) => logger.error({ err: error }, 'response cache invalidation failed'));
+            if (facts.types.size > 0) await invalidate(facts.types);
             return;
           }
           if (!entry || served || ctx.response.body.kind !== 'single') return;
