@@ -90,6 +90,7 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       }
     }
   };
+  let gateway!: Gateway;
   try {
     await deps.jobs.startWorker();
     await serviceMeter(deps.kv).started('worker');
@@ -101,26 +102,56 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
       if (config.transport === 'http') subgraphUrls[name] = (await service.listen(0, '127.0.0.1')).url;
     }
     for (const module of Object.values(SUBGRAPHS)) await module.start?.(deps);
-    if (config.transport === 'in-process') {
-      // The gateway reads subgraphs[name] per request (InProcessDataSource), so a fresh server
-      // swapped in here takes the next request; the old one finishes what it has, then stops.
-      deps.services = {
-        restartable: () => SUBGRAPH_NAMES,
-        restart: async (name) => {
-          if (!(SUBGRAPH_NAMES as readonly string[]).includes(name)) throw new Error(`Cannot restart ${name}`);
-          const subgraph = name as SubgraphName;
-          const fresh = await startSubgraphService({ module: SUBGRAPHS[subgraph], deps, signingSecret, logger });
-          const old = subgraphs[subgraph];
-          subgraphs[subgraph] = fresh;
-          void old
-            .stop({ graceMs })
-            .catch((error: unknown) => logger.error({ err: error, name }, 'old subgraph stop failed'));
-          logger.info({ subgraph: name }, 'subgraph restarted');
-        },
-      };
-    }
+    // Services restarted in place through POST /api/v1/services/{name}/restart (platform subgraph).
+    // The gateway reads subgraphs[name] per request (InProcessDataSource), so a fresh server
+    // swapped in here takes the next request; the old one finishes what it has, then stops.
+    const meter = serviceMeter(deps.kv);
+    const restartSubgraph = async (subgraph: SubgraphName) => {
+      const fresh = await startSubgraphService({ module: SUBGRAPHS[subgraph], deps, signingSecret, logger });
+      const old = subgraphs[subgraph];
+      subgraphs[subgraph] = fresh;
+      void old
+        .stop({ graceMs })
+        .catch((error: unknown) => logger.error({ err: error, name: subgraph }, 'old subgraph stop failed'));
+      return 'new server built from its schema took the next request; the old one finished its requests and stopped';
+    };
+    const restartable = [
+      ...(config.transport === 'in-process' ? SUBGRAPH_NAMES : []),
+      'gateway',
+      'worker',
+      'database',
+      'cache',
+    ];
+    deps.services = {
+      restartable: () => restartable,
+      whyNot: (name) =>
+        `${name} listens on its own port in this deployment (http transport) and cannot be swapped in place: restart the platform`,
+      restart: async (name) => {
+        let detail: string;
+        if ((SUBGRAPH_NAMES as readonly string[]).includes(name) && config.transport === 'in-process') {
+          detail = await restartSubgraph(name as SubgraphName);
+        } else if (name === 'gateway') {
+          // The supergraph is composed again from the subgraphs' schemas (uptime reset by the gateway).
+          return gateway.restart(composeSupergraph(Object.values(SUBGRAPHS)));
+        } else if (name === 'database') {
+          detail = await deps.db.restart();
+          await meter.started('database');
+        } else if (name === 'cache') {
+          detail = await deps.kv.reconnect();
+          await meter.started('cache');
+        } else if (name === 'worker') {
+          const { finishedJobs } = await deps.jobs.restartWorker();
+          await meter.started('worker');
+          detail = `job worker stopped taking jobs, let ${finishedJobs} running jobs finish and started again`;
+        } else {
+          throw new Error(`Cannot restart ${name}`);
+        }
+        logger.info({ service: name, detail }, 'service restarted');
+        return detail;
+      },
+    };
 
-    const gateway = await assembleGateway({
+    gateway = await assembleGateway({
       supergraphSdl: composeSupergraph(Object.values(SUBGRAPHS)),
       inProcess: config.transport === 'in-process' ? subgraphs : {},
       urls: subgraphUrls,

@@ -131,6 +131,15 @@ export interface Gateway {
   metricRecorder: MetricRecorder;
   /** Serves a new supergraph from now on; open subscriptions are closed so clients resubscribe. */
   reloadSupergraph(supergraphSdl: string): void;
+  /**
+   * Restarts the gateway in place (POST /api/v1/services/gateway/restart): the supergraph is
+   * loaded anew (schema and query plans rebuilt, even when the composition is unchanged; open
+   * subscriptions end with "Schema reloaded" and clients resubscribe), the connections to remote
+   * subgraphs are recycled (new ones for new requests, the old closed once their requests are
+   * answered), and its uptime starts again. Requests in flight finish on what they started with.
+   * Returns what was done, in words.
+   */
+  restart(supergraphSdl?: string): Promise<string>;
   listen(port: number, host?: string): Promise<{ server: Server; url: string }>;
   /** Stops accepting requests and drains those in flight for at most graceMs (SHUTDOWN_GRACE_MS). */
   stop(options?: { graceMs?: number }): Promise<void>;
@@ -173,6 +182,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (!target) throw new Error(`No URL for subgraph ${name}`);
     return new SignedRemoteDataSource({ name, url: target, signingSecret, pools });
   };
+  /** New requests open new connections; the old pools close once their requests are answered. */
+  // Not awaited: the request asking for the restart is itself on one of these pools.
+  const recycleConnections = (): number => {
+    const recycled = pools.origins().length;
+    pools.close().catch((error: unknown) => logger.warn({ err: error }, 'closing a recycled subgraph pool failed'));
+    return recycled;
+  };
+  let currentSdl = options.supergraphSdl;
   // The hook form of supergraphSdl hands back `update`: a new composition is served without a
   // restart (reloadSupergraph), and open subscriptions are ended with "Schema reloaded".
   let updateSupergraph: ((sdl: string) => void) | undefined;
@@ -417,6 +434,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     reloadSupergraph(supergraphSdl) {
       if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
       updateSupergraph(supergraphSdl);
+      currentSdl = supergraphSdl;
+    },
+    async restart(supergraphSdl = currentSdl) {
+      if (!updateSupergraph) throw new Error('The gateway has not loaded its schema yet');
+      // The gateway skips a composition it already serves (same text, same id): the marker makes
+      // it build the schema, query planner and data-source map again from the same SDL.
+      updateSupergraph(`${supergraphSdl}\n# restarted ${new Date().toISOString()}\n`);
+      currentSdl = supergraphSdl;
+      const pools = recycleConnections();
+      await meter.started('gateway');
+      logger.info({ pools }, 'gateway restarted');
+      return `supergraph reloaded (schema and query plans rebuilt; open subscriptions asked to resubscribe); ${
+        pools > 0
+          ? `${pools} subgraph connection pools recycled`
+          : 'no remote subgraph connection pools (subgraphs in this process)'
+      }`;
     },
     handle: track,
     async listen(port, host = '0.0.0.0') {

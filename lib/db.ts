@@ -35,6 +35,15 @@ export interface Database {
    * null only when the figures cannot be read.
    */
   poolStats(): PoolStats | null;
+  /**
+   * Restarts this process's connection to the database in place (POST
+   * /api/v1/services/database/restart). PostgreSQL: a new pool and client take every new query;
+   * the old pool is drained (its checked-out connections finish their queries and transactions)
+   * and then closed. PGlite: the embedded database is one in-process session with no pool; its
+   * worker thread closes PGlite once the session is free (committed data on disk) and a new one
+   * reopens the data folder; callers wait meanwhile. Returns what was done, in words.
+   */
+  restart(): Promise<string>;
   /** Idempotent. Without it an open pool or PGlite instance keeps the process alive. */
   close(): Promise<void>;
 }
@@ -69,6 +78,8 @@ export function getDriverHandle(db: Database): DriverHandle {
 const PING_TIMEOUT_MS = 5_000;
 /** pg waits forever for a TCP connect by default; an unreachable host would hang every query. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How long a restart waits for the old pool's connections to be given back before ending it. */
+const RESTART_DRAIN_MS = 30_000;
 
 export const PGLITE_EXTENSIONS = { pgcrypto, uuid_ossp };
 
@@ -93,25 +104,57 @@ export async function createPostgresDatabase(options: {
   logger: Logger;
 }): Promise<Database> {
   const logger = options.logger.child({ component: 'db', driver: 'postgres' });
-  const pool = createPgPool(options.databaseUrl, options.poolMax);
-  // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
-  pool.on('error', (error) => logger.error({ err: error }, 'idle postgres connection failed'));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, pgAdapterOptions(options.databaseUrl)) });
+  const open = () => {
+    const pool = createPgPool(options.databaseUrl, options.poolMax);
+    // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
+    pool.on('error', (error) => logger.error({ err: error }, 'idle postgres connection failed'));
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, pgAdapterOptions(options.databaseUrl)) });
+    return { pool, prisma };
+  };
+  // Swapped by restart(): callers read `db.prisma` per use, so the next query takes the new pool.
+  let current = open();
   let closing: Promise<void> | undefined;
+  const retire = async (old: ReturnType<typeof open>, graceMs: number) => {
+    // Drained: every connection checked out of the old pool (a query, an interactive transaction)
+    // is given back before the pool is ended; past the grace period it is ended regardless.
+    const deadline = Date.now() + graceMs;
+    while (old.pool.totalCount > old.pool.idleCount || old.pool.waitingCount > 0) {
+      if (Date.now() > deadline) {
+        logger.warn({ active: old.pool.totalCount - old.pool.idleCount }, 'old pool still busy at restart deadline');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await old.prisma.$disconnect();
+    await old.pool.end();
+  };
   const db: Database = {
     kind: 'postgres',
-    prisma,
-    ping: () => pingDatabase(prisma, 'postgres'),
+    get prisma() {
+      return current.prisma;
+    },
+    ping: () => pingDatabase(current.prisma, 'postgres'),
     poolStats: () => ({
-      active: pool.totalCount - pool.idleCount,
-      idle: pool.idleCount,
-      waiting: pool.waitingCount,
+      active: current.pool.totalCount - current.pool.idleCount,
+      idle: current.pool.idleCount,
+      waiting: current.pool.waitingCount,
       max: options.poolMax,
     }),
+    restart: async () => {
+      if (closing) throw new Error('The database connection is closed');
+      const old = current;
+      const drained = old.pool.totalCount;
+      const fresh = open();
+      // The new pool must reach the server before it takes traffic.
+      await pingDatabase(fresh.prisma, 'postgres');
+      current = fresh;
+      await retire(old, RESTART_DRAIN_MS);
+      return `new connection pool (max ${options.poolMax}) in use; the old one drained and closed (${drained} connections)`;
+    },
     close: () =>
       (closing ??= (async () => {
-        await prisma.$disconnect();
-        await pool.end();
+        await current.prisma.$disconnect();
+        await current.pool.end();
       })()),
   };
   driverHandles.set(db, { kind: 'postgres', connectionString: options.databaseUrl });
@@ -158,6 +201,10 @@ export async function createPgliteDatabase(options: CreatePgliteDatabaseOptions)
     // restarting, the ping goes through (and a restart past PING_TIMEOUT_MS is unhealthy).
     ping: async () => (pglite.state === 'busy' ? 0 : pingDatabase(prisma, 'pglite')),
     poolStats: () => pglite.poolStats(),
+    restart: async () => {
+      await pglite.restart();
+      return 'embedded database (one in-process session, no pool): PGlite closed once its session was free and its data folder reopened in a new worker thread; callers waited, committed data kept';
+    },
     close: () =>
       (closing ??= (async () => {
         await prisma.$disconnect();

@@ -400,6 +400,28 @@ export class PgliteWorkerClient {
     });
   }
 
+  /**
+   * A planned restart (POST /api/v1/services/database/restart): waits for the session (the
+   * statement or transaction holding it finishes; callers queued behind it wait), closes PGlite
+   * cleanly so everything committed is on disk, then opens the data folder in a new worker.
+   * Nothing committed is lost and nothing in flight is cut off. Resolves once the new worker is ready.
+   */
+  async restart(): Promise<void> {
+    if (this.#closed) throw new Error('the embedded database is closed');
+    await this.#exclusive(async () => {
+      const old = this.#slot;
+      await this.#send({ op: 'close' });
+      old.dead = true;
+      const started = performance.now();
+      const slot = this.#spawn(old.generation + 1);
+      this.#slot = slot;
+      await old.worker.terminate();
+      await slot.ready;
+      this.#stats.restarts += 1;
+      this.#stats.lastRestartMs = Math.round(performance.now() - started);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#exclusive(async () => {

@@ -55,14 +55,20 @@ export const TENANCY_SERVICE_PRINCIPAL: Principal = {
  */
 export const SECURITY_FIGURES_SCOPE = 'internal:security-figures';
 
-/** The platform subgraph calling identity for itself (security scans), never on a caller's behalf. */
+/**
+ * Scope held only by the platform subgraph's service principal: listing the OIDC issuers of the
+ * enabled SSO connections (identity's records) for the health external_apis probes. Not in SCOPES.
+ */
+export const OIDC_ISSUERS_SCOPE = 'internal:oidc-issuers';
+
+/** The platform subgraph calling identity for itself (security scans, health probes), never on a caller's behalf. */
 export const PLATFORM_SERVICE_PRINCIPAL: Principal = {
   kind: 'service',
   id: 'platform',
   projectId: null,
   tenantId: null,
   roles: ['platform'],
-  scopes: [SECURITY_FIGURES_SCOPE],
+  scopes: [SECURITY_FIGURES_SCOPE, OIDC_ISSUERS_SCOPE],
 };
 
 /**

@@ -267,6 +267,21 @@ describe('OIDC SSO through the gateway against a real OpenID provider', () => {
     expect(JSON.stringify(answer.body)).not.toContain(clientSecret);
   });
 
+  it("probes the connection's OIDC issuer in the health external_apis block", async () => {
+    // Identity lists the enabled connections' issuers to the platform's service principal only.
+    const direct = await t.graphql(`{ oidcIssuers { issuer } }`);
+    expect(direct.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const answer = await fetch(`${t.url}/api/health/detailed`, {
+      headers: { authorization: `Bearer ${t.operatorKey}` },
+    });
+    const block = ((await answer.json()) as Json).data.components.external_apis;
+    expect(block.services[`oidc:${idp.url}`]).toMatchObject({
+      status: 'healthy',
+      role: 'identity_provider',
+      response_time_ms: expect.any(Number),
+    });
+  });
+
   it('refuses an issuer whose discovery fails, and callers without admin:security', async () => {
     const dead = await listen((_req, res) => res.writeHead(404).end());
     await new Promise((r) => dead.server.close(r));

@@ -134,6 +134,13 @@ export interface JobQueue {
   cancel(jobId: string): Promise<JobInfo | null>;
   /** Starts processing in this process. Without it the queue only enqueues (a subgraph's role in production). */
   startWorker(opts?: { concurrency?: number }): Promise<void>;
+  /**
+   * Restarts this process's worker in place (POST /api/v1/services/worker/restart): it stops
+   * taking jobs, lets the running ones finish (a job that fails meanwhile is retried as usual),
+   * then starts a new worker with the same concurrency. Jobs enqueued meanwhile wait for it.
+   * Returns how many jobs were running when it stopped; throws when no worker runs here.
+   */
+  restartWorker(): Promise<{ finishedJobs: number }>;
   /** Stops taking jobs, waits for the running ones, then closes what this queue opened (not the Kv). */
   close(): Promise<void>;
 }
@@ -208,6 +215,7 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
     logs: (jobId, limit = MAX_JOB_LOGS) => backend.logs(jobId, Math.max(1, Math.min(limit, MAX_JOB_LOGS))),
     cancel: (jobId) => backend.cancel(jobId),
     startWorker: (opts) => backend.startWorker(opts?.concurrency ?? DEFAULT_CONCURRENCY),
+    restartWorker: () => backend.restartWorker(),
     close: () => backend.close(),
   };
 }
@@ -221,6 +229,7 @@ interface Backend {
   logs(jobId: string, limit: number): Promise<JobLog[]>;
   cancel(jobId: string): Promise<JobInfo | null>;
   startWorker(concurrency: number): Promise<void>;
+  restartWorker(): Promise<{ finishedJobs: number }>;
   close(): Promise<void>;
 }
 
@@ -369,6 +378,9 @@ function createBullBackend(opts: {
 
   let worker: Worker | undefined;
   let workerConnection: Redis | undefined;
+  let workerConcurrency = 0;
+  /** Jobs this process's worker is running now. */
+  let activeJobs = 0;
   let closing: Promise<void> | undefined;
   // Beside BullMQ's own keys, so a queue obliteration takes it too.
   const cancelKey = (jobId: string) => `${prefix}:${queueName}:cancel:${jobId}`;
@@ -473,6 +485,7 @@ function createBullBackend(opts: {
     async startWorker(concurrency) {
       if (worker) return;
       if (closing) throw new Error('Job queue is closed');
+      workerConcurrency = concurrency;
       // Workers block on BZPOPMIN and must wait out outages rather than fail the command
       // (maxRetriesPerRequest: null). BullMQ duplicates this client for its two connections, so the
       // template itself stays lazy and never opens a socket.
@@ -496,6 +509,7 @@ function createBullBackend(opts: {
           await checkCancel();
           const poll = setInterval(() => void checkCancel().catch(() => undefined), CANCEL_POLL_MS);
           poll.unref();
+          activeJobs += 1;
           try {
             return await runAttempt(def, job.data, {
               jobId,
@@ -511,6 +525,7 @@ function createBullBackend(opts: {
             if (error instanceof UnrecoverableJobError) throw new UnrecoverableError(error.message);
             throw error;
           } finally {
+            activeJobs -= 1;
             clearInterval(poll);
           }
         },
@@ -519,6 +534,19 @@ function createBullBackend(opts: {
       worker.on('error', (error: Error) => logger.warn({ err: error }, 'job worker error'));
       await worker.waitUntilReady();
       logger.info({ queue: queueName, concurrency, definitions: [...definitions.keys()] }, 'job worker started');
+    },
+    async restartWorker() {
+      const old = worker;
+      if (!old || closing) throw new Error('No job worker runs in this process');
+      const oldConnection = workerConnection;
+      const finishedJobs = activeJobs;
+      worker = undefined;
+      // BullMQ's close() stops fetching and waits for the active jobs; one whose lock is lost
+      // meanwhile is moved back by the stalled-job check and retried by the new worker.
+      await old.close();
+      oldConnection?.disconnect();
+      await this.startWorker(workerConcurrency);
+      return { finishedJobs };
     },
     close() {
       closing ??= (async () => {
@@ -752,6 +780,18 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
       concurrency = Math.max(1, n);
       logger.info({ queue: 'memory', concurrency, definitions: [...opts.definitions.keys()] }, 'job worker started');
       pump();
+    },
+    async restartWorker() {
+      if (concurrency === 0 || closed) throw new Error('No job worker runs in this process');
+      const n = concurrency;
+      // Stops taking jobs (pump checks the concurrency), lets the running ones finish, starts again.
+      concurrency = 0;
+      const finishedJobs = running.size;
+      await Promise.allSettled([...running]);
+      concurrency = n;
+      logger.info({ queue: 'memory', concurrency: n, finishedJobs }, 'job worker restarted');
+      pump();
+      return { finishedJobs };
     },
     async close() {
       closed = true;

@@ -111,6 +111,12 @@ export interface Kv {
   info(): Promise<KvInfo>;
   /** The shared command connection (for BullMQ's Queue); null in memory mode. */
   connection(): Redis | null;
+  /**
+   * Reopens this process's connections to the store in place (POST /api/v1/services/cache/restart):
+   * Redis: the command connection (and the subscriber, when open) reconnect, the client objects
+   * kept. Memory: there is no connection; the store keeps its entries. Returns what was done.
+   */
+  reconnect(): Promise<string>;
   close(): Promise<void>;
 }
 

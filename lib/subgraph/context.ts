@@ -23,8 +23,13 @@ export interface StripeSettings {
 /** The services of this process that can be restarted in place (set by the all-in-one process, app/platform.ts). */
 export interface ServiceControl {
   restartable(): readonly string[];
-  /** Rebuilds the service (its server and schema) and swaps it in; in-flight requests finish on the old one. */
-  restart(name: string): Promise<void>;
+  /**
+   * Restarts the service in place (its server, pools, schema) and swaps it in; in-flight requests
+   * finish on the old one. Resolves once it answers again, with what was done, in words.
+   */
+  restart(name: string): Promise<string>;
+  /** Why a service of SERVICE_NAMES is not restartable here (it runs in another process). */
+  whyNot?(name: string): string;
 }
 
 export interface OutboundSettings {

@@ -6,7 +6,8 @@ import { defineRoute } from '../route.js';
 // subgraphs, gateway, worker, database, cache. Figures are counted where requests are handled
 // (gateway and subgraphs), or read from the component itself (database statistics, cache hit and
 // miss counters, the job queue's retained counts); a figure a component does not give is null.
-// Restart rebuilds a subgraph's server in place (all-in-one process); other services answer 501.
+// Restart works in place on this process's services (subgraph servers, gateway schema and pools,
+// database pool, cache connections, job worker); a service of another process answers 409 CONFLICT.
 
 const ServiceFields = graphql(`
   fragment ServiceFields on PlatformService {
@@ -128,7 +129,7 @@ const restart = defineRoute({
   dialect: 'nexus-core',
   method: 'POST',
   path: '/api/v1/services/{service_name}/restart',
-  summary: 'Restart a service in place (admin:services); subgraphs of the all-in-one process',
+  summary: 'Restart a service of this process in place: subgraph, gateway, database, cache or worker (admin:services)',
   operation: graphql(`
     mutation RestartService($name: String!) {
       restartService(name: $name) {

@@ -190,6 +190,11 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
       return { usedMemoryBytes: null, connectedClients: null, version: null };
     },
     connection: () => null,
+    async reconnect() {
+      if (closed) throw new Error('Kv is closed');
+      // Nothing to reconnect: the store is a Map in this process. Clearing it is DELETE /api/v1/cache.
+      return 'in-memory store: no connection to reopen; it lives in this process and keeps its entries';
+    },
     async close() {
       closed = true;
       clearInterval(sweeper);

@@ -178,6 +178,13 @@ export async function createRedisKv(
       };
     },
     connection: () => client,
+    async reconnect() {
+      if (closing) throw new Error('Kv is closed');
+      await reconnectInPlace(client, connectTimeoutMs, safeUrl);
+      const sub = await subscriber.current();
+      if (sub) await reconnectInPlace(sub, connectTimeoutMs, safeUrl);
+      return `redis: ${sub ? 'command and subscriber connections' : 'command connection'} reopened (${safeUrl}); in-flight commands answered first, commands meanwhile queued, subscriptions renewed`;
+    },
     close() {
       closing ??= (async () => {
         await subscriber.close();
@@ -210,6 +217,10 @@ function createRedisSubscriber(client: Redis, logger: Logger, safeUrl: string, c
       })();
       return connection;
     },
+    /** The open subscriber connection, if any (none is opened for this). */
+    async current(): Promise<Redis | null> {
+      return connection ? connection.catch(() => null) : null;
+    },
     onMessage(fn: (channel: string, message: string) => void) {
       dispatch = fn;
     },
@@ -222,6 +233,32 @@ function createRedisSubscriber(client: Redis, logger: Logger, safeUrl: string, c
       if (sub) await quitQuietly(sub);
     },
   };
+}
+
+/**
+ * Reopens a connection, keeping the client object (BullMQ's queue and the rate limiters hold it):
+ * the commands already sent are answered first, commands issued while it reconnects wait in the
+ * offline queue (turned on for that moment only: the request path fails fast otherwise), and a
+ * subscriber renews its channels (ioredis autoResubscribe).
+ */
+async function reconnectInPlace(client: Redis, timeoutMs: number, safeUrl: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (client.commandQueue.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const offlineQueue = client.options.enableOfflineQueue;
+  client.options.enableOfflineQueue = true;
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis at ${safeUrl} not back within ${timeoutMs} ms`)), timeoutMs);
+      client.once('ready', () => resolve());
+    });
+    client.disconnect(true);
+    await ready.finally(() => clearTimeout(timer));
+  } finally {
+    client.options.enableOfflineQueue = offlineQueue;
+  }
 }
 
 function watchConnection(client: Redis, logger: Logger, safeUrl: string): void {

@@ -1,4 +1,5 @@
 import { requirePrincipal } from '../../../lib/principal.js';
+import { listOidcIssuers, MAX_OIDC_ISSUERS, type OidcIssuerEntry } from '../services/sso-issuers.js';
 import { builder } from '../builder.js';
 import {
   completeOidcLogin,
@@ -175,5 +176,20 @@ builder.mutationField('completeSamlLogin', (t) =>
         client: ctx.client,
         input: { samlResponse: args.samlResponse, relayState: args.relayState },
       }),
+  }),
+);
+
+const OidcIssuerRef = builder.objectRef<OidcIssuerEntry>('OidcIssuer').implement({
+  fields: (t) => ({
+    issuer: t.exposeString('issuer'),
+    connections: t.exposeInt('connections', { description: 'Enabled OIDC connections using it' }),
+  }),
+});
+
+builder.queryField('oidcIssuers', (t) =>
+  t.field({
+    type: [OidcIssuerRef],
+    description: `Distinct OIDC issuers of the enabled SSO connections (at most ${MAX_OIDC_ISSUERS}), for the platform's health probes. Platform's service principal only.`,
+    resolve: (_root, _args, ctx) => listOidcIssuers({ deps: ctx.deps, principal: ctx.principal }),
   }),
 );

@@ -44,9 +44,13 @@ const ServiceInfoRef = builder.objectRef<ServiceInfo>('PlatformService').impleme
 });
 
 const RestartResultRef = builder
-  .objectRef<{ service: string; durationMs: number }>('ServiceRestart')
+  .objectRef<{ service: string; durationMs: number; detail: string }>('ServiceRestart')
   .implement({
-    fields: (t) => ({ service: t.exposeString('service'), durationMs: t.exposeInt('durationMs') }),
+    fields: (t) => ({
+      service: t.exposeString('service'),
+      durationMs: t.exposeInt('durationMs', { description: 'Measured: from the request to the service answering again' }),
+      detail: t.exposeString('detail', { description: 'What the restart did to this service, in words' }),
+    }),
   });
 
 const DiagnosticTestRef = builder.objectRef<DiagnosticTest>('DiagnosticTest').implement({
@@ -96,7 +100,8 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   restartService: t.field({
     type: RestartResultRef,
-    description: 'Rebuilds a subgraph server in place (all-in-one process). Requires admin:services.',
+    description:
+      'Restarts a service of this process in place: a subgraph (new server), the gateway (supergraph reloaded, connections recycled), the database (connection pool recycled), the cache (store connections reopened) or the job worker (running jobs finish first). Requires admin:services.',
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => restartService({ deps: ctx.deps, principal: ctx.principal, name: args.name }),
   }),

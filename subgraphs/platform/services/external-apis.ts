@@ -1,10 +1,12 @@
 import { connect } from 'node:net';
+import { PLATFORM_SERVICE_PRINCIPAL } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 
 /**
  * Reachability of the outbound dependencies this platform is configured with, measured when
  * asked: Stripe (an authenticated GET /v1/balance), SMTP (connect, greeting, authentication
- * without sending), the S3 bucket (a HEAD of a probe key), ClamAV (clamd PING). A dependency that
+ * without sending), the S3 bucket (a HEAD of a probe key), ClamAV (clamd PING), the OIDC issuers
+ * of the enabled SSO connections (their discovery document). A dependency that
  * is not configured says so; nothing is assumed healthy without a round trip.
  */
 export type ExternalApiStatus = 'healthy' | 'unhealthy' | 'not_configured';
@@ -88,8 +90,58 @@ async function pingStripe(settings: NonNullable<SubgraphDeps['stripe']>): Promis
   if (!response.ok) throw new Error(`Stripe answered HTTP ${response.status}`);
 }
 
+const OIDC_ISSUERS = `query PlatformOidcIssuers { oidcIssuers { issuer connections } }`;
+
+/** OIDC discovery: the issuer's metadata document answers and names the same issuer. */
+async function fetchDiscovery(issuer: string): Promise<void> {
+  const response = await fetch(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {
+    headers: { accept: 'application/json' },
+    redirect: 'error',
+    signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+  });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`discovery answered HTTP ${response.status}`);
+  }
+  const metadata = (await response.json()) as { issuer?: unknown };
+  if (metadata.issuer !== issuer) throw new Error(`discovery names issuer ${String(metadata.issuer).slice(0, 100)}`);
+}
+
+/**
+ * The OIDC issuers of the enabled SSO connections (identity's records, read with the platform's
+ * service principal), each probed by fetching its discovery document. Identity unreachable: one
+ * unhealthy entry saying so; no OIDC connection: one not_configured entry.
+ */
+async function probeOidcIssuers(deps: SubgraphDeps): Promise<ExternalApiProbe[]> {
+  const role = 'identity_provider';
+  let issuers: { issuer: string; connections: number }[];
+  try {
+    if (!deps.subgraphs) throw new Error('identity is not reachable from this process');
+    const answer = await deps.subgraphs.call<{ oidcIssuers: { issuer: string; connections: number }[] }>('identity', {
+      document: OIDC_ISSUERS,
+      principal: PLATFORM_SERVICE_PRINCIPAL,
+    });
+    if (answer.errors?.[0]) throw new Error(answer.errors[0].message);
+    issuers = answer.data?.oidcIssuers ?? [];
+  } catch (error) {
+    return [
+      {
+        name: 'oidc',
+        role,
+        status: 'unhealthy',
+        configured: true,
+        responseTimeMs: null,
+        error: `SSO connections could not be read: ${(error as Error).message}`.slice(0, 200),
+      },
+    ];
+  }
+  if (issuers.length === 0) return [await timed('oidc', role, false, async () => undefined)];
+  return Promise.all(issuers.map(({ issuer }) => timed(`oidc:${issuer}`, role, true, () => fetchDiscovery(issuer))));
+}
+
 export async function checkExternalApis(deps: SubgraphDeps): Promise<ExternalApisReport> {
-  const services = await Promise.all([
+  const [oidc, ...fixed] = await Promise.all([
+    probeOidcIssuers(deps),
     timed('stripe', 'payment_gateway', Boolean(deps.stripe), () => pingStripe(deps.stripe!)),
     timed('smtp', 'email_service', Boolean(deps.mailer), async () => {
       if (!deps.mailer!.verify) throw new Error('This mailer cannot be probed');
@@ -100,6 +152,7 @@ export async function checkExternalApis(deps: SubgraphDeps): Promise<ExternalApi
     }),
     timed('clamav', 'virus_scanner', Boolean(deps.clamav), () => pingClamd(deps.clamav!)),
   ]);
+  const services = [...(fixed as ExternalApiProbe[]), ...oidc];
   const configured = services.filter((s) => s.configured);
   const status =
     configured.length === 0

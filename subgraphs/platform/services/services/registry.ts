@@ -59,6 +59,12 @@ async function withTimeout<T>(work: Promise<T>, ms = PROBE_TIMEOUT_MS): Promise<
   }
 }
 
+/** The later of two start times: a service restarted through the API counts from its restart. */
+function latest(a: Date | null | undefined, b: Date | null | undefined): Date | null {
+  if (!a || !b) return a ?? b ?? null;
+  return a > b ? a : b;
+}
+
 function uptimeOf(startedAt: Date | null): number | null {
   return startedAt ? Math.max(0, Math.floor((Date.now() - startedAt.getTime()) / 1000)) : null;
 }
@@ -179,7 +185,8 @@ async function describe(deps: SubgraphDeps, name: string): Promise<ServiceInfo> 
       health,
       dependencies: [],
       dependents: [...SUBGRAPH_NAMES, 'worker'],
-      uptimeSeconds: uptimeOf(stats?.started ?? null),
+      // The server's start, or this platform's pool restart (services restart) when later.
+      uptimeSeconds: uptimeOf(latest(stats?.started, (await meter.read('database')).startedAt)),
       // Transactions the server has run in this database (pg_stat_database), every client included.
       requestsHandled: handled,
       errors: stats?.rollbacks ?? null,
@@ -210,8 +217,11 @@ async function describe(deps: SubgraphDeps, name: string): Promise<ServiceInfo> 
     health,
     dependencies: [],
     dependents: ['gateway', ...SUBGRAPH_NAMES, 'worker'],
-    // The in-memory store lives as long as this process; Redis does not report its start here.
-    uptimeSeconds: deps.kv.kind === 'memory' ? uptimeOf(deps.startedAt) : null,
+    // The in-memory store lives as long as this process; Redis does not report its start here, so
+    // its uptime counts from the platform's last reconnect (services restart), null before one.
+    uptimeSeconds: uptimeOf(
+      latest(deps.kv.kind === 'memory' ? deps.startedAt : null, (await meter.read('cache')).startedAt),
+    ),
     // Lookups the store served (hits + misses).
     requestsHandled: hits === null || misses === null ? null : hits + misses,
     errors: null,
@@ -252,19 +262,26 @@ export async function restartService(options: {
   deps: SubgraphDeps;
   principal: Principal | null;
   name: string;
-}): Promise<{ service: string; durationMs: number }> {
+}): Promise<{ service: string; durationMs: number; detail: string }> {
   requireScope(options.principal, 'admin:services');
   const { deps, name } = options;
   if (!(SERVICE_NAMES as readonly string[]).includes(name)) {
     throw new AppError('NOT_FOUND', 'Service not found', { service: name.slice(0, 50), services: SERVICE_NAMES });
   }
   const restartable = deps.services?.restartable() ?? [];
-  if (!restartable.includes(name)) {
-    throw new AppError('NOT_IMPLEMENTED', `${name} cannot be restarted from the API in this process`, {
+  if (!deps.services || !restartable.includes(name)) {
+    // Split deployment (bin/*.ts): each service is its own process, restarted by whatever runs it
+    // (its supervisor, orchestrator or a rolling deploy); this subgraph cannot reach into another process.
+    const reason =
+      deps.services?.whyNot?.(name) ??
+      `${name} runs in its own process in this deployment (split: bin/gateway.ts, bin/subgraph.ts, bin/worker.ts), which this platform subgraph cannot restart: restart that process through its supervisor`;
+    throw new AppError('CONFLICT', reason, {
+      service: name,
+      deployment: deps.services ? 'all-in-one' : 'split',
       restartable,
     });
   }
   const started = performance.now();
-  await deps.services!.restart(name);
-  return { service: name, durationMs: Math.round(performance.now() - started) };
+  const detail = await deps.services.restart(name);
+  return { service: name, durationMs: Math.round(performance.now() - started), detail };
 }
