@@ -71,6 +71,8 @@ export interface DepsConfig {
   whitelabelDnsServers?: string[];
   /** BROADCAST_RECEIPT_WAIT_MS: how long a broadcast collects the gateways' delivery counts. */
   broadcastReceiptWaitMs?: number;
+  /** METRICS_RETENTION_HOURS in ms: how long metric samples are kept, for whoever writes them (the worker's record-metrics job). */
+  metricsRetentionMs?: number;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -97,6 +99,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     },
     whitelabelDnsServers: env.WHITELABEL_DNS_SERVERS,
     broadcastReceiptWaitMs: env.BROADCAST_RECEIPT_WAIT_MS,
+    metricsRetentionMs: env.METRICS_RETENTION_HOURS * 3600_000,
     outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS, timeoutMs: env.OUTBOUND_TIMEOUT_MS },
     stripe: env.STRIPE_SECRET_KEY
       ? {
@@ -211,6 +214,7 @@ export async function createSubgraphDeps(
       whitelabel: { dnsServers: config.whitelabelDnsServers ?? [] },
       realtime: { broadcastReceiptWaitMs: config.broadcastReceiptWaitMs ?? DEFAULT_BROADCAST_RECEIPT_WAIT_MS },
       privacyHooks: PRIVACY_HOOKS,
+      metrics: config.metricsRetentionMs ? { retentionMs: config.metricsRetentionMs } : undefined,
     };
     return { deps, close };
   } catch (error) {

@@ -29,6 +29,8 @@ const payloadSchema = z.object({
 /**
  * Writes one sampler batch of a process without a database of its own (the production gateway):
  * it enqueues its batch, the worker writes it in one statement. Figures are samples: one retry.
+ * Expired samples are swept with the worker's METRICS_RETENTION_HOURS (deps.metrics), unless the
+ * caller names a retention.
  */
 export function createRecordMetricsJob(deps: () => SubgraphDeps, options: { retentionMs?: number } = {}) {
   return defineJob({
@@ -37,7 +39,11 @@ export function createRecordMetricsJob(deps: () => SubgraphDeps, options: { rete
     attempts: 2,
     backoffMs: 1000,
     handler: async (payload, { logger }) => {
-      await storeMetricBatch(deps(), payload, { retentionMs: options.retentionMs, logger });
+      const current = deps();
+      await storeMetricBatch(current, payload, {
+        retentionMs: options.retentionMs ?? current.metrics?.retentionMs,
+        logger,
+      });
     },
   });
 }
