@@ -9,6 +9,7 @@ import { parseAllowList } from '../lib/outbound-address.js';
 import { createFilesystemBlobStore, type BlobStore } from '../lib/runtime/blob-store.js';
 import { createS3BlobStore, type S3BlobStoreConfig } from '../lib/runtime/blob-store-s3.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
+import { publishTaskChange } from '../subgraphs/platform/services/tasks/live.js';
 import { WEBHOOK_DISABLE_AFTER_FAILURES, WEBHOOK_RETRY_SCHEDULE_MS } from '../lib/webhooks.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { DEFAULT_BROADCAST_RECEIPT_WAIT_MS } from '../lib/realtime/receipts.js';
@@ -175,7 +176,13 @@ export async function createSubgraphDeps(
     const kv = await createKv({ redisUrl: config.redisUrl, logger, keyPrefix: config.keyPrefix });
     closers.push(() => kv.close());
     // Handlers read deps only when a job runs, after it is built below.
-    const jobs = createJobQueue({ kv, logger, definitions: subgraphJobs(() => deps) });
+    const jobs = createJobQueue({
+      kv,
+      logger,
+      definitions: subgraphJobs(() => deps),
+      // Task progress on the bus: the platform subgraph's taskProgress subscription.
+      onChange: (job) => publishTaskChange(kv, job),
+    });
     closers.push(() => jobs.close());
     const mailer = config.smtp ? createSmtpMailer({ ...config.smtp, logger }) : undefined;
     if (mailer) closers.push(async () => mailer.close());

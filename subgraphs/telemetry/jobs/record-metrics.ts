@@ -38,6 +38,8 @@ export function createRecordMetricsJob(deps: () => SubgraphDeps, options: { rete
     schema: payloadSchema,
     attempts: 2,
     backoffMs: 1000,
+    // Frequent plumbing nobody watches live: kept off the task progress bus.
+    announce: false,
     handler: async (payload, { logger }) => {
       const current = deps();
       await storeMetricBatch(current, payload, {
