@@ -9,6 +9,7 @@ import { parseAllowList } from '../lib/outbound-address.js';
 import { createFilesystemBlobStore, type BlobStore } from '../lib/runtime/blob-store.js';
 import { createS3BlobStore, type S3BlobStoreConfig } from '../lib/runtime/blob-store-s3.js';
 import { createJobQueue } from '../lib/runtime/jobs.js';
+import { publishTaskChange } from '../subgraphs/platform/services/tasks/live.js';
 import { WEBHOOK_DISABLE_AFTER_FAILURES, WEBHOOK_RETRY_SCHEDULE_MS } from '../lib/webhooks.js';
 import { createKv } from '../lib/runtime/kv.js';
 import { DEFAULT_BROADCAST_RECEIPT_WAIT_MS } from '../lib/realtime/receipts.js';
@@ -71,6 +72,8 @@ export interface DepsConfig {
   whitelabelDnsServers?: string[];
   /** BROADCAST_RECEIPT_WAIT_MS: how long a broadcast collects the gateways' delivery counts. */
   broadcastReceiptWaitMs?: number;
+  /** METRICS_RETENTION_HOURS in ms: how long metric samples are kept, for whoever writes them (the worker's record-metrics job). */
+  metricsRetentionMs?: number;
   /** Namespaces every Redis key, so test runs sharing one Redis never see each other's counters. */
   keyPrefix?: string;
   /** Tests: start PGlite from a cached empty cluster instead of running initdb (about 1 s instead of 4). */
@@ -97,6 +100,7 @@ export function depsConfigFromEnv(env: z.output<typeof subgraphDepsEnv>): DepsCo
     },
     whitelabelDnsServers: env.WHITELABEL_DNS_SERVERS,
     broadcastReceiptWaitMs: env.BROADCAST_RECEIPT_WAIT_MS,
+    metricsRetentionMs: env.METRICS_RETENTION_HOURS * 3600_000,
     outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS, timeoutMs: env.OUTBOUND_TIMEOUT_MS },
     stripe: env.STRIPE_SECRET_KEY
       ? {
@@ -172,7 +176,13 @@ export async function createSubgraphDeps(
     const kv = await createKv({ redisUrl: config.redisUrl, logger, keyPrefix: config.keyPrefix });
     closers.push(() => kv.close());
     // Handlers read deps only when a job runs, after it is built below.
-    const jobs = createJobQueue({ kv, logger, definitions: subgraphJobs(() => deps) });
+    const jobs = createJobQueue({
+      kv,
+      logger,
+      definitions: subgraphJobs(() => deps),
+      // Task progress on the bus: the platform subgraph's taskProgress subscription.
+      onChange: (job) => publishTaskChange(kv, job),
+    });
     closers.push(() => jobs.close());
     const mailer = config.smtp ? createSmtpMailer({ ...config.smtp, logger }) : undefined;
     if (mailer) closers.push(async () => mailer.close());
@@ -211,6 +221,7 @@ export async function createSubgraphDeps(
       whitelabel: { dnsServers: config.whitelabelDnsServers ?? [] },
       realtime: { broadcastReceiptWaitMs: config.broadcastReceiptWaitMs ?? DEFAULT_BROADCAST_RECEIPT_WAIT_MS },
       privacyHooks: PRIVACY_HOOKS,
+      metrics: config.metricsRetentionMs ? { retentionMs: config.metricsRetentionMs } : undefined,
     };
     return { deps, close };
   } catch (error) {

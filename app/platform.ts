@@ -71,7 +71,11 @@ export async function startPlatform(config: PlatformConfig, logger: Logger): Pro
     config.transport === 'http'
       ? createHttpSubgraphClient({ urls: () => subgraphUrls, signingSecret })
       : createInProcessSubgraphClient({ services: () => subgraphs, signingSecret });
-  const runtime = await createSubgraphDeps(config, logger, { subgraphs: subgraphClient, migrate: true });
+  const runtime = await createSubgraphDeps(
+    { ...config, metricsRetentionMs: config.metricsRetentionMs ?? config.metrics?.retentionMs },
+    logger,
+    { subgraphs: subgraphClient, migrate: true },
+  );
   const { deps } = runtime;
   // Closed in reverse order of start: the gateway (draining its requests) first, then the
   // subgraphs behind it, then the worker, queues and database they all used.

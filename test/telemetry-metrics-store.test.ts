@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { depsConfigFromEnv } from '../app/deps.js';
+import { subgraphDepsEnv } from '../lib/env.js';
+import { RECORD_METRICS_JOB } from '../subgraphs/telemetry/jobs/record-metrics.js';
 import { storeMetricBatch, sweepExpiredMetricSamples } from '../subgraphs/telemetry/services/metric-store.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
 import { connectWs } from './support/realtime.js';
@@ -421,5 +424,50 @@ describe("cloudpioneer resources: tenants' databases and platform services", () 
       404,
       'NOT_FOUND',
     );
+  });
+});
+
+describe("the worker's record-metrics job", () => {
+  let t: TestPlatform;
+
+  beforeAll(async () => {
+    // METRICS_RETENTION_HOURS=1 (depsConfigFromEnv maps it to deps.metrics.retentionMs).
+    t = await bootPlatform({ metricsRetentionMs: 3600_000, metrics: { sampleIntervalMs: 300_000 } });
+  }, 180_000);
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('depsConfigFromEnv passes METRICS_RETENTION_HOURS on', () => {
+    const env = subgraphDepsEnv.parse({ METRICS_RETENTION_HOURS: '2' });
+    expect(depsConfigFromEnv(env).metricsRetentionMs).toBe(2 * 3600_000);
+    expect(t.platform.deps.metrics).toEqual({ retentionMs: 3600_000 });
+  });
+
+  it('sweeps with the configured retention, not the 7-day default', async () => {
+    const instance = uniqueSlug('job');
+    const sample = {
+      name: 'process_cpu_percent',
+      kind: 'gauge' as const,
+      tenantId: null,
+      labels: {},
+      value: 1,
+      count: 1,
+      min: 1,
+      max: 1,
+      buckets: null,
+    };
+    // Two hours old: within the default week, beyond the configured hour.
+    const { jobId } = await t.platform.deps.jobs.enqueue(RECORD_METRICS_JOB, {
+      instance,
+      recordedAt: new Date(Date.now() - 2 * 3600_000).toISOString(),
+      windowSeconds: 10,
+      samples: [sample],
+    });
+    await expect
+      .poll(async () => (await t.platform.deps.jobs.getJob(jobId))?.state, { timeout: 30_000 })
+      .toBe('completed');
+    expect(await t.platform.db.prisma.metricSample.count({ where: { instance } })).toBe(0);
   });
 });

@@ -14,6 +14,7 @@ export const REALTIME_TOPICS = [
   'telemetry.broadcast',
   'tenancy.progress',
   'identity.audit',
+  'platform.tasks',
 ] as const;
 export type RealtimeTopic = (typeof REALTIME_TOPICS)[number];
 

@@ -54,6 +54,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly attempts: number;
   /** First retry delay; each further retry doubles it (exponential backoff). */
   readonly backoffMs: number;
+  /** Whether its state changes reach `CreateJobQueueOptions.onChange` (false for high-volume plumbing jobs). */
+  readonly announce: boolean;
   // Method syntax on purpose: lets definitions with different payloads share one JobDefinition[].
   handler(payload: z.output<S>, ctx: JobContext): Promise<unknown>;
 }
@@ -66,6 +68,11 @@ export interface DefineJobOptions<S extends z.ZodType> {
   attempts?: number;
   /** Default 1000. */
   backoffMs?: number;
+  /**
+   * Default true: every state change and progress report goes to the queue's `onChange` (the
+   * platform publishes it as task progress). False for frequent internal jobs nobody watches.
+   */
+  announce?: boolean;
 }
 
 export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
@@ -151,6 +158,13 @@ export interface CreateJobQueueOptions {
   definitions: JobDefinition[];
   /** Default `jobs`. Keys live under `<kv.keyPrefix>bull:<queueName>:`. */
   queueName?: string;
+  /**
+   * Told the job as it is after each change seen by this process: enqueued, started, progress,
+   * retry scheduled, completed, failed, cancelled. The process that runs a job reports its run
+   * (the worker, on BullMQ), the one that enqueues or cancels reports that. In order per queue;
+   * an error is logged, never fails the job. Jobs defined with `announce: false` are left out.
+   */
+  onChange?: (job: JobInfo) => void | Promise<void>;
 }
 
 /** Thrown by a handler when retrying cannot help (the tenant is gone, the input is wrong): fails the job at once. */
@@ -167,7 +181,14 @@ export function defineJob<S extends z.ZodType>(options: DefineJobOptions<S>): Jo
   if (!options.id) throw new Error('A job needs an id');
   if (!Number.isInteger(attempts) || attempts < 1) throw new Error(`Job "${options.id}": attempts must be >= 1`);
   if (!Number.isFinite(backoffMs) || backoffMs < 0) throw new Error(`Job "${options.id}": backoffMs must be >= 0`);
-  return { id: options.id, schema: options.schema, attempts, backoffMs, handler: options.handler };
+  return {
+    id: options.id,
+    schema: options.schema,
+    attempts,
+    backoffMs,
+    announce: options.announce ?? true,
+    handler: options.handler,
+  };
 }
 
 /** How long finished jobs stay readable through getJob; bounded so Redis does not grow forever. */
@@ -184,9 +205,29 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
   const logger = options.logger.child({ component: 'jobs' });
   const queueName = options.queueName ?? 'jobs';
   const connection = options.kv.connection();
-  const backend = connection
-    ? createBullBackend({ connection, prefix: `${options.kv.keyPrefix}bull`, queueName, definitions, logger })
-    : createMemoryBackend({ definitions, logger });
+  // Changes are read and reported one after the other, so a subscriber never sees them out of order.
+  let reporting: Promise<void> = Promise.resolve();
+  const onChange = options.onChange;
+  // `snapshot`: the job as it is right now, when the backend has it at hand (in memory).
+  const changed = (name: string, jobId: string, snapshot?: JobInfo): void => {
+    if (!onChange || definitions.get(name)?.announce === false) return;
+    reporting = reporting
+      .then(async () => {
+        const info = snapshot ?? (await backend.getJob(jobId));
+        if (info) await onChange(info);
+      })
+      .catch((error: unknown) => logger.warn({ err: error, jobId }, 'job change not reported'));
+  };
+  const backend: Backend = connection
+    ? createBullBackend({
+        connection,
+        prefix: `${options.kv.keyPrefix}bull`,
+        queueName,
+        definitions,
+        logger,
+        changed,
+      })
+    : createMemoryBackend({ definitions, logger, changed });
 
   const enqueue = async (job: JobDefinition | string, payload: unknown, opts: EnqueueOptions = {}) => {
     const id = typeof job === 'string' ? job : job.id;
@@ -213,10 +254,17 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
     counts: () => backend.counts(),
     list: (listOptions) => backend.list(listOptions),
     logs: (jobId, limit = MAX_JOB_LOGS) => backend.logs(jobId, Math.max(1, Math.min(limit, MAX_JOB_LOGS))),
-    cancel: (jobId) => backend.cancel(jobId),
+    cancel: async (jobId) => {
+      const info = await backend.cancel(jobId);
+      if (info) changed(info.name, info.id);
+      return info;
+    },
     startWorker: (opts) => backend.startWorker(opts?.concurrency ?? DEFAULT_CONCURRENCY),
     restartWorker: () => backend.restartWorker(),
-    close: () => backend.close(),
+    close: async () => {
+      await backend.close();
+      await reporting;
+    },
   };
 }
 
@@ -366,8 +414,9 @@ function createBullBackend(opts: {
   queueName: string;
   definitions: Map<string, JobDefinition>;
   logger: Logger;
+  changed: (name: string, jobId: string, snapshot?: JobInfo) => void;
 }): Backend {
-  const { connection, prefix, queueName, definitions, logger } = opts;
+  const { connection, prefix, queueName, definitions, logger, changed } = opts;
   // The Kv's fail-fast connection suits the queue: an enqueue during an outage errors instead of hanging.
   const queue = new Queue(queueName, {
     connection,
@@ -423,6 +472,9 @@ function createBullBackend(opts: {
         keepLogs: MAX_JOB_LOGS,
       });
       if (job.id === undefined) throw new Error('BullMQ returned a job without an id');
+      // As added: a worker may have taken it already, and its own reports follow this one.
+      const added = toInfo(job, delayMs > 0 ? 'delayed' : 'waiting');
+      if (added) changed(def.id, job.id, added);
       return { jobId: job.id };
     },
     getJob: readJob,
@@ -532,6 +584,14 @@ function createBullBackend(opts: {
         { connection: workerConnection, prefix, concurrency },
       );
       worker.on('error', (error: Error) => logger.warn({ err: error }, 'job worker error'));
+      // This worker's own runs: started, progress, retried or failed, completed.
+      const report = (job: Job | undefined) => {
+        if (job?.id !== undefined) changed(job.name, job.id);
+      };
+      worker.on('active', report);
+      worker.on('progress', report);
+      worker.on('completed', report);
+      worker.on('failed', report);
       await worker.waitUntilReady();
       logger.info({ queue: queueName, concurrency, definitions: [...definitions.keys()] }, 'job worker started');
     },
@@ -604,8 +664,13 @@ interface MemoryJob {
   cancelRequested: boolean;
 }
 
-function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; logger: Logger }): Backend {
+function createMemoryBackend(opts: {
+  definitions: Map<string, JobDefinition>;
+  logger: Logger;
+  changed: (name: string, jobId: string, snapshot?: JobInfo) => void;
+}): Backend {
   const { logger } = opts;
+  const changed = (job: MemoryJob) => opts.changed(job.def.id, job.id, toInfo(job));
   const jobs = new Map<string, MemoryJob>();
   const waiting: string[] = [];
   const finished = { completed: [] as string[], failed: [] as string[] };
@@ -652,6 +717,7 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
     const attempt = job.attemptsMade + 1;
     job.startedAt = Date.now();
     job.controller = new AbortController();
+    changed(job);
     try {
       const result = await runAttempt(job.def, job.payload, {
         jobId: job.id,
@@ -659,6 +725,7 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
         logger,
         updateProgress: async (progress) => {
           job.progress = toJson(progress) as number | object;
+          changed(job);
         },
         log: async (message, level = 'INFO') => {
           job.logs.push(formatLog(level, message));
@@ -684,6 +751,7 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
       }
     } finally {
       job.controller = undefined;
+      changed(job);
     }
   };
 
@@ -734,6 +802,9 @@ function createMemoryBackend(opts: { definitions: Map<string, JobDefinition>; lo
         cancelRequested: false,
       };
       jobs.set(id, job);
+      // Before it may start (schedule runs it at once when a slot is free): pending comes first.
+      if (delayMs > 0) job.state = 'delayed';
+      changed(job);
       schedule(job, delayMs);
       return { jobId: id };
     },

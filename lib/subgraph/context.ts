@@ -69,6 +69,8 @@ export interface SubgraphDeps {
   dataImport: { allow: readonly AllowEntry[]; connectTimeoutMs: number };
   /** Custom-domain verification: DNS servers to ask (WHITELABEL_DNS_SERVERS); empty, the system's. */
   whitelabel?: { dnsServers: readonly string[] };
+  /** Metric samples (METRICS_RETENTION_HOURS); absent: the metric store's default retention (7 days). */
+  metrics?: { retentionMs: number };
   /** Real time (BROADCAST_RECEIPT_WAIT_MS); absent: the defaults of lib/realtime. */
   realtime?: { broadcastReceiptWaitMs: number };
   /** Webhook deliveries and mesh health checks (OUTBOUND_*): allow-list, timeout, retry schedule. */

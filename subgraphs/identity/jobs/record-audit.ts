@@ -17,6 +17,8 @@ export function createRecordAuditJob(deps: () => SubgraphDeps) {
     schema: payloadSchema,
     attempts: 8,
     backoffMs: 1000,
+    // Frequent plumbing nobody watches live: kept off the task progress bus.
+    announce: false,
     handler: (payload, { logger }) => recordAuditEntries({ deps: deps(), entries: payload.entries, logger }),
   });
 }

@@ -11,6 +11,8 @@ import {
   type TaskPage,
   type TaskStep,
 } from '../services/tasks/tasks.js';
+import { subscribeTasks, taskOfMessage } from '../services/tasks/live.js';
+import { requirePrincipal } from '../../../lib/principal.js';
 import { PlatformPaginationRef } from './ops-pagination.js';
 
 export const TaskStatusEnum = builder.enumType('TaskStatus', { values: TASK_STATUSES });
@@ -106,5 +108,26 @@ builder.mutationField('cancelTask', (t) =>
     description: "admin:services for any task; a tenant's write:tenants for that tenant's.",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => cancelTask({ deps: ctx.deps, principal: ctx.principal, id: String(args.id) }),
+  }),
+);
+
+builder.subscriptionType({});
+
+builder.subscriptionField('taskProgress', (t) =>
+  t.field({
+    type: TaskRef,
+    description:
+      'Tasks as they change: enqueued, started, progress, retried, completed, failed, cancelled (system backups, ' +
+      "security scans, exports, blueprint deployments...). read:system for all; a tenant's read:tenants for that " +
+      "tenant's. `id`: one task; `type`: one job definition (e.g. platform.system-backup).",
+    args: { id: t.arg.id(), type: t.arg.string() },
+    subscribe: (_root, args, ctx) =>
+      subscribeTasks({
+        deps: ctx.deps,
+        principal: requirePrincipal(ctx.principal),
+        id: args.id === null || args.id === undefined ? null : String(args.id),
+        type: args.type ?? null,
+      }),
+    resolve: (envelope) => taskOfMessage(envelope.data),
   }),
 );

@@ -29,6 +29,8 @@ const payloadSchema = z.object({
 /**
  * Writes one sampler batch of a process without a database of its own (the production gateway):
  * it enqueues its batch, the worker writes it in one statement. Figures are samples: one retry.
+ * Expired samples are swept with the worker's METRICS_RETENTION_HOURS (deps.metrics), unless the
+ * caller names a retention.
  */
 export function createRecordMetricsJob(deps: () => SubgraphDeps, options: { retentionMs?: number } = {}) {
   return defineJob({
@@ -36,8 +38,14 @@ export function createRecordMetricsJob(deps: () => SubgraphDeps, options: { rete
     schema: payloadSchema,
     attempts: 2,
     backoffMs: 1000,
+    // Frequent plumbing nobody watches live: kept off the task progress bus.
+    announce: false,
     handler: async (payload, { logger }) => {
-      await storeMetricBatch(deps(), payload, { retentionMs: options.retentionMs, logger });
+      const current = deps();
+      await storeMetricBatch(current, payload, {
+        retentionMs: options.retentionMs ?? current.metrics?.retentionMs,
+        logger,
+      });
     },
   });
 }

@@ -6,8 +6,8 @@ builder.subscriptionType({});
 
 const TenancyJobProgressRef = builder.objectRef<TenancyProgress>('TenancyJobProgress').implement({
   fields: (t) => ({
-    kind: t.exposeString('kind', { description: 'backup | restore | isolation_change | data_import' }),
-    id: t.exposeID('id', { description: 'The backup, operation or import id' }),
+    kind: t.exposeString('kind', { description: 'backup | restore | isolation_change | data_import | blueprint_deployment' }),
+    id: t.exposeID('id', { description: 'The backup, operation, import or deployment id' }),
     tenantId: t.exposeID('tenantId', { nullable: true }),
     projectId: t.exposeID('projectId', { nullable: true }),
     status: t.exposeString('status', { description: 'running | completed | failed' }),
@@ -21,7 +21,8 @@ builder.subscriptionField('tenancyJobProgress', (t) =>
   t.field({
     type: TenancyJobProgressRef,
     description:
-      "Progress of tenant backups, restores, isolation changes and data imports. Requires read:tenants; a tenant's " +
+      "Progress of tenant backups, restores, isolation changes, data imports and blueprint deployments (the " +
+      "rollout as a whole for its project and the operator; each target tenant's outcome for that tenant). Requires read:tenants; a tenant's " +
       "caller receives its tenant's jobs, a project's caller its project's, the operator all (or tenantId's).",
     args: { tenantId: t.arg.id(), id: t.arg.id(), kinds: t.arg.stringList() },
     subscribe: (_root, args, ctx) =>

@@ -6,16 +6,23 @@ import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 /**
  * Progress of tenancy's long jobs as it happens, on the platform bus (topic `tenancy.progress`):
  * tenant backups, restores and isolation changes (a tenant's), data imports (a workspace's, so its
- * project's). The same figures the rows hold (`progress` 0–100, status); subscribers no longer poll.
+ * project's), blueprint deployments (the rollout for its project, each target's outcome for that
+ * tenant). The same figures the rows hold (`progress` 0–100, status); subscribers no longer poll.
  */
 
-export const TENANCY_JOB_KINDS = ['backup', 'restore', 'isolation_change', 'data_import'] as const;
+export const TENANCY_JOB_KINDS = [
+  'backup',
+  'restore',
+  'isolation_change',
+  'data_import',
+  'blueprint_deployment',
+] as const;
 export type TenancyJobKind = (typeof TENANCY_JOB_KINDS)[number];
 
 export interface TenancyProgress {
   kind: TenancyJobKind;
   id: string;
-  /** The tenant the job works on; null for a workspace's job (data import). */
+  /** The tenant the job works on; null for a workspace's job (data import) and a whole blueprint rollout. */
   tenantId: string | null;
   /** The project that owns the tenant or workspace, when it has one. */
   projectId: string | null;

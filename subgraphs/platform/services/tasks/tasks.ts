@@ -122,7 +122,7 @@ export function toTask(job: JobInfo): Task {
 }
 
 /** The tenant whose tasks the caller may see; null: every task (the operator's view). */
-function visibleTenant(principal: Principal): string | null {
+export function visibleTenant(principal: Principal): string | null {
   if (hasScope(principal, 'read:system')) return null;
   if (principal.tenantId !== null && hasScope(principal, 'read:tenants')) return principal.tenantId;
   throw new AppError('FORBIDDEN', 'Missing required scope read:system', { required_scope: 'read:system' });

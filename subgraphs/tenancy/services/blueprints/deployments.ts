@@ -6,6 +6,7 @@ import type { Logger } from '../../../../lib/logger.js';
 import { requireScope, type Principal } from '../../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import { parseInput } from '../../../../lib/validate.js';
+import { publishTenancyProgress } from '../progress.js';
 import type {
   BlueprintVersion,
   Deployment,
@@ -231,6 +232,23 @@ export async function runDeployment({
       })
     ).map((d) => [d.tenantId, d.id]),
   );
+  // Live progress (tenancyJobProgress, kind blueprint_deployment): the rollout as a whole for its
+  // project and the operator, and each target tenant's own outcome for that tenant's subscribers.
+  const total = Math.max(1, deployment.totalTenants);
+  let settled = deployment.totalTenants - pending.length;
+  const announce = (message: {
+    tenantId: string | null;
+    status: 'running' | 'completed' | 'failed';
+    progress: number;
+    error?: string | null;
+  }) =>
+    publishTenancyProgress(deps, {
+      kind: 'blueprint_deployment',
+      id: deploymentId,
+      projectId: deployment.projectId,
+      ...message,
+    });
+  await announce({ tenantId: null, status: 'running', progress: Math.floor((settled / total) * 100) });
   const canary = new Set(deployment.canaryTenantIds);
   const threshold = deployment.failureThreshold;
   let failed = deployment.failedTenants;
@@ -269,6 +287,14 @@ export async function runDeployment({
               : { failedTenants: { increment: 1 } },
       }),
     ]);
+    settled += 1;
+    await announce({
+      tenantId: t.tenantId,
+      status: outcome.status === 'failed' ? 'failed' : 'completed',
+      progress: 100,
+      error: outcome.error ?? null,
+    });
+    await announce({ tenantId: null, status: 'running', progress: Math.min(99, Math.floor((settled / total) * 100)) });
   };
 
   const reachedThreshold = () => threshold !== null && failed >= threshold;
@@ -319,6 +345,12 @@ export async function runDeployment({
           ? `${final.failedTenants} of ${final.totalTenants} tenant(s) failed`
           : null,
     },
+  });
+  await announce({
+    tenantId: null,
+    status: status === 'completed' ? 'completed' : 'failed',
+    progress: 100,
+    error: finished.error,
   });
   await emitDeploymentWebhooks(deps, finished, logger);
   return finished;
