@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPlatform, deleteRedisKeys, usingRealServices, type TestPlatform } from './support/platform.js';
-import { connectWs, subscribeSse } from './support/realtime.js';
+import { connectWs, subscribeSse, untilListening } from './support/realtime.js';
 import { createTenant, type TenantInfo } from './support/tenants.js';
 
 const FORWARDED = {
@@ -44,8 +44,7 @@ describe('subscriptions with subgraphs in other processes (graphql-ws between ga
   it('resolves the event and its entity fields across subgraphs over the network', async () => {
     const ws = connectWs(t.url, { token: t.operatorKey });
     await ws.connected;
-    const sub = ws.subscribe<Received>(EVENTS, { tenantId: tenant.id });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sub = await untilListening('telemetry.events', () => ws.subscribe<Received>(EVENTS, { tenantId: tenant.id }));
     const recorded = await t.graphql(
       RECORD,
       { input: { tenantId: tenant.id, type: 'remote.event' } },
@@ -87,6 +86,7 @@ describe.runIf(usingRealServices)('two gateway instances on one Redis', () => {
     await ws.connected;
     const viaWs = ws.subscribe<Received>(EVENTS, { tenantId: tenant.id });
     const viaSse = subscribeSse<Received>(b.url, a.operatorKey, EVENTS, { tenantId: tenant.id });
+    // Identical subscriptions share one listener, so no new listener marks the second as ready.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const recorded = await a.graphql(
       RECORD,

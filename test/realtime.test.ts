@@ -6,7 +6,7 @@ import { composeSupergraph } from '../gateway/supergraph.js';
 import { ACCESS_TOKEN_TTL_SECONDS, userRevokedKey } from '../lib/access-token.js';
 import { signAccessToken } from '../subgraphs/identity/services/tokens.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
-import { connectWs, subscribeSse } from './support/realtime.js';
+import { connectWs, subscribeSse, untilListening } from './support/realtime.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 
 const FORWARDED = {
@@ -58,10 +58,11 @@ describe('federated subscriptions through the gateway', () => {
   it('delivers an event over graphql-ws with entity fields from another subgraph', async () => {
     const ws = connectWs(t.url, { authorization: `Bearer ${t.operatorKey}` });
     await ws.connected;
-    const sub = ws.subscribe<{ telemetryEvents: { type: string; tenant: { id: string; slug: string } } }>(EVENTS, {
-      tenantId: a.id,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sub = await untilListening('telemetry.events', () =>
+      ws.subscribe<{ telemetryEvents: { type: string; tenant: { id: string; slug: string } } }>(EVENTS, {
+        tenantId: a.id,
+      }),
+    );
     await record(a.id, 'order.created', { n: 1 });
     const [event] = await sub.waitFor(1);
     expect(event!.errors).toBeUndefined();
@@ -74,13 +75,12 @@ describe('federated subscriptions through the gateway', () => {
   });
 
   it('delivers over SSE (distinct connections) with the same selection', async () => {
-    const sub = subscribeSse<{ telemetryEvents: { type: string; tenant: { slug: string } } }>(
-      t.url,
-      t.operatorKey,
-      EVENTS,
-      { tenantId: b.id, types: ['page.viewed'] },
+    const sub = await untilListening('telemetry.events', () =>
+      subscribeSse<{ telemetryEvents: { type: string; tenant: { slug: string } } }>(t.url, t.operatorKey, EVENTS, {
+        tenantId: b.id,
+        types: ['page.viewed'],
+      }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
     await record(b.id, 'ignored.type');
     await record(b.id, 'page.viewed', { path: '/x' });
     const [event] = await sub.waitFor(1);
@@ -93,15 +93,16 @@ describe('federated subscriptions through the gateway', () => {
     const ws = connectWs(t.url, { token });
     await ws.connected;
 
-    const own = ws.subscribe<{ telemetryEvents: { type: string; tenant: { id: string } } }>(EVENTS, {});
+    const own = await untilListening('telemetry.events', () =>
+      ws.subscribe<{ telemetryEvents: { type: string; tenant: { id: string } } }>(EVENTS, {}),
+    );
     const foreign = ws.subscribe(EVENTS, { tenantId: b.id });
     await foreign.waitForEnd();
     expect(JSON.stringify([foreign.error, foreign.events])).toContain('TENANT_MISMATCH');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // B's event is published first on the same topic: had it leaked, it would arrive before A's.
     await record(b.id, 'secret.of_b');
     await record(a.id, 'visible.to_a');
     const events = await own.waitFor(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
     expect(events.map((e) => e.data!.telemetryEvents.type)).toEqual(['visible.to_a']);
     await ws.dispose();
   }, 180_000);
@@ -254,8 +255,9 @@ describe('subscription limits and lifecycle', () => {
     // Subscriptions work again on the new schema.
     const fresh = connectWs(t.url, { token: t.operatorKey });
     await fresh.connected;
-    const sub = fresh.subscribe<{ telemetryEvents: { type: string } }>(EVENTS, { tenantId: tenant.id });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sub = await untilListening('telemetry.events', () =>
+      fresh.subscribe<{ telemetryEvents: { type: string } }>(EVENTS, { tenantId: tenant.id }),
+    );
     await t.graphql(RECORD, { input: { tenantId: tenant.id, type: 'after.reload' } }, { headers: FORWARDED });
     expect((await sub.waitFor(1))[0]!.data!.telemetryEvents.type).toBe('after.reload');
     await fresh.dispose();

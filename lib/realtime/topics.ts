@@ -95,7 +95,6 @@ export async function subscribeTopic<T>(options: {
       await unsubscribe?.();
     },
   });
-  entry.subscribers.add(queue as BoundedQueue<unknown>);
   unsubscribe = await kv.pubsub.subscribe(CHANNEL_PREFIX + topic, (message) => {
     let envelope: RealtimeEnvelope<T>;
     try {
@@ -109,6 +108,8 @@ export async function subscribeTopic<T>(options: {
     queue.push(envelope);
   });
   if (closed) await unsubscribe();
+  // Counted once its listener is live: from here on a published message reaches it.
+  else entry.subscribers.add(queue as BoundedQueue<unknown>);
   return queue;
 }
 

@@ -1,6 +1,8 @@
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
+import { topicStats, type RealtimeTopic } from '../../lib/realtime/topics.js';
+import { waitFor } from './rest.js';
 
 // Real clients for the gateway's real-time endpoints: graphql-ws over WebSocket and graphql-sse
 // (distinct connections), each yielding events into an array the test can wait on.
@@ -157,4 +159,20 @@ export async function waitForSubscribers(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Starts a subscription and resolves once a new listener is live on the bus topic it reads: graphql-ws
+ * and SSE acknowledge no subscription, so a test that publishes right after subscribing waits for
+ * this instead of sleeping. The platforms a test boots run in its process, so their listeners are
+ * visible here; listeners that end meanwhile do not matter (the set is compared, not counted).
+ */
+export async function untilListening<T>(topic: RealtimeTopic, subscribe: () => T): Promise<T> {
+  const before = new Set(topicStats(topic).subscribers);
+  const subscription = subscribe();
+  await waitFor(
+    async () => ([...topicStats(topic).subscribers].some((listener) => !before.has(listener)) ? true : undefined),
+    `a new listener on ${topic}`,
+  );
+  return subscription;
 }
