@@ -33,7 +33,7 @@ const ArtifactRef = builder.objectRef<EdgeArtifact>('EdgeArtifact').implement({
   }),
 });
 
-const DeploymentCountsRef = builder.objectRef<Record<string, number>>('EdgeDeploymentCounts').implement({
+export const DeploymentCountsRef = builder.objectRef<Record<string, number>>('EdgeDeploymentCounts').implement({
   fields: (t) => {
     const count = (state: string) => t.int({ resolve: (c) => c[state] ?? 0 });
     return {

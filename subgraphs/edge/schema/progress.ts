@@ -1,29 +1,10 @@
 import { requirePrincipal } from '../../../lib/principal.js';
 import type { DeploymentProgressMessage } from '../contract.js';
 import { builder } from '../builder.js';
+import { DeploymentCountsRef } from './deployment.js';
 import { subscribeDeploymentProgress } from '../services/progress.js';
 
 builder.subscriptionType({});
-
-const ProgressCountsRef = builder.objectRef<Record<string, number>>('EdgeRolloutCounts').implement({
-  description: 'Devices of the rollout per state when the change happened.',
-  fields: (t) => {
-    const count = (state: string) => t.int({ resolve: (c) => c[state] ?? 0 });
-    return {
-      pending: count('pending'),
-      queued: count('queued'),
-      downloading: count('downloading'),
-      installing: count('installing'),
-      rebooting: count('rebooting'),
-      committed: count('committed'),
-      failed: count('failed'),
-      rolledBack: count('rolled_back'),
-      skipped: count('skipped'),
-      canceled: count('canceled'),
-      total: t.int({ resolve: (c) => Object.values(c).reduce((a, b) => a + b, 0) }),
-    };
-  },
-});
 
 const ProgressRef = builder.objectRef<DeploymentProgressMessage>('EdgeDeploymentProgress').implement({
   fields: (t) => ({
@@ -35,7 +16,11 @@ const ProgressRef = builder.objectRef<DeploymentProgressMessage>('EdgeDeployment
     attempt: t.exposeInt('attempt', { nullable: true }),
     deploymentStatus: t.exposeString('deployment_status', { description: 'in_progress | completed | aborted' }),
     currentPhase: t.exposeInt('current_phase'),
-    counts: t.field({ type: ProgressCountsRef, resolve: (m) => m.counts }),
+    counts: t.field({
+      type: DeploymentCountsRef,
+      description: 'Devices of the rollout per state when the change happened.',
+      resolve: (m) => m.counts,
+    }),
     at: t.field({ type: 'DateTime', resolve: (m) => new Date(m.at) }),
   }),
 });
