@@ -13,3 +13,21 @@ export const paginationSchema = z.object({
   total: z.number().int(),
   pages: z.number().int(),
 });
+
+/**
+ * A query parameter listing values, given comma-separated (`a,b`) or repeated (`x=a&x=b`):
+ * split, trimmed, empty items dropped, then each item checked and the count bounded.
+ */
+export const commaList = <T extends z.ZodType<string, string>>(max: number, item: T) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : (Array.isArray(v) ? v : [v])
+            .flatMap((s) => s.split(','))
+            .map((s) => s.trim())
+            .filter(Boolean),
+    )
+    .pipe(z.array(item).max(max).optional());

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
-import { isoTimestamp } from '../schemas.js';
+import { commaList, isoTimestamp } from '../schemas.js';
 
 /**
  * cloudpioneer's GET /health is the tenantsdb route (same path, same body), shared with this
@@ -194,11 +194,7 @@ const resourceMetrics = defineRoute({
       start_time: z.iso.datetime({ offset: true }).optional(),
       end_time: z.iso.datetime({ offset: true }).optional(),
       interval: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional(),
-      metrics: z
-        .union([z.string(), z.array(z.string())])
-        .optional()
-        .transform((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(','))))
-        .pipe(z.array(z.enum(METRIC_NAMES)).max(METRIC_NAMES.length).optional()),
+      metrics: commaList(METRIC_NAMES.length, z.enum(METRIC_NAMES)),
     }),
   },
   operation: graphql(`

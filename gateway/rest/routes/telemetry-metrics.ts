@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { graphql } from '../graphql.js';
 import { defineRoute, type RestRoute } from '../route.js';
-import { isoTimestamp } from '../schemas.js';
+import { commaList, isoTimestamp } from '../schemas.js';
 
 // The metric store's documented endpoints. Every figure is an aggregation of samples the
 // platform's processes wrote (telemetry.metric_samples); a figure the platform has no source for
@@ -9,20 +9,6 @@ import { isoTimestamp } from '../schemas.js';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
-
-const commaList = <T extends z.ZodType<string, string>>(max: number, item: T) =>
-  z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .transform((v) =>
-      v === undefined
-        ? undefined
-        : (Array.isArray(v) ? v : [v])
-            .flatMap((s) => s.split(','))
-            .map((s) => s.trim())
-            .filter(Boolean),
-    )
-    .pipe(z.array(item).max(max).optional());
 
 const AGGREGATIONS = ['sum', 'avg', 'min', 'max', 'count', 'p50', 'p95', 'p99'] as const;
 const toAggregation = (a: (typeof AGGREGATIONS)[number]) =>
