@@ -32,6 +32,7 @@ import { installApolloFastPath } from './apollo-fast-path.js';
 import { InProcessDataSource, SignedRemoteDataSource, SubgraphPools, subgraphOrigin } from './data-sources.js';
 import { createAuditPlugin, type AuditSink } from './plugins/audit.js';
 import type { Authenticate } from './pipeline/authenticate.js';
+import { createStandingKeysCheck } from './pipeline/api-key.js';
 import { createClientIpResolver } from './pipeline/client-ip.js';
 import { createSignInRateLimitPlugin } from './plugins/sign-in-rate-limit.js';
 import { createResponseCachePlugin, type ResponseCachePlugin } from './plugins/response-cache.js';
@@ -325,6 +326,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     buildService,
     source: createSubscriptionSource({ inProcess: options.inProcess, urls: options.urls, signingSecret, logger }),
     authenticate: pipeline.authenticate,
+    standingKeys: createStandingKeysCheck(execute),
     kv: options.kv,
     logger,
     graphqlLimits: limits,

@@ -88,6 +88,23 @@ export const EDGE_SERVICE_PRINCIPAL: Principal = {
   scopes: [RESOURCE_CATALOG_SCOPE],
 };
 
+/**
+ * Scope held only by the telemetry subgraph's service principal: asking tenancy which project owns
+ * a tenant, so a project's API key may act on its own tenants' telemetry (telemetry cannot see
+ * tenants' projects). Not in SCOPES.
+ */
+export const TENANT_OWNERSHIP_SCOPE = 'internal:tenant-ownership';
+
+/** The telemetry subgraph asking tenancy about tenant ownership, never on a caller's behalf. */
+export const TELEMETRY_SERVICE_PRINCIPAL: Principal = {
+  kind: 'service',
+  id: 'telemetry',
+  projectId: null,
+  tenantId: null,
+  roles: ['telemetry'],
+  scopes: [TENANT_OWNERSHIP_SCOPE],
+};
+
 /** How long a signed principal stays valid: long enough for one request's fetches, short enough to make replay useless. */
 const SIGNATURE_TTL_MS = 5 * 60_000;
 

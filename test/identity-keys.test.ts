@@ -8,7 +8,7 @@ import { createKv, type Kv } from '../lib/runtime/kv.js';
 import { PROJECT_SCOPES } from '../lib/scopes.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { SUBGRAPHS } from '../app/subgraphs.js';
-import { API_KEY_REVOKED_CHANNEL } from '../subgraphs/identity/contract.js';
+import { API_KEY_REVOKED_CHANNEL, parseApiKeyRevoked } from '../subgraphs/identity/contract.js';
 import { generateApiKey } from '../subgraphs/identity/services/api-keys.js';
 import { listProjects } from '../subgraphs/identity/services/projects.js';
 import type { Principal } from '../lib/principal.js';
@@ -750,9 +750,9 @@ describe('the gateway API key resolver (unit, stubbed identity)', () => {
     let revocationHandled!: () => void;
     const handled = new Promise<void>((r) => (revocationHandled = r));
     const unsubscribe = await kv.pubsub.subscribe(API_KEY_REVOKED_CHANNEL, (message) => {
-      if (message === keyHash) revocationHandled();
+      if (parseApiKeyRevoked(message)?.keyHash === keyHash) revocationHandled();
     });
-    await kv.pubsub.publish(API_KEY_REVOKED_CHANNEL, keyHash);
+    await kv.pubsub.publish(API_KEY_REVOKED_CHANNEL, JSON.stringify({ keyHash, keyId: '9' }));
     await handled;
     await unsubscribe();
     release();

@@ -19,7 +19,7 @@ import {
 } from './support/platform.js';
 import { connectWs, subscribeSse, waitForSubscribers, type WsConnection } from './support/realtime.js';
 import { uniqueClientIp, waitFor } from './support/rest.js';
-import { createTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
+import { createTenant, signInTenantAdmin, signUp, type TenantInfo } from './support/tenants.js';
 
 // Subscriptions owned by the subgraphs that own the data, through the gateway with real
 // graphql-ws and SSE clients: edge rollout progress (and its outbound webhooks), broadcast
@@ -108,7 +108,7 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
       trustedProxies: ['127.0.0.1', '::1'],
       rateLimitEnabled: false,
       outbound: { allowedHosts: ['127.0.0.1'], timeoutMs: 2_000, webhookRetryScheduleMs: [100, 200] },
-      subscriptionLimits: { streamPingMs: 150, streamPongTimeoutMs: 300 },
+      subscriptionLimits: { streamPingMs: 150, streamPongTimeoutMs: 300, recheckMs: 300 },
       storageDir: await mkdtemp(join(tmpdir(), 'rt-events-storage-')),
     });
     a = await createTenant(t, t.operatorKey, headers, 'rea');
@@ -405,6 +405,110 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
     expect(auditA.events.every((e) => e.data!.auditEntries.tenantId === a.id)).toBe(true);
     expect(auditB.events.every((e) => e.data!.auditEntries.tenantId === b.id)).toBe(true);
     await closeAll();
+  }, 60_000);
+
+  it("lets a project's API key stream and ingest its own tenants' events, and ends the stream when the key goes", async () => {
+    const owner = await signUp(t, 'rtkey');
+    const stranger = await signUp(t, 'rtstranger');
+    const slug = uniqueSlug('kt');
+    ok(await t.rest('/tenants', { method: 'POST', token: owner.apiKey, headers, body: { tenant_id: slug } }), 201);
+    // A second key of the same project, to revoke while the first stays.
+    const second = ok(
+      await t.rest('/apikeys', { method: 'POST', token: owner.apiKey, headers, body: { project_name: 'stream key' } }),
+      201,
+    );
+    const secondKey = second.key as string;
+
+    // Another project's key cannot watch or write this tenant; the tenant's own project can, by slug.
+    const foreign = await t.rest('/events/stream', {
+      method: 'POST',
+      token: stranger.apiKey,
+      headers,
+      body: { topic: 'events', filters: { tenant_id: slug } },
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error.code).toBe('TENANT_MISMATCH');
+    const foreignWrite = await t.rest('/api/v1/telemetry/events', {
+      method: 'POST',
+      token: stranger.apiKey,
+      headers,
+      body: { tenant_id: slug, event_name: 'page_view', properties: {} },
+    });
+    expect(foreignWrite.status).toBe(403);
+    const noTenant = await t.rest('/events/stream', {
+      method: 'POST',
+      token: owner.apiKey,
+      headers,
+      body: { topic: 'events' },
+    });
+    expect(noTenant.status).toBe(400);
+
+    const openStream = async (key: string) => {
+      const created = ok(
+        await t.rest('/events/stream', {
+          method: 'POST',
+          token: key,
+          headers,
+          body: { topic: 'events', filters: { tenant_id: slug } },
+        }),
+      );
+      const messages: Array<Record<string, unknown>> = [];
+      const ws = new WebSocket(`${created.websocket_url}?token=${created.token}`);
+      ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+      await waitFor(async () => (messages.length > 0 ? true : undefined), 'stream_started');
+      return { messages, closed };
+    };
+    const third = ok(
+      await t.rest('/apikeys', { method: 'POST', token: owner.apiKey, headers, body: { project_name: 'third key' } }),
+      201,
+    );
+    const first = await openStream(owner.apiKey);
+    const revocable = await openStream(secondKey);
+    const watching = await openStream(third.key as string);
+    await waitForSubscribers(t.platform.gateway, 3);
+
+    const tracked = ok(
+      await t.rest('/api/v1/telemetry/events', {
+        method: 'POST',
+        token: owner.apiKey,
+        headers,
+        body: { tenant_id: slug, event_name: 'signup_completed', properties: { plan: 'pro' } },
+      }),
+      202,
+    );
+    expect(tracked.data.accepted).toBe(1);
+    for (const stream of [first, revocable, watching]) {
+      await waitFor(async () => (stream.messages.length > 1 ? true : undefined), 'the event on the stream');
+      expect(stream.messages[1]).toMatchObject({ event_type: 'telemetry_event', data: { type: 'signup_completed' } });
+    }
+
+    // Deleting the key ends the stream it created at once; the other key's stream goes on.
+    ok(await t.rest(`/apikeys/${second.id}`, { method: 'DELETE', token: owner.apiKey, headers }));
+    expect(await revocable.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+
+    // A key that expires has no announcement: the periodic re-check (recheckMs) ends its stream.
+    const keyId = Number(
+      (await t.rest('/apikeys', { token: owner.apiKey, headers })).body.api_keys.find((k: { key: string }) =>
+        k.key.endsWith(owner.apiKey.slice(-4)),
+      ).id,
+    );
+    await t.platform.db.prisma.apiKey.update({
+      where: { id: keyId },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    expect(await first.closed).toEqual({ code: 4401, reason: 'Unauthorized' });
+
+    // The key is bound to no tenant, but its stream watches one: suspending that tenant ends it.
+    const suspended = await t.graphql(
+      `mutation ($id: ID!) { suspendTenant(id: $id) { id } }`,
+      { id: slug },
+      { headers },
+    );
+    expect(suspended.body.errors).toBeUndefined();
+    expect(await watching.closed).toEqual({ code: 4403, reason: 'Tenant suspended' });
   }, 60_000);
 
   it('serves cloudpioneer event streams: token from the answer, documented messages, ping/pong', async () => {

@@ -152,7 +152,7 @@ describe('the health and status slice through the real gateway', () => {
               ? { active: expect.any(Number), idle: expect.any(Number), total: expect.any(Number) }
               : { active: expect.any(Number), idle: expect.any(Number), total: 1 },
           },
-          event_bus: { status: 'healthy', queue_size: expect.any(Number) },
+          event_bus: { status: 'healthy', queue_size: expect.any(Number), processed_events: expect.any(Number) },
           storage: {
             status: 'healthy',
             backend: 'filesystem',

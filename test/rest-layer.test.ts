@@ -81,6 +81,7 @@ function healthReport(overrides: Partial<HealthReportData> = {}): HealthReportDa
       active: 2,
       delayed: 1,
       failed: 7,
+      finishedTotal: 15_420,
       error: null,
     },
     storage: {
@@ -491,6 +492,7 @@ describe('core-platform health routes', () => {
             active: null,
             delayed: null,
             failed: null,
+            finishedTotal: null,
             error: 'redis down',
           },
         }),
@@ -663,7 +665,7 @@ describe('nexus-core health routes', () => {
         uptime: 86400,
         components: {
           database: { status: 'healthy', response_time_ms: 15, connection_pool: { active: 45, idle: 55, total: 100 } },
-          event_bus: { status: 'healthy', queue_size: 7 },
+          event_bus: { status: 'healthy', queue_size: 7, processed_events: 15_420 },
           plugins: {
             status: 'healthy',
             loaded: 3,

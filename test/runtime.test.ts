@@ -423,6 +423,23 @@ for (const mode of MODES) {
         expect(await queue.counts()).toEqual({ waiting: 0, active: 0, completed: 2, failed: 0, delayed: 1 });
       });
 
+      it('keeps a running total of finished jobs, failed ones included (nexus processed_events)', async () => {
+        const noop = defineJob({ id: 'test.noop', schema: z.object({}), handler: async () => null });
+        const broken = defineJob({
+          id: 'test.broken',
+          schema: z.object({}),
+          handler: async () => {
+            throw new UnrecoverableJobError('broken on purpose');
+          },
+        });
+        const queue = await openQueue([noop, broken]);
+        expect(await queue.finishedTotal()).toBe(0);
+        const jobs = await Promise.all([queue.enqueue(noop, {}), queue.enqueue(noop, {}), queue.enqueue(broken, {})]);
+        for (const { jobId } of jobs) await finished(queue, jobId);
+        // BullMQ counts in the worker after the job's state is written: read until it catches up.
+        await waitFor(async () => ((await queue.finishedTotal()) === 3 ? true : null), 'three finished jobs counted');
+      });
+
       it('closes gracefully, letting the running job finish', async () => {
         let started = false;
         let done = false;

@@ -4,7 +4,12 @@ import type { Logger } from '../../lib/logger.js';
 import { GATEWAY_PRINCIPAL, type Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { sha256Hex } from '../../lib/secrets.js';
-import { API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL } from '../../subgraphs/identity/contract.js';
+import {
+  API_KEY_PATTERN,
+  API_KEY_PREFIX,
+  API_KEY_REVOKED_CHANNEL,
+  parseApiKeyRevoked,
+} from '../../subgraphs/identity/contract.js';
 import type { Gateway } from '../server.js';
 import type { CredentialResolver } from './authenticate.js';
 
@@ -26,6 +31,28 @@ export const RESOLVE_API_KEY_OPERATION = /* GraphQL */ `
     }
   }
 `;
+
+const STANDING_API_KEYS_OPERATION = /* GraphQL */ `
+  query StandingApiKeys($keyIds: [ID!]!) {
+    standingApiKeys(keyIds: $keyIds)
+  }
+`;
+
+/** Asks identity which of these key ids are still valid (for sessions that run as a key they do not hold). */
+export function createStandingKeysCheck(execute: Gateway['execute']) {
+  return async (keyIds: string[]): Promise<Set<string>> => {
+    const result = await execute({
+      document: STANDING_API_KEYS_OPERATION,
+      variables: { keyIds },
+      principal: GATEWAY_PRINCIPAL,
+      requestId: newId('auth'),
+    });
+    if (result.errors?.length || !result.data) {
+      throw new AppError('SERVICE_UNAVAILABLE', 'API keys cannot be verified right now');
+    }
+    return new Set((result.data as { standingApiKeys: string[] }).standingApiKeys);
+  };
+}
 
 interface ResolvedApiKeyData {
   resolveApiKey: { keyId: string; projectId: string; scopes: string[]; expiresAt: string | null } | null;
@@ -74,7 +101,9 @@ export function createApiKeyResolver(options: ApiKeyResolverOptions): Credential
    */
   const revokedAt = new Map<string, number>();
 
-  const onRevoked = (keyHash: string) => {
+  const onRevoked = (message: string) => {
+    const keyHash = parseApiKeyRevoked(message)?.keyHash;
+    if (keyHash === undefined) return;
     cache.delete(keyHash);
     revokedAt.set(keyHash, Date.now());
     // Past one TTL no lookup from before the revocation can still be running or cached.

@@ -88,6 +88,7 @@ const HealthReportFields = graphql(
         active
         delayed
         failed
+        finishedTotal
         error
       }
       storage {

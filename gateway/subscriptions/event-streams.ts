@@ -245,9 +245,12 @@ export function createEventStreams(options: {
       Math.max(0, new Date(stream.expiresAt).getTime() - Date.now()),
     );
     expiry.unref();
-    // Ended like any real-time session: tenant suspended, the user's sessions revoked, shutdown.
+    // Ended like any real-time session: the tenant suspended, the user's sessions or the key
+    // revoked (or the key expired), shutdown.
+    const watched = stream.filters.tenant_id;
     const session = options.sessions.adopt({
       principal: stream.principal,
+      tenantId: typeof watched === 'string' ? watched : null,
       transport: 'stream',
       end: (reason) => ws.close(CLOSE_REASONS[reason].code, CLOSE_REASONS[reason].reason),
     });

@@ -33,6 +33,7 @@ import {
   type CloseReason,
   type Session,
   type SessionRegistry,
+  type StandingKeys,
   type SubscriptionLimits,
 } from './sessions.js';
 
@@ -64,6 +65,7 @@ export async function createRealtimeServer(options: {
   buildService: (args: { name: string; url?: string }) => GraphQLDataSource<GatewayContext>;
   source: SubscriptionSource & { close?(): Promise<void> };
   authenticate: Authenticate;
+  standingKeys?: StandingKeys;
   kv: Kv;
   logger: Logger;
   graphqlLimits: GraphQLLimits;
@@ -92,7 +94,13 @@ export async function createRealtimeServer(options: {
       }).catch((error: unknown) => logger.warn({ err: error }, 'publishing a delivery count failed'));
     },
   });
-  const sessions = await createSessionRegistry({ authenticate: options.authenticate, kv: options.kv, logger, limits });
+  const sessions = await createSessionRegistry({
+    authenticate: options.authenticate,
+    standingKeys: options.standingKeys,
+    kv: options.kv,
+    logger,
+    limits,
+  });
   // A reload ends every session: their operations were planned and validated against the old schema.
   options.schemaFeed.listen((update, first) => {
     federated.update(update);

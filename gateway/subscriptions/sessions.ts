@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { sha256Hex } from '../../lib/secrets.js';
-import { API_KEY_REVOKED_CHANNEL } from '../../subgraphs/identity/contract.js';
+import { API_KEY_REVOKED_CHANNEL, parseApiKeyRevoked } from '../../subgraphs/identity/contract.js';
 import {
   REFUSED_TENANT_STATUSES,
   TENANT_STATUS_CHANNEL,
@@ -70,6 +70,11 @@ export interface Session {
   transport: 'ws' | 'sse' | 'stream';
   /** sha256 of the credential: what API key revocations name. Never the credential itself. */
   credentialHash: string;
+  /**
+   * The tenant whose data the session receives: the principal's own, or for an event stream run as
+   * a project's key, the tenant the stream watches. Its suspension ends the session.
+   */
+  tenantId: string | null;
   headers: IncomingHttpHeaders;
   subscriptions: Set<string>;
   /** Ends the session for a reason; idempotent. */
@@ -87,7 +92,13 @@ export interface SessionRegistry {
    * Registers a session for a principal already established elsewhere (an event stream runs as its
    * creator): same limits, and ended when the tenant is suspended or the user's sessions revoked.
    */
-  adopt(args: { principal: Principal; transport: Session['transport']; end: (reason: CloseReason) => void }): Session;
+  adopt(args: {
+    principal: Principal;
+    /** The tenant the session watches, when the principal is not bound to one (a project's key). */
+    tenantId?: string | null;
+    transport: Session['transport'];
+    end: (reason: CloseReason) => void;
+  }): Session;
   close(session: Session): void;
   /** Takes a subscription slot or throws LIMIT_EXCEEDED. */
   acquire(session: Session, id: string): void;
@@ -101,8 +112,13 @@ function principalKey(principal: Principal): string {
   return `${principal.kind}:${principal.id}`;
 }
 
+/** Of these API key ids, the ones still valid (identity's answer); throws when identity cannot say. */
+export type StandingKeys = (keyIds: string[]) => Promise<Set<string>>;
+
 export async function createSessionRegistry(options: {
   authenticate: Authenticate;
+  /** Re-checks the keys of adopted sessions, which hold a key's principal but not the key. */
+  standingKeys?: StandingKeys;
   kv: Kv;
   logger: Logger;
   limits: SubscriptionLimits;
@@ -118,9 +134,15 @@ export async function createSessionRegistry(options: {
   };
 
   const listeners = await Promise.all([
-    options.kv.pubsub.subscribe(API_KEY_REVOKED_CHANNEL, (keyHash) =>
-      endWhere((s) => s.credentialHash === keyHash, 'KEY_REVOKED'),
-    ),
+    options.kv.pubsub.subscribe(API_KEY_REVOKED_CHANNEL, (message) => {
+      const revoked = parseApiKeyRevoked(message);
+      if (!revoked) return;
+      endWhere(
+        (s) =>
+          s.credentialHash === revoked.keyHash || (s.principal.kind === 'api_key' && s.principal.id === revoked.keyId),
+        'KEY_REVOKED',
+      );
+    }),
     options.kv.pubsub.subscribe(USER_REVOKED_CHANNEL, (userId) =>
       endWhere((s) => s.principal.kind === 'user' && s.principal.id === userId, 'SESSION_REVOKED'),
     ),
@@ -133,9 +155,24 @@ export async function createSessionRegistry(options: {
       }
       if (!parsed.success || !REFUSED_TENANT_STATUSES.has(parsed.data.status)) return;
       const tenantId = parsed.data.id;
-      endWhere((s) => s.principal.tenantId === tenantId, 'TENANT_SUSPENDED');
+      endWhere((s) => s.tenantId === tenantId, 'TENANT_SUSPENDED');
     }),
   ]);
+
+  // Sessions opened with a key re-authenticate it (below); adopted ones run as a key they never
+  // held, so their key ids are asked of identity in one call per interval. An expired key or a
+  // suspended account has no announcement to listen for.
+  const adoptedKeyCheck = setInterval(() => {
+    const adopted = [...sessions].filter((s) => s.credentialHash === '' && s.principal.kind === 'api_key');
+    if (adopted.length === 0 || !options.standingKeys) return;
+    options.standingKeys([...new Set(adopted.map((s) => s.principal.id))]).then(
+      (standing) => {
+        for (const session of adopted) if (!standing.has(session.principal.id)) session.end('UNAUTHORIZED');
+      },
+      // Identity briefly down is not the caller's fault: keep the sessions, ask again next time.
+      (error: unknown) => logger.warn({ err: error }, 're-checking the API keys of event streams failed'),
+    );
+  }, limits.recheckMs).unref();
 
   const registry: SessionRegistry = {
     async open({ headers, transport, end }) {
@@ -149,6 +186,7 @@ export async function createSessionRegistry(options: {
         principal,
         transport,
         credentialHash: sha256Hex(credential),
+        tenantId: principal.tenantId,
         headers: { authorization: headers.authorization, 'x-api-key': headers['x-api-key'] },
         subscriptions: new Set(),
         end(reason) {
@@ -184,13 +222,14 @@ export async function createSessionRegistry(options: {
       timers.set(session, sessionTimers);
       return session;
     },
-    adopt({ principal, transport, end }) {
+    adopt({ principal, tenantId = null, transport, end }) {
       let ended = false;
       const session: Session = {
         id: newId('rt'),
         principal,
         transport,
         credentialHash: '',
+        tenantId: principal.tenantId ?? tenantId,
         headers: {},
         subscriptions: new Set(),
         end(reason) {
@@ -249,6 +288,7 @@ export async function createSessionRegistry(options: {
       return { sessions: sessions.size, subscriptions, byTransport };
     },
     async stop() {
+      clearInterval(adoptedKeyCheck);
       for (const session of [...sessions]) registry.close(session);
       await Promise.all(listeners.map((unsubscribe) => unsubscribe()));
     },

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { MetricsTime, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -129,6 +129,11 @@ export interface JobQueue {
   enqueue(job: string, payload: unknown, opts?: EnqueueOptions): Promise<{ jobId: string }>;
   getJob(jobId: string): Promise<JobInfo | null>;
   counts(): Promise<JobCounts>;
+  /**
+   * Jobs finished (completed or failed) in total: on BullMQ the workers' metrics counters in Redis
+   * (every worker counts, whatever process it runs in; kept across restarts), in memory since start.
+   */
+  finishedTotal(): Promise<number>;
   /** Newest first; `total` counts every match (within LIST_SCAN_LIMIT newest jobs per state on BullMQ). */
   list(options: ListJobsOptions): Promise<{ jobs: JobInfo[]; total: number }>;
   /** The job's log lines, oldest first, at most `limit` of the newest. */
@@ -252,6 +257,7 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
     enqueue: enqueue as JobQueue['enqueue'],
     getJob: (jobId) => backend.getJob(jobId),
     counts: () => backend.counts(),
+    finishedTotal: () => backend.finishedTotal(),
     list: (listOptions) => backend.list(listOptions),
     logs: (jobId, limit = MAX_JOB_LOGS) => backend.logs(jobId, Math.max(1, Math.min(limit, MAX_JOB_LOGS))),
     cancel: async (jobId) => {
@@ -273,6 +279,7 @@ interface Backend {
   add(def: JobDefinition, payload: unknown, opts: { jobId?: string; delayMs: number }): Promise<{ jobId: string }>;
   getJob(jobId: string): Promise<JobInfo | null>;
   counts(): Promise<JobCounts>;
+  finishedTotal(): Promise<number>;
   list(options: ListJobsOptions): Promise<{ jobs: JobInfo[]; total: number }>;
   logs(jobId: string, limit: number): Promise<JobLog[]>;
   cancel(jobId: string): Promise<JobInfo | null>;
@@ -534,6 +541,13 @@ function createBullBackend(opts: {
         delayed: c.delayed ?? 0,
       };
     },
+    async finishedTotal() {
+      const [completed, failed] = await Promise.all([
+        queue.getMetrics('completed', 0, 0),
+        queue.getMetrics('failed', 0, 0),
+      ]);
+      return completed.meta.count + failed.meta.count;
+    },
     async startWorker(concurrency) {
       if (worker) return;
       if (closing) throw new Error('Job queue is closed');
@@ -581,7 +595,9 @@ function createBullBackend(opts: {
             clearInterval(poll);
           }
         },
-        { connection: workerConnection, prefix, concurrency },
+        // metrics: per-minute finished counts and a running total in Redis (finishedTotal); an hour
+        // of points is 60 list entries per state: the total is what is read, not the series.
+        { connection: workerConnection, prefix, concurrency, metrics: { maxDataPoints: MetricsTime.ONE_HOUR } },
       );
       worker.on('error', (error: Error) => logger.warn({ err: error }, 'job worker error'));
       // This worker's own runs: started, progress, retried or failed, completed.
@@ -706,7 +722,9 @@ function createMemoryBackend(opts: {
     }
   };
 
+  let finishedTotal = 0;
   const finish = (job: MemoryJob, state: 'completed' | 'failed') => {
+    finishedTotal += 1;
     job.state = state;
     job.finishedAt = Date.now();
     finished[state].push(job.id);
@@ -839,6 +857,9 @@ function createMemoryBackend(opts: {
         job.controller?.abort();
       }
       return toInfo(job);
+    },
+    async finishedTotal() {
+      return finishedTotal;
     },
     async counts() {
       const counts: JobCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };

@@ -12,10 +12,24 @@ export const API_KEY_PREFIX = 'tenantsdb_sk_';
 export const API_KEY_PATTERN = /^tenantsdb_sk_[0-9a-f]{64}$/;
 
 /**
- * Identity publishes the SHA-256 of every revoked key here (after the revocation committed), and
- * every gateway drops it from its principal cache at once, whatever instance served the delete.
+ * Identity publishes every revoked key here (after the revocation committed), as JSON
+ * `{ keyHash, keyId }`: every gateway drops the hash from its principal cache at once, whatever
+ * instance served the delete, and ends the real-time sessions running as that key id (an event
+ * stream runs as its creator's principal and never held the key itself).
  */
 export const API_KEY_REVOKED_CHANNEL = 'identity:api-key-revoked';
+export const apiKeyRevokedMessage = z.object({ keyHash: z.string(), keyId: z.string() });
+export type ApiKeyRevokedMessage = z.infer<typeof apiKeyRevokedMessage>;
+
+/** A message of API_KEY_REVOKED_CHANNEL, or null when it is not one. */
+export function parseApiKeyRevoked(raw: string): ApiKeyRevokedMessage | null {
+  try {
+    const parsed = apiKeyRevokedMessage.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * One audit entry as the gateway hands it over (through the record-audit job). The id is made by

@@ -43,8 +43,7 @@ const status = defineRoute({
   summary: 'System status and component health',
   operation: HEALTH_OPERATION,
   allowPartial: true,
-  // `event_bus.processed_events` is left out: the job queue keeps no running total of processed
-  // jobs. `plugins` are the marketplace extensions installed for tenants; `failed` is null because
+  // `event_bus.processed_events`: jobs finished in total (BullMQ's metrics counters). `plugins` are the marketplace extensions installed for tenants; `failed` is null because
   // the platform loads no extension code itself, so none can fail to load.
   // Always 200, like core-platform's /api/status: this is the informational view; the probes are
   // /api/v1/health and /api/v1/components/health.
@@ -71,6 +70,7 @@ const status = defineRoute({
         event_bus: {
           status: toHealthLevel(jobs.status),
           queue_size: sumOrNull(jobs.waiting, jobs.active, jobs.delayed),
+          processed_events: jobs.finishedTotal,
         },
         plugins: {
           status: report.plugins ? 'healthy' : 'unhealthy',
@@ -123,6 +123,11 @@ const status = defineRoute({
           .int()
           .nullable()
           .describe('Waiting + active + delayed jobs; null when the queue is unreadable'),
+        processed_events: z
+          .number()
+          .int()
+          .nullable()
+          .describe('Jobs finished (completed or failed) in total; null when the queue is unreadable'),
       }),
       plugins: z.object({
         status: z.enum(['healthy', 'unhealthy']).describe('unhealthy: the installs could not be read'),

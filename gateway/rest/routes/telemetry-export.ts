@@ -55,7 +55,12 @@ const exportRoute = defineRoute({
       format: z.enum(['csv', 'json', 'ndjson', 'parquet']).default('csv'),
       start_date: z.iso.datetime({ offset: true }).optional().describe('Default: 24 hours before end_date'),
       end_date: z.iso.datetime({ offset: true }).optional().describe('Default: now'),
-      tenant_id: z.string().min(1).max(64).optional().describe('Operator only: the tenant to export'),
+      tenant_id: z
+        .string()
+        .min(1)
+        .max(64)
+        .optional()
+        .describe("The tenant to export: the operator's choice, or a project key's own tenant (id or slug)"),
     }),
   },
   variables: ({ query }) => {

@@ -50,7 +50,11 @@ const trackEvent = defineRoute({
   path: '/api/v1/telemetry/events',
   summary: 'Track one event (32 KB at most); 202 once stored',
   operation: INGEST,
-  input: { body: trackedEvent.extend({ tenant_id: z.string().optional().describe('Operator only') }) },
+  input: {
+    body: trackedEvent.extend({
+      tenant_id: z.string().optional().describe('Operator, or a project key naming one of its tenants (id or slug)'),
+    }),
+  },
   variables: ({ body }) => ({ tenantId: body.tenant_id ?? null, events: [toInput(body)] }),
   respond,
   status: 202,
@@ -66,7 +70,7 @@ const trackBatch = defineRoute({
   input: {
     body: z.object({
       events: z.array(trackedEvent).min(1).max(2_500),
-      tenant_id: z.string().optional().describe('Operator only'),
+      tenant_id: z.string().optional().describe('Operator, or a project key naming one of its tenants (id or slug)'),
     }),
   },
   variables: ({ body }) => ({ tenantId: body.tenant_id ?? null, events: body.events.map(toInput) }),

@@ -5,6 +5,7 @@ import {
   deleteApiKey,
   listApiKeys,
   resolveApiKey,
+  standingApiKeys,
   type ApiKeyView,
   type ResolvedApiKey,
 } from '../services/api-keys.js';
@@ -65,6 +66,18 @@ builder.queryField('resolveApiKey', (t) =>
       'Only the gateway may call it.',
     args: { keyHash: t.arg.string({ required: true }) },
     resolve: (_root, { keyHash }, ctx) => resolveApiKey({ deps: ctx.deps, principal: ctx.principal, input: { keyHash } }),
+  }),
+);
+
+builder.queryField('standingApiKeys', (t) =>
+  t.field({
+    type: ['ID'],
+    description:
+      'Of these key ids, the ones still valid (not revoked or expired, project and account active), for the ' +
+      "gateway's re-check of sessions that run as a key. Only the gateway may call it.",
+    args: { keyIds: t.arg.idList({ required: true }) },
+    resolve: (_root, { keyIds }, ctx) =>
+      standingApiKeys({ deps: ctx.deps, principal: ctx.principal, keyIds: keyIds.map(String) }),
   }),
 );
 

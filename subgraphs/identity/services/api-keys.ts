@@ -7,7 +7,7 @@ import { randomSecret, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { ApiKey, Prisma } from '../../../prisma/generated/client.js';
-import { API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL } from '../contract.js';
+import { API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL, type ApiKeyRevokedMessage } from '../contract.js';
 import { findOwnedProject, requireAccount, requireAccountAdmin } from './account-access.js';
 
 export type { ApiKey };
@@ -84,11 +84,16 @@ export async function mintApiKey(
  */
 export async function publishRevokedKeys(
   deps: SubgraphDeps,
-  keyHashes: readonly string[],
+  keys: ReadonlyArray<{ id: number; keyHash: string }>,
   logger: Logger | undefined,
 ): Promise<void> {
   const results = await Promise.allSettled(
-    keyHashes.map((hash) => deps.kv.pubsub.publish(API_KEY_REVOKED_CHANNEL, hash)),
+    keys.map((key) =>
+      deps.kv.pubsub.publish(
+        API_KEY_REVOKED_CHANNEL,
+        JSON.stringify({ keyHash: key.keyHash, keyId: String(key.id) } satisfies ApiKeyRevokedMessage),
+      ),
+    ),
   );
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length > 0) {
@@ -141,9 +146,7 @@ export async function resolveApiKey({
     where: { keyHash },
     include: { project: { select: { deletedAt: true, owner: { select: { status: true, deletedAt: true } } } } },
   });
-  if (!key || !isApiKeyActive(key, now)) return null;
-  const { project } = key;
-  if (project.deletedAt !== null || project.owner.status !== 'active' || project.owner.deletedAt !== null) return null;
+  if (!key || !keyStands(key, now)) return null;
 
   if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
     // Conditional, so gateways resolving the same key at once write it once.
@@ -156,6 +159,49 @@ export async function resolveApiKey({
     });
   }
   return { keyId: String(key.id), projectId: key.projectId, scopes: key.scopes, expiresAt: key.expiresAt };
+}
+
+type KeyWithOwner = ApiKey & {
+  project: { deletedAt: Date | null; owner: { status: string; deletedAt: Date | null } };
+};
+
+/** Valid for the gateway: not revoked or expired, its project not deleted, its account active. */
+function keyStands(key: KeyWithOwner, now: Date): boolean {
+  const { project } = key;
+  return (
+    isApiKeyActive(key, now) &&
+    project.deletedAt === null &&
+    project.owner.status === 'active' &&
+    project.owner.deletedAt === null
+  );
+}
+
+const MAX_STANDING_IDS = 1_000;
+
+/**
+ * Which of these key ids are still valid (as resolveApiKey decides). For the gateway's periodic
+ * re-check of sessions that run as a key without holding it (cloudpioneer event streams): an
+ * expired key, or a suspended account, has no announcement to listen for. Gateway only.
+ */
+export async function standingApiKeys({
+  deps,
+  principal,
+  keyIds,
+}: {
+  deps: SubgraphDeps;
+  principal: Principal | null;
+  keyIds: readonly string[];
+}): Promise<string[]> {
+  if (principal?.kind !== 'service' || !principal.scopes.includes(AUTHENTICATE_SCOPE)) {
+    throw new AppError('FORBIDDEN', 'Only the gateway checks API keys');
+  }
+  const ids = parseInput(z.array(z.string().regex(/^\d{1,18}$/)).max(MAX_STANDING_IDS), keyIds).map(Number);
+  const keys = await deps.db.prisma.apiKey.findMany({
+    where: { id: { in: ids } },
+    include: { project: { select: { deletedAt: true, owner: { select: { status: true, deletedAt: true } } } } },
+  });
+  const now = new Date();
+  return keys.filter((key) => keyStands(key, now)).map((key) => String(key.id));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +325,7 @@ export async function deleteApiKey({
     data: { revokedAt: now },
   });
   if (count === 0) throw notFound;
-  await publishRevokedKeys(deps, [key.keyHash], logger);
+  await publishRevokedKeys(deps, [key], logger);
   const { project: _project, ...row } = key;
   return toView({ ...row, revokedAt: now }, now);
 }

@@ -108,7 +108,7 @@ export async function deleteProject({
   const account = await requireAccountAdmin(deps, principal);
   await findOwnedProject(deps, account, id);
   const now = new Date();
-  const { project, revokedHashes } = await deps.db.prisma.$transaction(async (tx) => {
+  const { project, revokedKeys } = await deps.db.prisma.$transaction(async (tx) => {
     await lockAccount(tx, account);
     const remaining = await tx.project.count({ where: { ownerId: account.ownerId, deletedAt: null, id: { not: id } } });
     const current = await tx.project.findFirst({ where: { id, ownerId: account.ownerId, deletedAt: null } });
@@ -123,10 +123,10 @@ export async function deleteProject({
     const revoked = await tx.apiKey.updateManyAndReturn({
       where: { projectId: id, revokedAt: null },
       data: { revokedAt: now },
-      select: { keyHash: true },
+      select: { id: true, keyHash: true },
     });
-    return { project: updated, revokedHashes: revoked.map((k) => k.keyHash) };
+    return { project: updated, revokedKeys: revoked };
   });
-  await publishRevokedKeys(deps, revokedHashes, logger);
+  await publishRevokedKeys(deps, revokedKeys, logger);
   return { ...project, apiKeyCount: 0 };
 }

@@ -63,6 +63,10 @@ const JobsHealthRef = builder.objectRef<JobsHealth>('JobsHealth').implement({
     active: t.exposeInt('active', { nullable: true }),
     delayed: t.exposeInt('delayed', { nullable: true }),
     failed: t.exposeInt('failed', { nullable: true }),
+    finishedTotal: t.exposeFloat('finishedTotal', {
+      nullable: true,
+      description: 'Jobs finished (completed or failed) in total: BullMQ metrics in Redis, or since start in memory',
+    }),
   }),
 });
 

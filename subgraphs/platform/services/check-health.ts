@@ -27,6 +27,8 @@ export interface JobsHealth extends ComponentCheck {
   active: number | null;
   delayed: number | null;
   failed: number | null;
+  /** Jobs finished (completed or failed) in total, as the queue counts them (JobQueue.finishedTotal). */
+  finishedTotal: number | null;
 }
 
 export interface StorageHealth extends ComponentCheck {
@@ -150,7 +152,7 @@ async function checkCache(deps: SubgraphDeps): Promise<CacheHealth> {
 async function checkJobs(deps: SubgraphDeps): Promise<JobsHealth> {
   const started = performance.now();
   try {
-    const counts = await deps.jobs.counts();
+    const [counts, finishedTotal] = await Promise.all([deps.jobs.counts(), deps.jobs.finishedTotal()]);
     return {
       status: 'HEALTHY',
       responseTimeMs: round(performance.now() - started),
@@ -160,6 +162,7 @@ async function checkJobs(deps: SubgraphDeps): Promise<JobsHealth> {
       active: counts.active,
       delayed: counts.delayed,
       failed: counts.failed,
+      finishedTotal,
     };
   } catch (error) {
     return {
@@ -171,6 +174,7 @@ async function checkJobs(deps: SubgraphDeps): Promise<JobsHealth> {
       active: null,
       delayed: null,
       failed: null,
+      finishedTotal: null,
     };
   }
 }

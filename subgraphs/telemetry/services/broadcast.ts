@@ -1,21 +1,17 @@
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
-import { requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
+import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { BoundedQueue } from '../../../lib/realtime/bounded-queue.js';
 import {
   collectDeliveryCounts,
   DEFAULT_BROADCAST_RECEIPT_WAIT_MS,
   type DeliveryReceipt,
 } from '../../../lib/realtime/receipts.js';
-import {
-  publishTopic,
-  subscribeTopic,
-  subscriptionTenantScope,
-  type RealtimeEnvelope,
-} from '../../../lib/realtime/topics.js';
+import { publishTopic, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
+import { telemetrySubscriptionTenant } from './tenant-scope.js';
 
 /**
  * Broadcast channels: an event sent to the subscribers of a tenant, optionally narrowed to named
@@ -80,10 +76,7 @@ export async function broadcastEvent({
 }): Promise<BroadcastResult> {
   requireScope(principal, 'write:telemetry');
   const parsed = parseInput(broadcastInput, input);
-  const tenantId =
-    principal.kind === 'operator' && principal.tenantId === null
-      ? (parsed.tenantId ?? null)
-      : tenantScopeFor(principal, parsed.tenantId ?? null);
+  const tenantId = await telemetrySubscriptionTenant(deps, principal, parsed.tenantId);
   const data = parsed.data ?? {};
   const size = Buffer.byteLength(JSON.stringify({ data, metadata: parsed.metadata }));
   if (size > MAX_BROADCAST_DATA_BYTES) {
@@ -137,7 +130,7 @@ export async function subscribeBroadcasts({
   if (channels && channels.length > 20) {
     throw new AppError('VALIDATION_ERROR', 'At most 20 channels', { field: 'channels' });
   }
-  const scope = subscriptionTenantScope(principal, tenantId);
+  const scope = await telemetrySubscriptionTenant(deps, principal, tenantId);
   const wanted = channels && channels.length > 0 ? new Set(channels) : null;
   return subscribeTopic<BroadcastMessage>({
     kv: deps.kv,

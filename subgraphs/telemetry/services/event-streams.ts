@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import { AUTHENTICATE_SCOPE, principalSchema, requireScope, type Principal } from '../../../lib/principal.js';
-import { subscriptionTenantScope } from '../../../lib/realtime/topics.js';
 import { randomSecret, safeEqual, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
+import { telemetrySubscriptionTenant } from './tenant-scope.js';
 
 /**
  * cloudpioneer event streams: `POST /events/stream` names a topic and filters and gets a stream id
@@ -72,7 +72,8 @@ export async function createEventStream({
   }
   if (spec.scope) requireScope(principal, spec.scope);
   // Checked now, so a stream never exists for a tenant its creator may not see.
-  subscriptionTenantScope(principal, parsed.filters?.tenant_id ?? null);
+  const tenantId = await telemetrySubscriptionTenant(deps, principal, parsed.filters?.tenant_id);
+  // The tenant's id, whatever the caller typed (a slug): the gateway ends the stream on its suspension.
   const id = newId('stream');
   const token = randomSecret('wst_', 24);
   const expiresAt = new Date(Date.now() + STREAM_TTL_SECONDS * 1000);
@@ -80,7 +81,7 @@ export async function createEventStream({
     id,
     tokenHash: sha256Hex(token),
     topic,
-    filters: parsed.filters ?? {},
+    filters: { ...parsed.filters, ...(tenantId === null ? {} : { tenant_id: tenantId }) },
     principal,
     expiresAt: expiresAt.toISOString(),
   };

@@ -4,10 +4,11 @@ import type { Logger } from '../../../lib/logger.js';
 import { newId } from '../../../lib/ids.js';
 import type { BoundedQueue } from '../../../lib/realtime/bounded-queue.js';
 import { publishTopic, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
-import { requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
+import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { Event, Prisma } from '../../../prisma/generated/client.js';
+import { telemetrySubscriptionTenant, telemetryTenant } from './tenant-scope.js';
 
 export type { Event };
 
@@ -32,7 +33,7 @@ export async function recordEvent({
 }): Promise<Event> {
   requireScope(principal, 'write:telemetry');
   const data = parseInput(recordEventInput, input);
-  const tenantId = tenantScopeFor(principal, data.tenantId);
+  const tenantId = await telemetryTenant(deps, principal, data.tenantId);
   const event = await deps.db.prisma.event.create({
     data: {
       id: newId('evt'),
@@ -62,15 +63,6 @@ export async function publishEvents(deps: SubgraphDeps, events: Event[], logger?
   );
 }
 
-/**
- * Who may watch which tenant's events: a caller bound to a tenant, only its own (a tenantId
- * naming another is TENANT_MISMATCH); the operator, one tenant or (no tenantId) all of them.
- */
-export function eventScopeFor(principal: Principal, tenantId: string | null): string | null {
-  if (principal.kind === 'operator' && principal.tenantId === null) return tenantId;
-  return tenantScopeFor(principal, tenantId);
-}
-
 const MAX_TYPE_FILTERS = 50;
 
 export async function subscribeEvents({
@@ -85,7 +77,7 @@ export async function subscribeEvents({
   types: readonly string[] | null;
 }): Promise<BoundedQueue<RealtimeEnvelope<Event>>> {
   requireScope(principal, 'read:telemetry');
-  const scope = eventScopeFor(principal, tenantId);
+  const scope = await telemetrySubscriptionTenant(deps, principal, tenantId);
   if (types && types.length > MAX_TYPE_FILTERS) {
     throw new AppError('VALIDATION_ERROR', `At most ${MAX_TYPE_FILTERS} event types`, { field: 'types' });
   }
@@ -110,7 +102,7 @@ export async function listEvents({
   limit: number;
 }): Promise<Event[]> {
   requireScope(principal, 'read:telemetry');
-  const scope = tenantScopeFor(principal, tenantId);
+  const scope = await telemetryTenant(deps, principal, tenantId);
   const take = parseInput(z.number().int().min(1).max(100), limit);
   return deps.db.prisma.event.findMany({ where: { tenantId: scope }, orderBy: { occurredAt: 'desc' }, take });
 }

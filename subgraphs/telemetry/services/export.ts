@@ -3,11 +3,12 @@ import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-write
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
-import { requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
+import { requireScope, type Principal } from '../../../lib/principal.js';
 import { publishTopic } from '../../../lib/realtime/topics.js';
 import { fileBlobKey, STORAGE_URL_KEY_LABEL, storageUrlPath } from '../../../lib/storage-url.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
+import { telemetryTenant } from './tenant-scope.js';
 import type { Event } from '../../../prisma/generated/client.js';
 
 /**
@@ -275,7 +276,7 @@ export async function startExport({
   input: { format: string; startDate: Date; endDate: Date; tenantId?: string | null };
 }): Promise<ExportResult> {
   requireScope(principal, 'read:telemetry');
-  const tenantId = tenantScopeFor(principal, input.tenantId);
+  const tenantId = await telemetryTenant(deps, principal, input.tenantId);
   const data = parseInput(requestSchema, { format: input.format, startDate: input.startDate, endDate: input.endDate });
   const range: ExportRange = { tenantId, start: data.startDate, end: data.endDate, format: data.format };
   const totalRows = await deps.db.prisma.event.count({
@@ -369,6 +370,8 @@ export async function runExportJob(
   return written;
 }
 
+const NOT_YOURS: ReadonlySet<string> = new Set(['TENANT_MISMATCH', 'FORBIDDEN', 'NOT_FOUND', 'TENANT_SUSPENDED']);
+
 /** A queued export as it stands: its job's state and, once written, a fresh signed URL. */
 export async function getExport({
   deps,
@@ -387,10 +390,13 @@ export async function getExport({
   const parsed = record ? exportJobPayload.safeParse(JSON.parse(record)) : null;
   const payload = parsed?.success ? parsed.data : null;
   if (!job || !job.tenantId) throw new AppError('NOT_FOUND', 'No such export', { id });
-  // Only the export's own tenant (or the operator) sees it: another tenant gets the same NOT_FOUND.
-  if (principal.tenantId !== null ? principal.tenantId !== job.tenantId : principal.kind !== 'operator') {
-    throw new AppError('NOT_FOUND', 'No such export', { id });
-  }
+  // Only the export's own tenant's callers (its project's keys, the operator) see it: anyone else
+  // gets the same NOT_FOUND.
+  await telemetryTenant(deps, principal, job.tenantId).catch((error: unknown) => {
+    if (error instanceof AppError && NOT_YOURS.has(error.code))
+      throw new AppError('NOT_FOUND', 'No such export', { id });
+    throw error;
+  });
   const progress = (typeof job.progress === 'object' ? job.progress : {}) as {
     percent?: number;
     exportedRows?: number;

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
 import { newId } from '../../../lib/ids.js';
 import type { Logger } from '../../../lib/logger.js';
-import { requireScope, tenantScopeFor, type Principal } from '../../../lib/principal.js';
+import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { Event } from '../../../prisma/generated/client.js';
 import { publishEvents } from './events.js';
+import { telemetryTenant } from './tenant-scope.js';
 
 /**
  * Event ingestion with Segment's limits: 32 KB an event, 500 KB a batch (an oversized item is
@@ -55,7 +56,7 @@ export async function ingestEvents({
   logger?: Logger;
 }): Promise<IngestResult> {
   requireScope(principal, 'write:telemetry');
-  const scope = tenantScopeFor(principal, tenantId);
+  const scope = await telemetryTenant(deps, principal, tenantId);
   if (events.length === 0) throw new AppError('VALIDATION_ERROR', 'events must not be empty', { field: 'events' });
   if (events.length > MAX_BATCH_EVENTS) {
     throw new AppError('VALIDATION_ERROR', `At most ${MAX_BATCH_EVENTS} events per batch`, {

@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
 import { databaseCatalog, type DatabaseEntry } from '../services/catalog/databases.js';
+import { tenantOwnership, type TenantOwnership } from '../services/tenants/tenant-access.js';
 
 const DatabaseEntryRef = builder.objectRef<DatabaseEntry>('TenantDatabaseCatalogEntry').implement({
   fields: (t) => ({
@@ -27,5 +28,23 @@ builder.queryField('tenantDatabaseCatalog', (t) =>
         tenantId: args.tenantId === null || args.tenantId === undefined ? null : String(args.tenantId),
         ids: args.ids?.map(String) ?? null,
       }),
+  }),
+);
+
+const TenantOwnershipRef = builder.objectRef<TenantOwnership>('TenantOwnership').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    projectId: t.exposeID('projectId', { nullable: true }),
+    suspended: t.exposeBoolean('suspended'),
+  }),
+});
+
+builder.queryField('tenantOwnership', (t) =>
+  t.field({
+    type: TenantOwnershipRef,
+    nullable: true,
+    description: "Which project owns a tenant (id or slug). Telemetry's service principal only; null: no such tenant.",
+    args: { tenant: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => tenantOwnership(ctx.deps, ctx.principal, String(args.tenant)),
   }),
 );

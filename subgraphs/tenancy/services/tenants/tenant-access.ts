@@ -1,8 +1,9 @@
 import { AppError } from '../../../../lib/errors.js';
-import { assertTenantAccess, requireScope, type Principal } from '../../../../lib/principal.js';
+import { assertTenantAccess, requireScope, TENANT_OWNERSHIP_SCOPE, type Principal } from '../../../../lib/principal.js';
 import type { Scope } from '../../../../lib/scopes.js';
 import type { SubgraphDeps } from '../../../../lib/subgraph/context.js';
 import type { Tenant } from '../../../../prisma/generated/client.js';
+import { REFUSED_TENANT_STATUSES } from '../../contract.js';
 
 /**
  * A tenant by its id (`ten_…`) or its tenantsdb `tenant_id` (the slug; slugs cannot start with
@@ -30,4 +31,30 @@ export async function loadTenantFor(
   }
   assertTenantAccess(caller, tenant);
   return tenant;
+}
+
+export interface TenantOwnership {
+  id: string;
+  projectId: string | null;
+  /** Refused like a suspended tenant's own callers are (REFUSED_TENANT_STATUSES). */
+  suspended: boolean;
+}
+
+/**
+ * Which project owns a tenant (by id or slug), for the telemetry subgraph deciding whether a
+ * project's API key may act on that tenant's events. Telemetry's service principal only; null for
+ * an unknown or deleted tenant.
+ */
+export async function tenantOwnership(
+  deps: SubgraphDeps,
+  principal: Principal | null,
+  ref: string,
+): Promise<TenantOwnership | null> {
+  if (principal?.kind !== 'service' || !principal.scopes.includes(TENANT_OWNERSHIP_SCOPE)) {
+    throw new AppError('FORBIDDEN', 'Tenant ownership is read by the telemetry service only');
+  }
+  if (ref.length > 128) return null;
+  const tenant = await findTenant(deps, ref);
+  if (!tenant || tenant.status === 'deleted') return null;
+  return { id: tenant.id, projectId: tenant.projectId, suspended: REFUSED_TENANT_STATUSES.has(tenant.status) };
 }
