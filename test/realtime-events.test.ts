@@ -435,6 +435,15 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
       body: { tenant_id: slug, event_name: 'page_view', properties: {} },
     });
     expect(foreignWrite.status).toBe(403);
+    // Edge acts only for callers bound to the tenant: refused when asked, not when connecting.
+    const edgeStream = await t.rest('/events/stream', {
+      method: 'POST',
+      token: owner.apiKey,
+      headers,
+      body: { topic: 'deployment_progress', filters: { tenant_id: slug } },
+    });
+    expect(edgeStream.status).toBe(403);
+    expect(edgeStream.body.error.code).toBe('FORBIDDEN');
     const noTenant = await t.rest('/events/stream', {
       method: 'POST',
       token: owner.apiKey,

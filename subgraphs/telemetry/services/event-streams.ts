@@ -18,10 +18,15 @@ import { telemetrySubscriptionTenant } from './tenant-scope.js';
 export const STREAM_TTL_SECONDS = 3600;
 
 /** Topics with a real source; the document's `resource_metrics` has none yet (no metric store here). */
+/**
+ * `projectKeys`: whether the topic's owner lets a project's key watch a tenant of its project
+ * (telemetry does; edge acts only for callers bound to the tenant, so such a stream is refused
+ * here rather than failing when it connects).
+ */
 export const EVENT_STREAM_TOPICS = {
-  events: { scope: 'read:telemetry' },
-  deployment_progress: { scope: 'read:edge' },
-  broadcasts: { scope: null },
+  events: { scope: 'read:telemetry', projectKeys: true },
+  deployment_progress: { scope: 'read:edge', projectKeys: false },
+  broadcasts: { scope: null, projectKeys: true },
 } as const;
 export type EventStreamTopic = keyof typeof EVENT_STREAM_TOPICS;
 
@@ -71,6 +76,9 @@ export async function createEventStream({
     );
   }
   if (spec.scope) requireScope(principal, spec.scope);
+  if (!spec.projectKeys && principal.tenantId === null && principal.kind !== 'operator') {
+    throw new AppError('FORBIDDEN', `${topic} streams need a caller bound to the tenant (a tenant user's token)`);
+  }
   // Checked now, so a stream never exists for a tenant its creator may not see.
   const tenantId = await telemetrySubscriptionTenant(deps, principal, parsed.filters?.tenant_id);
   // The tenant's id, whatever the caller typed (a slug): the gateway ends the stream on its suspension.
