@@ -7,7 +7,11 @@ import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
 import { sha256Hex } from '../../lib/secrets.js';
-import { API_KEY_REVOKED_CHANNEL, parseApiKeyRevoked } from '../../subgraphs/identity/contract.js';
+import {
+  API_KEY_REVOKED_CHANNEL,
+  parseApiKeyRevoked,
+  STANDING_API_KEYS_MAX,
+} from '../../subgraphs/identity/contract.js';
 import {
   REFUSED_TENANT_STATUSES,
   TENANT_STATUS_CHANNEL,
@@ -165,8 +169,15 @@ export async function createSessionRegistry(options: {
   const adoptedKeyCheck = setInterval(() => {
     const adopted = [...sessions].filter((s) => s.credentialHash === '' && s.principal.kind === 'api_key');
     if (adopted.length === 0 || !options.standingKeys) return;
-    options.standingKeys([...new Set(adopted.map((s) => s.principal.id))]).then(
-      (standing) => {
+    const ids = [...new Set(adopted.map((s) => s.principal.id))];
+    const check = options.standingKeys;
+    // Identity answers for at most STANDING_API_KEYS_MAX ids a call.
+    const batches = Array.from({ length: Math.ceil(ids.length / STANDING_API_KEYS_MAX) }, (_, i) =>
+      check(ids.slice(i * STANDING_API_KEYS_MAX, (i + 1) * STANDING_API_KEYS_MAX)),
+    );
+    Promise.all(batches).then(
+      (answers) => {
+        const standing = new Set(answers.flatMap((answer) => [...answer]));
         for (const session of adopted) if (!standing.has(session.principal.id)) session.end('UNAUTHORIZED');
       },
       // Identity briefly down is not the caller's fault: keep the sessions, ask again next time.

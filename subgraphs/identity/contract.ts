@@ -18,6 +18,9 @@ export const API_KEY_PATTERN = /^tenantsdb_sk_[0-9a-f]{64}$/;
  * stream runs as its creator's principal and never held the key itself).
  */
 export const API_KEY_REVOKED_CHANNEL = 'identity:api-key-revoked';
+
+/** The most key ids one `standingApiKeys` call answers for. */
+export const STANDING_API_KEYS_MAX = 1_000;
 export const apiKeyRevokedMessage = z.object({ keyHash: z.string(), keyId: z.string() });
 export type ApiKeyRevokedMessage = z.infer<typeof apiKeyRevokedMessage>;
 

@@ -7,7 +7,12 @@ import { randomSecret, sha256Hex } from '../../../lib/secrets.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
 import type { ApiKey, Prisma } from '../../../prisma/generated/client.js';
-import { API_KEY_PREFIX, API_KEY_REVOKED_CHANNEL, type ApiKeyRevokedMessage } from '../contract.js';
+import {
+  API_KEY_PREFIX,
+  API_KEY_REVOKED_CHANNEL,
+  STANDING_API_KEYS_MAX,
+  type ApiKeyRevokedMessage,
+} from '../contract.js';
 import { findOwnedProject, requireAccount, requireAccountAdmin } from './account-access.js';
 
 export type { ApiKey };
@@ -176,8 +181,6 @@ function keyStands(key: KeyWithOwner, now: Date): boolean {
   );
 }
 
-const MAX_STANDING_IDS = 1_000;
-
 /**
  * Which of these key ids are still valid (as resolveApiKey decides). For the gateway's periodic
  * re-check of sessions that run as a key without holding it (cloudpioneer event streams): an
@@ -195,7 +198,9 @@ export async function standingApiKeys({
   if (principal?.kind !== 'service' || !principal.scopes.includes(AUTHENTICATE_SCOPE)) {
     throw new AppError('FORBIDDEN', 'Only the gateway checks API keys');
   }
-  const ids = parseInput(z.array(z.string().regex(/^\d{1,18}$/)).max(MAX_STANDING_IDS), keyIds).map(Number);
+  const ids = parseInput(z.array(z.string().regex(/^\d{1,9}$/, 'a key id')).max(STANDING_API_KEYS_MAX), keyIds).map(
+    Number,
+  );
   const keys = await deps.db.prisma.apiKey.findMany({
     where: { id: { in: ids } },
     include: { project: { select: { deletedAt: true, owner: { select: { status: true, deletedAt: true } } } } },
