@@ -188,7 +188,12 @@ export function buildAuditEntries(
     const { action, resource } = describeMutation(name, namedType && isObjectType(namedType) ? namedType.name : null);
     let args: Record<string, unknown> = {};
     try {
-      if (fieldDef) args = getArgumentValues(fieldDef, node, variables);
+      // Only the arguments an entry can copy from (ids, and `input` for its ids) are coerced: a
+      // batch argument (2,500 ingested events) would otherwise be coerced once more just to be dropped.
+      if (fieldDef) {
+        const copied = fieldDef.args.filter((arg) => arg.name === 'input' || ID_ARGUMENT.test(arg.name));
+        args = getArgumentValues({ ...fieldDef, args: copied }, node, variables);
+      }
     } catch {
       // Arguments that did not coerce never reached a resolver; the entry records the failure without them.
     }

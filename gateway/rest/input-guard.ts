@@ -39,35 +39,49 @@ interface Walk {
   stopped: boolean;
 }
 
-/** Collects problems; stops descending past the depth limit and stops walking past the key limit. */
+/**
+ * Collects problems; stops descending past the depth limit and stops walking past the key limit.
+ * `path` is one stack pushed and popped on the way (joined only for an issue): a batch body holds
+ * thousands of values, and a copied path per value cost more than the checks.
+ */
 function inspect(location: InputIssue['in'], value: unknown, path: string[], walk: Walk): void {
   if (walk.stopped || walk.issues.length >= MAX_ISSUES) return;
   const { issues } = walk;
-  const at = () => path.join('.');
   if (typeof value === 'string') {
     const problem = stringProblem(value);
-    if (problem) issues.push({ in: location, path: at(), message: `String ${problem}` });
+    if (problem) issues.push({ in: location, path: path.join('.'), message: `String ${problem}` });
     return;
   }
   if (typeof value !== 'object' || value === null) return;
   if (path.length >= MAX_JSON_DEPTH) {
-    issues.push({ in: location, path: at(), message: `Nested deeper than ${MAX_JSON_DEPTH} levels` });
+    issues.push({ in: location, path: path.join('.'), message: `Nested deeper than ${MAX_JSON_DEPTH} levels` });
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, index) => inspect(location, item, [...path, String(index)], walk));
+    for (let index = 0; index < value.length; index++) {
+      path.push(String(index));
+      inspect(location, value[index], path, walk);
+      path.pop();
+    }
     return;
   }
-  for (const [key, item] of Object.entries(value)) {
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
     walk.keys += 1;
     if (walk.keys > MAX_JSON_KEYS) {
-      issues.push({ in: location, path: at(), message: `More than ${MAX_JSON_KEYS} keys in the ${location}` });
+      issues.push({
+        in: location,
+        path: path.join('.'),
+        message: `More than ${MAX_JSON_KEYS} keys in the ${location}`,
+      });
       walk.stopped = true;
       return;
     }
+    path.push(key);
     const problem = stringProblem(key);
-    if (problem) issues.push({ in: location, path: [...path, key].join('.'), message: `Key ${problem}` });
-    inspect(location, item, [...path, key], walk);
+    if (problem) issues.push({ in: location, path: path.join('.'), message: `Key ${problem}` });
+    inspect(location, record[key], path, walk);
+    path.pop();
   }
 }
 

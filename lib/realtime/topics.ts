@@ -71,6 +71,31 @@ export async function publishTopic<T>(kv: Kv, topic: RealtimeTopic, tenantId: st
 }
 
 /**
+ * Publishes many messages of one tenant in one kv round trip, each still its own envelope (a
+ * subscriber sees no difference). `dataJson` holds each message's data already serialized, as
+ * JSON.stringify would, so that a caller holding the JSON (a batch of ingested events) does not
+ * serialize it a second time.
+ */
+export async function publishTopicJson(
+  kv: Kv,
+  topic: RealtimeTopic,
+  tenantId: string | null,
+  dataJson: readonly string[],
+): Promise<void> {
+  if (dataJson.length === 0) return;
+  const head = `{"tenantId":${JSON.stringify(tenantId)},"data":`;
+  const tail = `,"publishedAt":${Date.now()}}`;
+  const entry = topicStats(topic);
+  const frame = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  const messages = dataJson.map((json) => {
+    entry.publishedBytes += frame + Buffer.byteLength(json);
+    return head + json + tail;
+  });
+  entry.published += messages.length;
+  await kv.pubsub.publishMany(CHANNEL_PREFIX + topic, messages);
+}
+
+/**
  * Listens to a topic on behalf of one subscriber. `tenantId` null receives every tenant's events
  * (platform operators); `accept` narrows further (event type, deployment id...). Stops listening
  * when the consumer stops iterating.

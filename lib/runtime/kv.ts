@@ -69,6 +69,11 @@ export type MessageHandler = (message: string) => void;
 
 export interface PubSub {
   publish(channel: string, message: string): Promise<void>;
+  /**
+   * Several messages on one channel in one round trip (a Redis pipeline), delivered in order:
+   * what a batch announcing thousands of records costs one write for, not thousands.
+   */
+  publishMany(channel: string, messages: readonly string[]): Promise<void>;
   /** Resolves once the subscription is live; the returned function removes this handler only. */
   subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;
 }

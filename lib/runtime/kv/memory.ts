@@ -149,6 +149,11 @@ export function createMemoryKv(keyPrefix: string, logger: Logger): Kv {
       // Delivered on a later tick, as over a socket: handlers never run inside the publisher's call.
       setImmediate(() => emitter.emit(channel, message));
     },
+    async publishMany(channel, messages) {
+      setImmediate(() => {
+        for (const message of messages) emitter.emit(channel, message);
+      });
+    },
     async listen(channel) {
       if (closed) throw new Error('Kv is closed');
       const listener = (message: string) => dispatch?.(channel, message);

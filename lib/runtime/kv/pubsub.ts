@@ -5,6 +5,7 @@ export interface PubSubTransport {
   keyPrefix: string;
   logger: Logger;
   publish(channel: string, message: string): Promise<void>;
+  publishMany(channel: string, messages: readonly string[]): Promise<void>;
   /** Starts delivery of a channel to `attach`'s dispatcher; called once per channel. */
   listen(channel: string): Promise<void>;
   unlisten(channel: string): Promise<void>;
@@ -49,6 +50,9 @@ export function createPubSub(transport: PubSubTransport): PubSub {
   return {
     publish(channel, message) {
       return transport.publish(transport.keyPrefix + channel, message);
+    },
+    async publishMany(channel, messages) {
+      if (messages.length > 0) await transport.publishMany(transport.keyPrefix + channel, messages);
     },
     async subscribe(channel, handler) {
       const full = transport.keyPrefix + channel;

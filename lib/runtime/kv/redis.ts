@@ -148,6 +148,12 @@ export async function createRedisKv(
     publish: async (channel, message) => {
       await client.publish(channel, message);
     },
+    publishMany: async (channel, messages) => {
+      const pipeline = client.pipeline();
+      for (const message of messages) pipeline.publish(channel, message);
+      // exec() reports a failed command in its result instead of rejecting: surface the first.
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+    },
     listen: async (channel) => (await subscriber.get()).subscribe(channel).then(() => undefined),
     unlisten: async (channel) => (await subscriber.get()).unsubscribe(channel).then(() => undefined),
     attach: (dispatch) => subscriber.onMessage(dispatch),

@@ -3,7 +3,7 @@ import { AppError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { newId } from '../../../lib/ids.js';
 import type { BoundedQueue } from '../../../lib/realtime/bounded-queue.js';
-import { publishTopic, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
+import { publishTopic, publishTopicJson, subscribeTopic, type RealtimeEnvelope } from '../../../lib/realtime/topics.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
 import { parseInput } from '../../../lib/validate.js';
@@ -61,6 +61,22 @@ export async function publishEvents(deps: SubgraphDeps, events: Event[], logger?
       }),
     ),
   );
+}
+
+/**
+ * publishEvents for a batch of one tenant whose events are already JSON (each as
+ * JSON.stringify(event) would give it): one bus round trip, no second serialization. Best effort
+ * as well.
+ */
+export async function publishEventJson(
+  deps: SubgraphDeps,
+  tenantId: string,
+  eventJson: readonly string[],
+  logger?: Logger,
+): Promise<void> {
+  await publishTopicJson(deps.kv, 'telemetry.events', tenantId, eventJson).catch((error: unknown) => {
+    logger?.warn({ err: error, events: eventJson.length }, 'telemetry events not announced on the bus');
+  });
 }
 
 const MAX_TYPE_FILTERS = 50;

@@ -1,0 +1,2 @@
+-- DropIndex
+DROP INDEX "telemetry"."events_actor_id_idx";
