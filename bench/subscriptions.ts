@@ -25,9 +25,9 @@ import { startBenchPlatform } from './support.js';
 // external) while the subscribers connect, divided by their number: server side only.
 // BENCH_SHARE=0 turns off shared resolution of identical subscriptions (the baseline).
 // BENCH_CPU_PROFILE=file.cpuprofile writes a V8 CPU profile of this process during the rounds.
-// The client processes run at nice BENCH_CLIENT_NICE (default 10): in production subscribers are
+// BENCH_CLIENT_NICE=10 runs the client processes at a lower priority: in production subscribers are
 // on other machines, here each frame the gateway writes wakes a client process that would otherwise
-// preempt the gateway in the middle of its write burst (BENCH_CLIENT_NICE=0 to see that).
+// preempt the gateway in the middle of its write burst (default 0: they compete as they are).
 // After the rounds, the floor: one 2-byte WebSocket ping frame written straight to each
 // subscriber's TCP socket from this process (no gateway, no ws code), timed the same way.
 //
@@ -41,7 +41,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROCESSES = Math.max(1, Number(process.env.BENCH_CLIENT_PROCESSES ?? 2));
 const SHARE = process.env.BENCH_SHARE !== '0';
 const PROFILE = process.env.BENCH_CPU_PROFILE;
-const NICE = Number(process.env.BENCH_CLIENT_NICE ?? 10);
+const NICE = Number(process.env.BENCH_CLIENT_NICE ?? 0);
 const ROUND_TIMEOUT_MS = 60_000;
 
 const QUERY = `subscription ($tenantId: ID) { telemetryEvents(tenantId: $tenantId) { id type occurredAt } }`;
@@ -240,7 +240,7 @@ try {
     );
     if (fanout) {
       console.log(
-        `  gateway: resolution ${ms(fanout.resolveMs)}, serialization ${ms(fanout.serializeMs)}, written to ${fanout.members} subscribers in ${ms(fanout.fanoutMs)}; CPU during the round ${ms((cpu.user + cpu.system) / 1000)} (${ms(cpu.system / 1000)} system)`,
+        `  gateway: resolution ${ms(fanout.resolveMs)}, serialization ${ms(fanout.serializeMs)}, written to ${fanout.members} subscribers in ${ms(fanout.fanoutMs)} (${ms(fanout.fanoutCpuMs)} CPU); gateway CPU during the round ${ms((cpu.user + cpu.system) / 1000)} (${ms(cpu.system / 1000)} system)`,
       );
     }
   }
@@ -258,15 +258,22 @@ try {
   for (let round = 1; round <= ROUNDS; round += 1) {
     await new Promise((r) => setTimeout(r, 1000));
     const loadAtRound = load();
-    let started = performance.now();
-    for (const socket of wsSockets) socket.write(ping);
-    const raw = performance.now() - started;
+    const timed = (loop: () => void) => {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      loop();
+      const used = process.cpuUsage(cpu);
+      return `${ms(performance.now() - started)} (${ms((used.user + used.system) / 1000)} CPU)`;
+    };
+    const raw = timed(() => {
+      for (const socket of wsSockets) socket.write(ping);
+    });
     await new Promise((r) => setTimeout(r, 1000));
-    started = performance.now();
-    for (const webSocket of webSockets) webSocket.send(frame);
-    const viaWs = performance.now() - started;
+    const viaWs = timed(() => {
+      for (const webSocket of webSockets) webSocket.send(frame);
+    });
     console.log(
-      `floor ${round} (load average ${loadAtRound}): one frame to each of ${wsSockets.length} WebSocket sockets: raw socket.write ${ms(raw)}, ws send ${ms(viaWs)}`,
+      `floor ${round} (load average ${loadAtRound}): one frame to each of ${wsSockets.length} WebSocket sockets: raw socket.write ${raw}, ws send ${viaWs}`,
     );
   }
   if (profiler) {

@@ -90,6 +90,8 @@ export interface EventTiming {
   serializeMs: number;
   /** Handing the result to every member: for written members this includes the socket writes. */
   fanoutMs: number;
+  /** CPU time (user + system) of that hand-off: less than fanoutMs when the process waited for a core. */
+  fanoutCpuMs: number;
 }
 
 /**
@@ -345,13 +347,16 @@ export function createFederatedSubscriber(options: {
             result = { errors: [new AppError('INTERNAL_ERROR', 'Internal server error').toGraphQLError()] };
           }
           const resolved = performance.now();
+          const cpu = process.cpuUsage();
           const reached = [...transports.keys()];
           const { delivered, serializeMs } = fanOut(result);
+          const used = process.cpuUsage(cpu);
           groupStats.lastEvent = {
             members: delivered,
             resolveMs: resolved - started,
             serializeMs,
             fanoutMs: performance.now() - resolved - serializeMs,
+            fanoutCpuMs: (used.user + used.system) / 1000,
           };
           groupStats.events += 1;
           groupStats.deliveries += delivered;
