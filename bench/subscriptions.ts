@@ -238,11 +238,12 @@ try {
     console.log(
       `  bus had the event after ${ms(bus)} (mutation answered after ${ms(mutationMs)}); from the bus to every subscriber p50 ${ms(pct(all, 50) - bus)}, p99 ${ms(pct(all, 99) - bus)}, max ${ms((all.at(-1) ?? NaN) - bus)}`,
     );
-    if (fanout) {
-      console.log(
-        `  gateway: resolution ${ms(fanout.resolveMs)}, serialization ${ms(fanout.serializeMs)}, written to ${fanout.members} subscribers in ${ms(fanout.fanoutMs)} (${ms(fanout.fanoutCpuMs)} CPU); gateway CPU during the round ${ms((cpu.user + cpu.system) / 1000)} (${ms(cpu.system / 1000)} system)`,
-      );
-    }
+    const roundCpu = `gateway CPU from publish to the last receipt ${ms((cpu.user + cpu.system) / 1000)} (${ms(cpu.system / 1000)} system)`;
+    console.log(
+      fanout
+        ? `  gateway: resolution ${ms(fanout.resolveMs)}, serialization ${ms(fanout.serializeMs)}, written to ${fanout.members} subscribers in ${ms(fanout.fanoutMs)} (${ms(fanout.fanoutCpuMs)} CPU); ${roundCpu}`
+        : `  ${roundCpu}`,
+    );
   }
   // The floor: what writing one frame to each of these sockets costs on this machine right now,
   // straight to the TCP socket (2-byte ping frame), and through ws's own send (a next frame of the
