@@ -172,107 +172,128 @@ export function createBoundedSink(options: {
   /** Runs once, when the consumer stops (return/throw) or after end() drained the queue. */
   onClose?: () => void | Promise<void>;
 }): BoundedSink {
-  const max = Math.max(1, options.max ?? DEFAULT_SUBSCRIBER_QUEUE);
-  const { write } = options;
-  const items: string[] = [];
-  let head = 0;
-  let busy = false;
-  let pumping = false;
-  let ending = false;
-  let closed = false;
-  let dropped = 0;
-  let finished: ((result: IteratorResult<never>) => void) | null = null;
-  realtimeCounters.activeIterators += 1;
+  return new Sink(options.write, Math.max(1, options.max ?? DEFAULT_SUBSCRIBER_QUEUE), options.onClose);
+}
 
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    realtimeCounters.activeIterators -= 1;
-    items.length = 0;
-    head = 0;
-    const f = finished;
-    finished = null;
-    f?.({ value: undefined, done: true });
-    await options.onClose?.();
+// A class, not closures: thousands of idle subscribers each hold one, and prototype methods are
+// shared (about a third of the memory of the closure version).
+class Sink implements BoundedSink {
+  /** Waiting items from `head` on; allocated when a write is first held up. */
+  private items: string[] | null = null;
+  private head = 0;
+  private busy = false;
+  private pumping = false;
+  private ending = false;
+  private closed = false;
+  private droppedCount = 0;
+  private finished: ((result: IteratorResult<never>) => void) | null = null;
+  private readonly written = () => {
+    this.busy = false;
+    this.pump();
   };
-  // Drains the queue while writes complete synchronously; a loop, not recursion through `written`.
-  const pump = () => {
-    if (pumping) return;
-    pumping = true;
-    while (!busy && !closed && head < items.length) {
-      const payload = items[head]!;
-      items[head] = '';
-      head += 1;
-      if (head === items.length) {
-        items.length = 0;
-        head = 0;
-      }
-      busy = true;
+
+  constructor(
+    private readonly write: SinkWrite,
+    private readonly max: number,
+    private readonly onClose: (() => void | Promise<void>) | undefined,
+  ) {
+    realtimeCounters.activeIterators += 1;
+  }
+
+  get dropped() {
+    return this.droppedCount;
+  }
+
+  get size() {
+    return this.items ? this.items.length - this.head : 0;
+  }
+
+  push(payload: string) {
+    if (this.closed || this.ending) return;
+    if (!this.busy && !this.pumping && this.size === 0) {
+      this.busy = true;
       realtimeCounters.delivered += 1;
-      write(payload, written);
+      this.write(payload, this.written);
+      return;
     }
-    pumping = false;
-    if (ending && !busy && head === items.length) void close();
-  };
-  const written = () => {
-    busy = false;
-    pump();
-  };
+    const items = (this.items ??= []);
+    items.push(payload);
+    if (items.length - this.head > this.max) {
+      items[this.head] = '';
+      this.head += 1;
+      this.droppedCount += 1;
+      realtimeCounters.dropped += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > items.length) {
+      items.splice(0, this.head);
+      this.head = 0;
+    }
+    this.pump();
+  }
 
-  const sink: BoundedSink = {
-    get dropped() {
-      return dropped;
-    },
-    get size() {
-      return items.length - head;
-    },
-    push(payload) {
-      if (closed || ending) return;
-      if (!busy && !pumping && head === items.length) {
-        busy = true;
-        realtimeCounters.delivered += 1;
-        write(payload, written);
-        return;
+  end() {
+    if (this.closed) return;
+    this.ending = true;
+    this.pump();
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      const previous = this.finished;
+      this.finished = previous
+        ? (result) => {
+            previous(result);
+            resolve(result);
+          }
+        : resolve;
+    });
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    await this.close();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** Drains the queue while writes complete synchronously: a loop, not recursion through `written`. */
+  private pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    const items = this.items;
+    while (items && !this.busy && !this.closed && this.head < items.length) {
+      const payload = items[this.head]!;
+      items[this.head] = '';
+      this.head += 1;
+      if (this.head === items.length) {
+        items.length = 0;
+        this.head = 0;
       }
-      items.push(payload);
-      if (items.length - head > max) {
-        items[head] = '';
-        head += 1;
-        dropped += 1;
-        realtimeCounters.dropped += 1;
-      }
-      if (head > 1024 && head * 2 > items.length) {
-        items.splice(0, head);
-        head = 0;
-      }
-      pump();
-    },
-    end() {
-      if (closed) return;
-      ending = true;
-      pump();
-    },
-    next() {
-      if (closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise<IteratorResult<never>>((resolve) => {
-        const previous = finished;
-        finished = (result) => {
-          previous?.(result);
-          resolve(result);
-        };
-      });
-    },
-    async return() {
-      await close();
-      return { value: undefined, done: true };
-    },
-    async throw(error) {
-      await close();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return sink;
-    },
-  };
-  return sink;
+      this.busy = true;
+      realtimeCounters.delivered += 1;
+      this.write(payload, this.written);
+    }
+    this.pumping = false;
+    if (this.ending && !this.busy && this.size === 0) void this.close();
+  }
+
+  private async close() {
+    if (this.closed) return;
+    this.closed = true;
+    realtimeCounters.activeIterators -= 1;
+    this.items = null;
+    this.head = 0;
+    const finished = this.finished;
+    this.finished = null;
+    finished?.({ value: undefined, done: true });
+    await this.onClose?.();
+  }
 }
