@@ -108,7 +108,7 @@ export async function createRealtimeServer(options: {
     context: GatewayContext;
     kind: 'query' | 'mutation' | 'subscription';
     transport: Session['transport'];
-    /** Writes a subscription's serialized results straight to the transport (see nextFrame). */
+    /** Writes a subscription's serialized results straight to the transport (graphql-ws: nextFramePrefix). */
     write?: SinkWrite;
   }
 
