@@ -1,3 +1,4 @@
+import { MessageType, stringifyMessage } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -6,7 +7,8 @@ import { composeSupergraph } from '../gateway/supergraph.js';
 import { ACCESS_TOKEN_TTL_SECONDS, userRevokedKey } from '../lib/access-token.js';
 import { signAccessToken } from '../subgraphs/identity/services/tokens.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
-import { connectWs, subscribeSse, untilListening } from './support/realtime.js';
+import { connectWs, subscribeSse, untilListening, waitForSubscribers } from './support/realtime.js';
+import { waitFor } from './support/rest.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 
 const FORWARDED = {
@@ -87,6 +89,53 @@ describe('federated subscriptions through the gateway', () => {
     expect(event!.data!.telemetryEvents).toMatchObject({ type: 'page.viewed', tenant: { slug: b.slug } });
     sub.stop();
   });
+
+  it('writes one shared result to each subscriber in its own frame: its id over graphql-ws, SSE alike', async () => {
+    // Raw frames, to see the bytes: a graphql-ws client would route a frame with a wrong id away.
+    const socket = new WebSocket(`${t.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const frames: string[] = [];
+    socket.on('message', (data) => frames.push(String(data)));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { token: t.operatorKey } }));
+    await waitFor(async () => (frames.some((f) => JSON.parse(f).type === 'connection_ack') ? true : undefined), 'ack');
+    const groupsBefore = t.platform.gateway.realtime.federated.stats().groups;
+    const subscribe = (id: string) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: EVENTS, variables: { tenantId: a.id } } }));
+    await untilListening('telemetry.events', () => subscribe('first'));
+    subscribe('second "quoted"');
+    const sse = subscribeSse<{ telemetryEvents: { type: string } }>(t.url, t.operatorKey, EVENTS, { tenantId: a.id });
+    await waitForSubscribers(t.platform.gateway, 3);
+    // Same document, variables and principal: one shared group for all three.
+    expect(t.platform.gateway.realtime.federated.stats().groups).toBe(groupsBefore + 1);
+
+    await record(a.id, 'shared.once', { n: 1 });
+    const nexts = () => frames.map((f) => JSON.parse(f) as { id: string; type: string; payload: unknown });
+    await waitFor(async () => (nexts().filter((m) => m.type === 'next').length >= 2 ? true : undefined), 'two frames');
+    const [sseEvent] = await sse.waitFor(1);
+    const delivered = frames.filter((f) => JSON.parse(f).type === 'next');
+    expect(delivered.map((f) => JSON.parse(f).id).sort()).toEqual(['first', 'second "quoted"']);
+    for (const frame of delivered) {
+      const message = JSON.parse(frame) as { id: string; payload: unknown };
+      // Byte for byte what graphql-ws itself would send (JSON.stringify of {id, type, payload}).
+      expect(frame).toBe(
+        stringifyMessage({ id: message.id, type: MessageType.Next, payload: message.payload as never }),
+      );
+      expect(message.payload).toEqual(sseEvent);
+    }
+    expect((sseEvent!.data as { telemetryEvents: { type: string } }).telemetryEvents.type).toBe('shared.once');
+
+    // A completed id gets nothing more; the other still does.
+    socket.send(JSON.stringify({ id: 'first', type: 'complete' }));
+    await waitForSubscribers(t.platform.gateway, 2);
+    frames.length = 0;
+    await record(a.id, 'shared.twice', { n: 2 });
+    await sse.waitFor(2);
+    await waitFor(async () => (nexts().some((m) => m.type === 'next') ? true : undefined), 'the next frame');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(nexts().map((m) => [m.id, m.type])).toEqual([['second "quoted"', 'next']]);
+    sse.stop();
+    socket.close();
+  }, 180_000);
 
   it("never delivers another tenant's events to a tenant-bound subscriber", async () => {
     const token = await signInTenantAdmin(t, a.id, { password: PASSWORD, headers: FORWARDED });

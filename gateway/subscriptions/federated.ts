@@ -20,7 +20,13 @@ import { AppError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Principal } from '../../lib/principal.js';
 import type { DeliveryReceipt } from '../../lib/realtime/receipts.js';
-import { createBoundedQueue, type BoundedQueue } from '../../lib/realtime/bounded-queue.js';
+import {
+  createBoundedQueue,
+  createBoundedSink,
+  type BoundedQueue,
+  type BoundedSink,
+  type SinkWrite,
+} from '../../lib/realtime/bounded-queue.js';
 import type { GatewayContext } from '../context.js';
 
 /**
@@ -64,9 +70,28 @@ export interface FederatedSubscriber {
     context: GatewayContext;
     /** How the subscriber is connected (reported with delivery receipts). */
     transport?: string;
+    /**
+     * Writes each result, serialized (`JSON.stringify(result)`, once per event for the whole group),
+     * straight to the subscriber's transport. The iterator returned then yields nothing and ends
+     * when the subscription does; without it, results are yielded.
+     */
+    write?: SinkWrite;
   }): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
   /** Shared upstreams and how many resolved events they fanned out (the bench reports these). */
-  stats(): { groups: number; members: number; events: number; deliveries: number };
+  stats(): { groups: number; members: number; events: number; deliveries: number; lastEvent: EventTiming | null };
+}
+
+/** Where the last event's time went on this gateway, before the transports' own sending. */
+export interface EventTiming {
+  members: number;
+  /** executeQueryPlan and error formatting, once for the group. */
+  resolveMs: number;
+  /** JSON.stringify of the result, once for the group (0 when no member writes serialized). */
+  serializeMs: number;
+  /** Handing the result to every member: for written members this includes the socket writes. */
+  fanoutMs: number;
+  /** CPU time (user + system) of that hand-off: less than fanoutMs when the process waited for a core. */
+  fanoutCpuMs: number;
 }
 
 /**
@@ -79,16 +104,16 @@ export interface DeliveryCount {
   transports: string[];
 }
 
-interface Member {
-  transport: string;
-  queue: BoundedQueue<ExecutionResult>;
-}
+/** A subscriber reads results from a bounded queue, or is written to through a bounded sink. */
+type Member =
+  | { transport: string; queue: BoundedQueue<ExecutionResult>; sink?: undefined }
+  | { transport: string; sink: BoundedSink; queue?: undefined };
 
 interface Group {
   members: Set<Member>;
   /** The last member left (or the upstream ended): no one may join any more. */
   finished: boolean;
-  join(transport: string): AsyncIterableIterator<ExecutionResult>;
+  join(transport: string, write?: SinkWrite): AsyncIterableIterator<ExecutionResult>;
 }
 
 export function createFederatedSubscriber(options: {
@@ -106,7 +131,7 @@ export function createFederatedSubscriber(options: {
   const plans = new Map<string, QueryPlan>();
   const MAX_PLANS = 500;
   const groups = new Map<string, Promise<Group | ExecutionResult>>();
-  const groupStats = { events: 0, deliveries: 0 };
+  const groupStats = { events: 0, deliveries: 0, lastEvent: null as EventTiming | null };
   const live = new Set<Group>();
   let unshared = 0;
 
@@ -137,7 +162,7 @@ export function createFederatedSubscriber(options: {
       if (!state) throw new AppError('SERVICE_UNAVAILABLE', 'The gateway has no schema yet');
       return state.schema;
     },
-    async subscribe({ document, operationName, variables, context, transport }) {
+    async subscribe({ document, operationName, variables, context, transport, write }) {
       const current = state;
       if (!current) return failure(new AppError('SERVICE_UNAVAILABLE', 'The gateway has no schema yet'));
       // Thousands of subscribers usually send a handful of documents: each is planned once.
@@ -182,7 +207,7 @@ export function createFederatedSubscriber(options: {
           if (groups.get(key) === opening) groups.delete(key);
           continue;
         }
-        return opened.join(transport ?? 'ws');
+        return opened.join(transport ?? 'ws', write);
       }
     },
   };
@@ -249,21 +274,29 @@ export function createFederatedSubscriber(options: {
 
     const upstream = opened as AsyncIterator<ExecutionResult>;
     const members = new Set<Member>();
+    // Members per transport, kept on join and leave: the receipt names the transports reached
+    // without a pass over thousands of members per event.
+    const transports = new Map<string, number>();
+    let writers = 0;
     const group: Group = {
       members,
       finished: false,
-      join(transport) {
-        const member: Member = {
-          transport,
-          queue: createBoundedQueue<ExecutionResult>({
-            onClose: () => {
-              members.delete(member);
-              if (members.size === 0) stop();
-            },
-          }),
+      join(transport, write) {
+        const leave = () => {
+          if (!members.delete(member)) return;
+          const left = (transports.get(transport) ?? 1) - 1;
+          if (left === 0) transports.delete(transport);
+          else transports.set(transport, left);
+          if (member.sink) writers -= 1;
+          if (members.size === 0) stop();
         };
+        const member: Member = write
+          ? { transport, sink: createBoundedSink({ write, onClose: leave }) }
+          : { transport, queue: createBoundedQueue<ExecutionResult>({ onClose: leave }) };
         members.add(member);
-        return member.queue;
+        transports.set(transport, (transports.get(transport) ?? 0) + 1);
+        if (member.sink) writers += 1;
+        return member.sink ?? member.queue;
       },
     };
     live.add(group);
@@ -274,8 +307,29 @@ export function createFederatedSubscriber(options: {
       if (groups.get(key) !== undefined) groups.delete(key);
       void Promise.resolve(upstream.return?.()).catch(() => undefined);
     };
+    // Hands one result to every member: serialized once for all members that are written to
+    // (each transport frames the same string), as the object itself to those that read it.
+    const fanOut = (result: ExecutionResult): { delivered: number; serializeMs: number } => {
+      let serializeMs = 0;
+      let payload = '';
+      if (writers > 0) {
+        const started = performance.now();
+        payload = JSON.stringify(result);
+        serializeMs = performance.now() - started;
+      }
+      let delivered = 0;
+      for (const member of members) {
+        if (member.sink) member.sink.push(payload);
+        else member.queue.push(result);
+        delivered += 1;
+      }
+      return { delivered, serializeMs };
+    };
+    const endAll = () => {
+      for (const member of [...members]) (member.sink ?? member.queue).end();
+    };
     // One pump per group: events are resolved one after another, in publication order, and the
-    // single result is handed to every member's bounded queue (drop oldest for a slow one).
+    // single result is handed to every member (drop oldest for a slow one, in its queue or sink).
     void (async () => {
       try {
         for (;;) {
@@ -284,6 +338,7 @@ export function createFederatedSubscriber(options: {
           const event = step.value;
           let result: ExecutionResult;
           let failed = false;
+          const started = performance.now();
           try {
             result = await resolveEvent(event);
           } catch (error) {
@@ -291,13 +346,18 @@ export function createFederatedSubscriber(options: {
             options.logger.error({ err: error }, 'resolving a subscription event failed');
             result = { errors: [new AppError('INTERNAL_ERROR', 'Internal server error').toGraphQLError()] };
           }
-          const transports = new Set<string>();
-          let delivered = 0;
-          for (const member of members) {
-            member.queue.push(result);
-            delivered += 1;
-            transports.add(member.transport);
-          }
+          const resolved = performance.now();
+          const cpu = process.cpuUsage();
+          const reached = [...transports.keys()];
+          const { delivered, serializeMs } = fanOut(result);
+          const used = process.cpuUsage(cpu);
+          groupStats.lastEvent = {
+            members: delivered,
+            resolveMs: resolved - started,
+            serializeMs,
+            fanoutMs: performance.now() - resolved - serializeMs,
+            fanoutCpuMs: (used.user + used.system) / 1000,
+          };
           groupStats.events += 1;
           groupStats.deliveries += delivered;
           const receipt = readReceipt(event);
@@ -305,20 +365,17 @@ export function createFederatedSubscriber(options: {
             options.onDelivered?.(receipt, {
               delivered: failed ? 0 : delivered,
               failed: failed ? delivered : 0,
-              transports: [...transports],
+              transports: reached,
             });
           }
         }
-        for (const member of [...members]) member.queue.end();
+        endAll();
       } catch (error) {
         options.logger.warn({ err: error }, 'subscription upstream failed');
-        const result = {
+        fanOut({
           errors: [new AppError('SERVICE_UNAVAILABLE', 'The subscription source failed').toGraphQLError()],
-        };
-        for (const member of [...members]) {
-          member.queue.push(result);
-          member.queue.end();
-        }
+        });
+        endAll();
       } finally {
         stop();
       }

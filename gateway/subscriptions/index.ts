@@ -20,6 +20,7 @@ import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ClientInfo } from '../../lib/principal.js';
 import type { Kv } from '../../lib/runtime/kv.js';
+import type { SinkWrite } from '../../lib/realtime/bounded-queue.js';
 import { publishDeliveryCount } from '../../lib/realtime/receipts.js';
 import type { GatewayContext } from '../context.js';
 import type { Authenticate } from '../pipeline/authenticate.js';
@@ -76,8 +77,9 @@ export async function createRealtimeServer(options: {
 }): Promise<RealtimeServer> {
   const logger = options.logger.child({ component: 'realtime' });
   const limits: SubscriptionLimits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.limits };
-  // graphql-ws awaits each frame's write before taking the next event, so a slow socket leaves
-  // events in the subscriber's bounded queue (drop oldest, counted), never in unbounded buffers.
+  // Subscription events are written to each socket or SSE response directly (one serialization
+  // per shared group, framed per subscriber): while a frame's write is in flight further events
+  // wait in the subscriber's bounded sink (drop oldest, counted), never in unbounded buffers.
   // This gateway's name in delivery counts (broadcast receipts are summed over gateways).
   const gatewayId = newId('gw', 10);
   const federated = createFederatedSubscriber({
@@ -114,6 +116,8 @@ export async function createRealtimeServer(options: {
     context: GatewayContext;
     kind: 'query' | 'mutation' | 'subscription';
     transport: Session['transport'];
+    /** Writes a subscription's serialized results straight to the transport (graphql-ws: nextFramePrefix). */
+    write?: SinkWrite;
   }
 
   /** The same checks as HTTP /graphql: operation limits, introspection, validation; then a slot. */
@@ -169,6 +173,7 @@ export async function createRealtimeServer(options: {
           variables: prepared.variables,
           context: prepared.context,
           transport: prepared.transport,
+          write: prepared.write,
         })
       : executeOnce(prepared);
 
@@ -204,6 +209,15 @@ export async function createRealtimeServer(options: {
         if (!session) return [new AppError('UNAUTHORIZED', 'Not connected').toGraphQLError()];
         try {
           const prepared = prepare(session, id, payload, ctx.extra.client!);
+          const socket = ctx.extra.socket;
+          const prefix = nextFramePrefix(id);
+          // graphql-ws would build and stringify this frame per socket and await its write through
+          // a promise chain; the same bytes, with the group's one serialization. Once the client
+          // completes the id (or the socket closes) nothing more is sent for it.
+          prepared.write = (payload, written) => {
+            if (socket.readyState !== socket.OPEN || !(id in ctx.subscriptions)) return written();
+            socket.send(prefix + payload + '}', written);
+          };
           return {
             schema: federated.schema(),
             document: prepared.document,
@@ -273,6 +287,13 @@ export async function createRealtimeServer(options: {
     };
     const next = (result: ExecutionResult | { errors: GraphQLFormattedError[] }) =>
       write(`event: next\ndata: ${JSON.stringify(result)}\n\n`);
+    // Subscription events: the group's serialized result, written as it comes; the sink holds the
+    // next ones (bounded) until the response drains.
+    const writeEvent: SinkWrite = (payload, written) => {
+      if (clientGone) return written();
+      if (res.write(`event: next\ndata: ${payload}\n\n`)) written();
+      else res.once('drain', written);
+    };
 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -292,6 +313,7 @@ export async function createRealtimeServer(options: {
           ip: options.clientIp(req),
           userAgent: req.headers['user-agent'] ?? null,
         });
+        prepared.write = writeEvent;
       } catch (error) {
         await next({ errors: [asGraphQLError(error, logger).toJSON()] });
         return true;
@@ -301,6 +323,8 @@ export async function createRealtimeServer(options: {
         await next(result as ExecutionResult);
         return true;
       }
+      // Events are written by writeEvent; the iterator ends with the subscription (or yields, for a
+      // source that does not write).
       iterator = result as AsyncIterator<ExecutionResult>;
       for (;;) {
         if (endedBy || clientGone) break;
@@ -346,6 +370,11 @@ export async function createRealtimeServer(options: {
       await options.source.close?.();
     },
   };
+}
+
+/** `{"id":<id>,"type":"next","payload":` — a graphql-ws next frame is this, the payload and `}`. */
+export function nextFramePrefix(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }
 
 function isSse(req: IncomingMessage): boolean {

@@ -142,3 +142,158 @@ export function mapIterator<T, U>(source: AsyncIterator<T>, fn: (value: T) => U)
   };
   return mapped;
 }
+
+/**
+ * Writes one serialized item to a subscriber's transport and calls `written` once the transport
+ * took it (a socket's write callback, or at once when its buffer has room). Until then further
+ * items wait in the sink's bounded queue.
+ */
+export type SinkWrite = (payload: string, written: () => void) => void;
+
+/**
+ * The push side of a subscriber that is written to directly (no per-item promise or iterator
+ * step): an item goes straight to `write` when nothing is in flight, else into a bounded queue
+ * that drops its oldest item (counted, like createBoundedQueue) and is drained as writes complete.
+ * As an iterator it yields nothing: next() settles (done) when the subscription is over, which is
+ * what a transport's subscription loop (graphql-ws, the SSE handler) waits on to send `complete`.
+ */
+export interface BoundedSink extends AsyncIterableIterator<never> {
+  push(payload: string): void;
+  /** No more items: iteration ends once the queued ones are written. */
+  end(): void;
+  readonly dropped: number;
+  /** Items waiting (not counting the one being written). */
+  readonly size: number;
+}
+
+export function createBoundedSink(options: {
+  write: SinkWrite;
+  max?: number;
+  /** Runs once, when the consumer stops (return/throw) or after end() drained the queue. */
+  onClose?: () => void | Promise<void>;
+}): BoundedSink {
+  return new Sink(options.write, Math.max(1, options.max ?? DEFAULT_SUBSCRIBER_QUEUE), options.onClose);
+}
+
+// A class, not closures: thousands of idle subscribers each hold one, and prototype methods are
+// shared (about a third of the memory of the closure version).
+class Sink implements BoundedSink {
+  /** Waiting items from `head` on; allocated when a write is first held up. */
+  private items: string[] | null = null;
+  private head = 0;
+  private busy = false;
+  private pumping = false;
+  private ending = false;
+  private closed = false;
+  private droppedCount = 0;
+  private finished: ((result: IteratorResult<never>) => void) | null = null;
+  private readonly written = () => {
+    this.busy = false;
+    this.pump();
+  };
+
+  constructor(
+    private readonly write: SinkWrite,
+    private readonly max: number,
+    private readonly onClose: (() => void | Promise<void>) | undefined,
+  ) {
+    realtimeCounters.activeIterators += 1;
+  }
+
+  get dropped() {
+    return this.droppedCount;
+  }
+
+  get size() {
+    return this.items ? this.items.length - this.head : 0;
+  }
+
+  push(payload: string) {
+    if (this.closed || this.ending) return;
+    if (!this.busy && !this.pumping && this.size === 0) {
+      this.busy = true;
+      realtimeCounters.delivered += 1;
+      this.write(payload, this.written);
+      return;
+    }
+    const items = (this.items ??= []);
+    items.push(payload);
+    if (items.length - this.head > this.max) {
+      items[this.head] = '';
+      this.head += 1;
+      this.droppedCount += 1;
+      realtimeCounters.dropped += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > items.length) {
+      items.splice(0, this.head);
+      this.head = 0;
+    }
+    this.pump();
+  }
+
+  end() {
+    if (this.closed) return;
+    this.ending = true;
+    this.pump();
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      const previous = this.finished;
+      this.finished = previous
+        ? (result) => {
+            previous(result);
+            resolve(result);
+          }
+        : resolve;
+    });
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    await this.close();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** Drains the queue while writes complete synchronously: a loop, not recursion through `written`. */
+  private pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    const items = this.items;
+    while (items && !this.busy && !this.closed && this.head < items.length) {
+      const payload = items[this.head]!;
+      items[this.head] = '';
+      this.head += 1;
+      if (this.head === items.length) {
+        items.length = 0;
+        this.head = 0;
+      }
+      this.busy = true;
+      realtimeCounters.delivered += 1;
+      this.write(payload, this.written);
+    }
+    this.pumping = false;
+    if (this.ending && !this.busy && this.size === 0) void this.close();
+  }
+
+  private async close() {
+    if (this.closed) return;
+    this.closed = true;
+    realtimeCounters.activeIterators -= 1;
+    this.items = null;
+    this.head = 0;
+    const finished = this.finished;
+    this.finished = null;
+    finished?.({ value: undefined, done: true });
+    await this.onClose?.();
+  }
+}
