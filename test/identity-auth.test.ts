@@ -220,10 +220,10 @@ describe('identity auth core through the real gateway', () => {
   it('serves the JWKS publicly; it verifies the token, whose claims are the documented ones', async () => {
     const tenantId = await createTenant();
     const user = await registerUser(tenantId);
-    const response = await fetch(`${t.url}/.well-known/jwks.json`);
+    const response = await t.rest('/.well-known/jwks.json', { token: null });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toMatch(/public/);
-    const jwks = (await response.json()) as { keys: JWK[] };
+    const jwks = response.body as { keys: JWK[] };
     expect(jwks.keys.length).toBeGreaterThan(0);
     for (const key of jwks.keys) {
       expect(key).toEqual({
