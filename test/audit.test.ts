@@ -513,6 +513,7 @@ describe('audit naming and delivery', () => {
     // A sink that never answers does not hold the response either.
     const hanging = createAuditPlugin({ sink: () => new Promise(() => {}), logger });
     const hangingHooks = await hanging.requestDidStart!(ctx as never);
+    // A bound, not an ordering wait: the response must go out although the sink never settles.
     const outcome = await Promise.race([
       hangingHooks!.willSendResponse!(ctx as never).then(() => 'sent'),
       new Promise((resolve) => setTimeout(() => resolve('held'), 1000)),

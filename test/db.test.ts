@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, createPgliteDatabase, type Database } from '../lib/db.js';
 import { createLogger } from '../lib/logger.js';
 import { applyMigrations, diffMigration, MIGRATIONS_DIR, SCHEMA_DIR } from '../lib/migrate.js';
+import { waitFor } from './support/rest.js';
 
 const logger = createLogger({ level: 'silent' });
 const testDatabaseUrl = process.env.TEST_DATABASE_URL;
@@ -151,7 +152,10 @@ describe('PGlite (embedded default)', () => {
     });
     await inside;
     const queued = Promise.all([db.prisma.$queryRawUnsafe('SELECT 2'), db.prisma.$queryRawUnsafe('SELECT 3')]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await waitFor(async () => (db.poolStats()?.waiting === 2 ? true : undefined), 'two queued queries', {
+      timeoutMs: 5_000,
+      intervalMs: 5,
+    });
     expect(db.poolStats()).toEqual({ active: 1, idle: 0, waiting: 2, max: 1 });
     release();
     await transaction;
@@ -233,11 +237,16 @@ describe.skipIf(!testDatabaseUrl)('PostgreSQL (TEST_DATABASE_URL)', () => {
     const queries = Promise.all(
       Array.from({ length: poolMax * 2 }, () => db.prisma.$queryRawUnsafe('SELECT 1 FROM pg_sleep(0.3)')),
     );
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const busy = db.poolStats();
+    const busy = await waitFor(
+      async () => {
+        const stats = db.poolStats();
+        return stats && stats.active === poolMax && stats.waiting > 0 ? stats : undefined;
+      },
+      'a full pool with a queue',
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
     await queries;
     expect(busy).toMatchObject({ active: poolMax, max: poolMax });
-    expect(busy!.waiting).toBeGreaterThan(0);
     expect(db.poolStats()).toEqual({ active: 0, idle: poolMax, waiting: 0, max: poolMax });
   });
 

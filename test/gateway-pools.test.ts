@@ -5,19 +5,12 @@ import { createAuthenticator } from '../gateway/pipeline/authenticate.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { createLogger } from '../lib/logger.js';
 import { createMemoryKv } from '../lib/runtime/kv/memory.js';
+import { waitFor } from './support/rest.js';
 
 // The gateway's keep-alive connections to remote subgraphs (SubgraphPools): a reloaded supergraph
 // that moves the subgraphs leaves no connection to the old ones, and stop() leaves none at all.
 // The four subgraphs of the federation benchmark stand in for remote subgraphs.
 const logger = createLogger({ level: 'silent' });
-
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('subgraph connection pools', () => {
   let first: RunningSubgraphs;
@@ -73,7 +66,10 @@ describe('subgraph connection pools', () => {
     // The same subgraphs at new addresses: the old origins' pools are closed.
     const served = { ...second.counts };
     gateway.reloadSupergraph(composeBenchSupergraph(second.urls));
-    await until(async () => (await first.connections()) === 0, 'the old pools to close');
+    await waitFor(async () => (await first.connections()) === 0 || undefined, 'the old pools to close', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     await query();
     expect(second.counts.accounts).toBeGreaterThan(served.accounts);
     expect(await second.connections()).toBeGreaterThan(0);
@@ -86,11 +82,18 @@ describe('subgraph connection pools', () => {
     // A request in flight while stopping is answered, then every connection is closed.
     const before = second.counts.accounts;
     const inFlight = query();
-    await until(async () => second.counts.accounts > before, 'the query to reach the subgraphs');
+    await waitFor(async () => second.counts.accounts > before || undefined, 'the query to reach the subgraphs', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     await gateway.stop();
     await inFlight;
     expect(gateway.subgraphPools.origins()).toEqual([]);
-    await until(async () => (await second.connections()) === 0, 'stop() to close every subgraph connection');
+    await waitFor(
+      async () => (await second.connections()) === 0 || undefined,
+      'stop() to close every subgraph connection',
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
     expect(await first.connections()).toBe(0);
   });
 });

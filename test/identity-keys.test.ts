@@ -710,17 +710,23 @@ describe('the gateway API key resolver (unit, stubbed identity)', () => {
 
   it('caches a key no longer than it lives, and not at all when identity fails', async () => {
     const { key, keyHash } = generateApiKey();
-    const expiresAt = new Date(Date.now() + 150).toISOString();
-    const rows = new Map([[keyHash, { keyId: '8', projectId: 'tdb_0000abcd', scopes: [], expiresAt }]]);
-    const execute = stubIdentity(rows);
-    const resolve = createApiKeyResolver({ execute: execute as never, kv, logger });
-    await resolve(key);
-    await resolve(key);
-    expect(execute).toHaveBeenCalledTimes(1);
-    await new Promise((r) => setTimeout(r, 200));
-    rows.delete(keyHash); // identity now says expired
-    await expect(resolve(key)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-    expect(execute).toHaveBeenCalledTimes(2);
+    // The resolver's cache reads Date.now(): a fake clock lets the key expire without waiting.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const expiresAt = new Date(Date.now() + 150).toISOString();
+      const rows = new Map([[keyHash, { keyId: '8', projectId: 'tdb_0000abcd', scopes: [], expiresAt }]]);
+      const execute = stubIdentity(rows);
+      const resolve = createApiKeyResolver({ execute: execute as never, kv, logger });
+      await resolve(key);
+      await resolve(key);
+      expect(execute).toHaveBeenCalledTimes(1);
+      vi.setSystemTime(Date.now() + 200);
+      rows.delete(keyHash); // identity now says expired
+      await expect(resolve(key)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+      expect(execute).toHaveBeenCalledTimes(2);
+    } finally {
+      vi.useRealTimers();
+    }
 
     const failing = vi.fn(async () => ({
       errors: [{ message: 'identity down', extensions: { code: 'INTERNAL_ERROR' } }],

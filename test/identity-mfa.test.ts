@@ -109,17 +109,18 @@ interface LoginOutcome {
 
 /** The documented REST sign-in, each user from its own address so the per-ip auth limit stays per test. */
 async function login(user: { email: string; tenantId: string; ip: string }, mfaCode?: string): Promise<LoginOutcome> {
-  const res = await fetch(`${t.url}/api/v1/auth/login`, {
+  const res = await t.rest('/api/v1/auth/login', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': user.ip },
-    body: JSON.stringify({
+    token: null,
+    clientIp: user.ip,
+    body: {
       email: user.email,
       password: PASSWORD,
       tenant_id: user.tenantId,
       ...(mfaCode === undefined ? {} : { mfa_code: mfaCode }),
-    }),
+    },
   });
-  const body = (await res.json()) as {
+  const body = res.body as {
     status: string;
     data?: { access_token: string };
     error?: { code: string; details?: Record<string, unknown> };
@@ -133,12 +134,8 @@ async function post(
   body: unknown,
   token: string,
 ): Promise<{ status: number; body: { status: string; data?: never; error?: { code: string; details?: never } } }> {
-  const res = await fetch(`${t.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as never };
+  const res = await t.rest(path, { method: 'POST', token, body });
+  return { status: res.status, body: res.body as never };
 }
 
 function totpAt(secret: string, step: number): string {
@@ -206,10 +203,10 @@ describe('TOTP MFA, end to end', () => {
   });
 
   it('needs a signed-in user and a known method', async () => {
-    const anonymous = await fetch(`${t.url}/api/v1/auth/mfa/enable`, {
+    const anonymous = await t.rest('/api/v1/auth/mfa/enable', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ method: 'totp' }),
+      token: null,
+      body: { method: 'totp' },
     });
     expect(anonymous.status).toBe(401);
 

@@ -55,12 +55,13 @@ async function registerUser(tenantId: string): Promise<{ email: string; id: stri
  * the HTTP status against the code, since REST clients read the status first.
  */
 async function login(input: { email: string; password: string; tenantId: string; ip: string }): Promise<string> {
-  const res = await fetch(`${t.url}/api/v1/auth/login`, {
+  const res = await t.rest('/api/v1/auth/login', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': input.ip },
-    body: JSON.stringify({ email: input.email, password: input.password, tenant_id: input.tenantId }),
+    token: null,
+    clientIp: input.ip,
+    body: { email: input.email, password: input.password, tenant_id: input.tenantId },
   });
-  const body = (await res.json()) as { status: string; data?: { access_token: string }; error?: { code: string } };
+  const body = res.body as { status: string; data?: { access_token: string }; error?: { code: string } };
   if (body.status === 'error') {
     const expected = { ACCESS_BLOCKED: 403, INVALID_CREDENTIALS: 401, ACCOUNT_LOCKED: 423 }[body.error!.code];
     if (expected) expect(res.status).toBe(expected);
@@ -89,10 +90,8 @@ async function getThreats(
   query: Record<string, string>,
   token: string = t.operatorKey,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${t.url}/api/v1/security/threats?${new URLSearchParams(query).toString()}`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const res = await t.rest(`/api/v1/security/threats?${new URLSearchParams(query).toString()}`, { token });
+  return { status: res.status, body: res.body };
 }
 
 async function threatList(query: Record<string, string>): Promise<RestThreat[]> {
@@ -237,16 +236,17 @@ describe('login threat detection, end to end', () => {
   it('requires admin:security: a signed-in ordinary user is refused', async () => {
     const tenantId = uniqueSlug('ten');
     const user = await registerUser(tenantId);
-    const res = await fetch(`${t.url}/api/v1/auth/login`, {
+    const res = await t.rest('/api/v1/auth/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueClientIp() },
-      body: JSON.stringify({ email: user.email, password: PASSWORD, tenant_id: tenantId }),
+      token: null,
+      clientIp: uniqueClientIp(),
+      body: { email: user.email, password: PASSWORD, tenant_id: tenantId },
     });
-    const token = ((await res.json()) as { data: { access_token: string } }).data.access_token;
+    const token = res.body.data.access_token as string;
     const denied = await getThreats({}, token);
     expect(denied.status).toBe(403);
     expect(denied.body).toMatchObject({ status: 'error', error: { code: 'FORBIDDEN' } });
-    const anonymous = await fetch(`${t.url}/api/v1/security/threats`);
+    const anonymous = await t.rest('/api/v1/security/threats', { token: null });
     expect(anonymous.status).toBe(401);
   });
 
@@ -278,12 +278,13 @@ describe('login threat detection, end to end', () => {
       { id: admin.id },
     );
     expect(promoted.body.errors, JSON.stringify(promoted.body.errors)).toBeUndefined();
-    const signIn = await fetch(`${t.url}/api/v1/auth/login`, {
+    const signIn = await t.rest('/api/v1/auth/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': uniqueClientIp() },
-      body: JSON.stringify({ email: admin.email, password: PASSWORD, tenant_id: tenantA }),
+      token: null,
+      clientIp: uniqueClientIp(),
+      body: { email: admin.email, password: PASSWORD, tenant_id: tenantA },
     });
-    const token = ((await signIn.json()) as { data: { access_token: string } }).data.access_token;
+    const token = signIn.body.data.access_token as string;
 
     const seen = await getThreats({ limit: '100' }, token);
     expect(seen.status, JSON.stringify(seen.body)).toBe(200);

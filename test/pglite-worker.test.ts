@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteWorkerClient } from '../lib/pglite-worker-client.js';
 import { bootPlatform, uniqueSlug, usingRealServices, type TestPlatform } from './support/platform.js';
-import { busyFor } from './support/busy-sql.js';
+import { busyFor, untilBusy } from './support/busy-sql.js';
 
 // The embedded database in a worker thread: a statement past its deadline is cut (the worker is
 // terminated and restarted on the same folder), callers queued meanwhile wait, and the event
@@ -130,14 +130,15 @@ describe('a long tenant query does not stall the platform', () => {
       .finally(() => {
         running = false;
       });
-    // Let the statement start, then probe while it runs.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Probe once the statement runs, for as long as it runs.
+    await untilBusy(t.platform.db);
     const probes: number[] = [];
     while (running && performance.now() - started < timeoutMs - 300) {
       const probeStarted = performance.now();
       const health = await t.rest('/health', { token: null });
       probes.push(performance.now() - probeStarted);
       expect(health.status).toBe(200);
+      // Paces the probes (a client checking health now and then); not an ordering wait.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const answer = await slow;

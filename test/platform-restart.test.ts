@@ -80,7 +80,8 @@ describe('restart in place', () => {
     expect(before.restartable).toBe(true);
     const prefix = uniqueSlug('db-restart');
     const titles = Array.from({ length: 24 }, (_, i) => `${prefix}-${i}`);
-    // Writes in flight on both sides of the restart: every one is answered and committed.
+    // Writes in flight on both sides of the restart: every one is answered and committed. The
+    // stagger spreads them over the restart's duration; it orders nothing.
     const writes = titles.map((title, i) =>
       new Promise((resolve) => setTimeout(resolve, i * 10)).then(() => reportIncident(title)),
     );
@@ -103,6 +104,7 @@ describe('restart in place', () => {
     let resolveMessage!: (message: string) => void;
     const received = new Promise<string>((resolve) => (resolveMessage = resolve));
     const unsubscribe = await t.platform.kv.pubsub.subscribe(channel, (message) => resolveMessage(message));
+    // Reads spread over the reconnect (staggered, not ordered).
     const reads = Array.from({ length: 12 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i * 5)).then(() => t.rest('/api/v1/cache/status', { headers })),
     );
@@ -117,6 +119,8 @@ describe('restart in place', () => {
     expect(await restartDetail('cache')).toMatch(
       t.platform.kv.kind === 'redis' ? /command and subscriber connections reopened/ : /in-memory/,
     );
+    // The subscriber connection renews its channels after the reconnect with no signal to await:
+    // publish until a message arrives (each try waits 100 ms for it).
     await waitFor(async () => {
       await t.platform.kv.pubsub.publish(channel, 'after restart');
       return Promise.race([received, new Promise<undefined>((resolve) => setTimeout(resolve, 100))]);
@@ -151,6 +155,7 @@ describe('restart in place', () => {
   });
 
   it('restarts the gateway: requests in flight finish, the schema is served again, the action is audited', async () => {
+    // Requests spread over the restart (staggered, not ordered).
     const inFlight = Array.from({ length: 10 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i * 5)).then(() => t.rest('/api/v1/services', { headers })),
     );

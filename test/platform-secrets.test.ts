@@ -155,8 +155,18 @@ describe('secrets', () => {
     expectRestError('core-platform', anonymous, 401, 'unauthorized');
 
     const path = `short/${uniqueSlug('ttl')}`;
-    await rest(`/api/secrets/${path}`, { method: 'POST', token: tokenA, body: { data: { a: 1 }, ttl: '1s' } });
-    await new Promise((r) => setTimeout(r, 1100));
+    const before = Date.now();
+    await rest(`/api/secrets/${path}`, { method: 'POST', token: tokenA, body: { data: { a: 1 }, ttl: '1h' } });
+    const [stored] = await t.platform.db.prisma.secretVersion.findMany({ where: { secret: { path } } });
+    expect(stored!.ttlSeconds).toBe(3600);
+    expect(stored!.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(stored!.expiresAt!.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
+    expect((await rest(`/api/secrets/${path}`, { token: tokenA })).status).toBe(200);
+    // The hour passes: its expiry is moved into the past, as the rotation test above moves rotateAfter.
+    await t.platform.db.prisma.secretVersion.updateMany({
+      where: { secret: { path } },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     const expired = await rest(`/api/secrets/${path}`, { token: tokenA });
     expectRestError('core-platform', expired, 404, 'not_found');
     expect(expired.body.error.details.reason).toBe('expired');

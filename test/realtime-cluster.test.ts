@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootPlatform, deleteRedisKeys, usingRealServices, type TestPlatform } from './support/platform.js';
-import { connectWs, subscribeSse, untilListening } from './support/realtime.js';
+import { connectWs, subscribeSse, untilListening, waitForSubscribers } from './support/realtime.js';
 import { createTenant, type TenantInfo } from './support/tenants.js';
 
 const FORWARDED = {
@@ -84,10 +84,14 @@ describe.runIf(usingRealServices)('two gateway instances on one Redis', () => {
   it('an event recorded through one gateway reaches subscribers of the other (ws and SSE)', async () => {
     const ws = connectWs(b.url, { token: a.operatorKey });
     await ws.connected;
-    const viaWs = ws.subscribe<Received>(EVENTS, { tenantId: tenant.id });
+    const viaWs = await untilListening('telemetry.events', () =>
+      ws.subscribe<Received>(EVENTS, { tenantId: tenant.id }),
+    );
     const viaSse = subscribeSse<Received>(b.url, a.operatorKey, EVENTS, { tenantId: tenant.id });
-    // Identical subscriptions share one listener, so no new listener marks the second as ready.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Identical subscriptions share one group and its listener, so the SSE one is live once it has
+    // joined the group the ws one opened: two members in one group on gateway b.
+    await waitForSubscribers(b.platform.gateway, 2);
+    expect(b.platform.gateway.realtime.federated.stats()).toMatchObject({ groups: 1, members: 2 });
     const recorded = await a.graphql(
       RECORD,
       { input: { tenantId: tenant.id, type: 'cluster.event' } },

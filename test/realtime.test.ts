@@ -7,7 +7,7 @@ import { composeSupergraph } from '../gateway/supergraph.js';
 import { ACCESS_TOKEN_TTL_SECONDS, userRevokedKey } from '../lib/access-token.js';
 import { signAccessToken } from '../subgraphs/identity/services/tokens.js';
 import { bootPlatform, uniqueSlug, type TestPlatform } from './support/platform.js';
-import { connectWs, subscribeSse, untilListening, waitForSubscribers } from './support/realtime.js';
+import { connectWs, subscribeSse, untilAdmitted, untilListening, waitForSubscribers } from './support/realtime.js';
 import { waitFor } from './support/rest.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './support/tenants.js';
 
@@ -181,6 +181,7 @@ describe('subscription limits and lifecycle', () => {
   });
 
   it('caps subscriptions per connection and per principal with LIMIT_EXCEEDED', async () => {
+    const gateway = t.platform.gateway;
     const first = connectWs(t.url, { token: t.operatorKey });
     const second = connectWs(t.url, { token: t.operatorKey });
     await Promise.all([first.connected, second.connected]);
@@ -188,18 +189,20 @@ describe('subscription limits and lifecycle', () => {
     const overConnection = first.subscribe(EVENTS, {});
     await overConnection.waitForEnd();
     expect(JSON.stringify(overConnection.error)).toContain('subscriptions_per_connection');
+    await untilAdmitted(gateway, 2);
     held.push(second.subscribe(EVENTS, {}));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilAdmitted(gateway, 3);
     const overPrincipal = second.subscribe(EVENTS, {});
     await overPrincipal.waitForEnd();
     expect(JSON.stringify(overPrincipal.error)).toContain('subscriptions_per_principal');
-    // A finished subscription gives its slot back.
+    // A finished subscription gives its slot back, and the next one is admitted.
     held[0]!.stop();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilAdmitted(gateway, 2);
     const again = second.subscribe(EVENTS, {});
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilAdmitted(gateway, 3);
     expect(again.completed).toBe(false);
     await Promise.all([first.dispose(), second.dispose()]);
+    await untilAdmitted(gateway, 0);
   });
 
   it('drops a socket that stops answering pings', async () => {
@@ -290,8 +293,10 @@ describe('subscription limits and lifecycle', () => {
   it('closes with 1012 "Schema reloaded" when the gateway loads a new supergraph', async () => {
     const ws = connectWs(t.url, { token: t.operatorKey });
     await ws.connected;
+    const admitted = t.platform.gateway.realtime.sessions.stats().subscriptions;
     const sse = subscribeSse(t.url, t.operatorKey, EVENTS, {});
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The reload must find the SSE subscription open, so that it is ended with SCHEMA_RELOADED.
+    await untilAdmitted(t.platform.gateway, admitted + 1);
     // A composition that differs (the gateway ignores a reload of the same supergraph).
     t.platform.gateway.reloadSupergraph(`${composeSupergraph(Object.values(SUBGRAPHS))}\n# ${uniqueSlug('reload')}\n`);
     expect(await ws.closed).toEqual({ code: 1012, reason: 'Schema reloaded' });

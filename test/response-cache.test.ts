@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESPONSE_CACHE_STATS_PREFIX } from '../lib/response-cache.js';
-import { uniqueClientIp } from './support/rest.js';
+import { uniqueClientIp, waitFor } from './support/rest.js';
 import { bootPlatform, deleteRedisKeys, usingRealServices, type TestPlatform } from './support/platform.js';
 import { createTenant, signInTenantAdmin } from './support/tenants.js';
 
@@ -27,16 +27,6 @@ interface UsersAnswer {
   users: { users: Array<{ id: string; name: string; email: string; tenantId: string }> };
 }
 
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function enableCache(t: TestPlatform, headers: Record<string, string>, enabled = true): Promise<void> {
   const put = await t.rest('/api/v1/performance/cache/config', {
     method: 'PUT',
@@ -46,10 +36,10 @@ async function enableCache(t: TestPlatform, headers: Record<string, string>, ena
     },
   });
   expect(put.status, JSON.stringify(put.body)).toBe(200);
-  await until(
-    async () => t.platform.gateway.responseCache.settings().enabled,
-    (on) => on === enabled,
+  await waitFor(
+    async () => (t.platform.gateway.responseCache.settings().enabled === enabled ? true : undefined),
     'settings',
+    { timeoutMs: 15_000 },
   );
 }
 
@@ -184,7 +174,9 @@ describe.runIf(usingRealServices)('response cache across gateways (Redis)', () =
 
   it('shares entries and invalidations through Redis', async () => {
     await enableCache(a, headers);
-    await until(async () => b.platform.gateway.responseCache.settings().enabled, Boolean, 'settings on b');
+    await waitFor(async () => b.platform.gateway.responseCache.settings().enabled || undefined, 'settings on b', {
+      timeoutMs: 15_000,
+    });
     const first = await fetchUsers(a, token, headers);
     expect(first.cache).toBe('MISS');
     expect((await fetchUsers(b, token, headers)).cache).toBe('HIT');

@@ -13,6 +13,7 @@ import {
   type JobQueue,
 } from '../lib/runtime/jobs.js';
 import { createKv, type Kv } from '../lib/runtime/kv.js';
+import { waitFor as pollFor } from './support/rest.js';
 
 // One behavioural suite, run against the in-memory adapters always and against Redis/BullMQ when
 // TEST_REDIS_URL is set. Every Kv gets its own key prefix, so parallel runs on one Redis never meet.
@@ -44,14 +45,11 @@ afterAll(async () => {
   }
 });
 
-async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(10);
-  }
+/** The shared poll (test/support/rest.ts) for probes that answer a truthy value when done. */
+function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+  return pollFor(async () => (await probe()) || undefined, what, { timeoutMs, intervalMs: 10 }) as Promise<
+    NonNullable<T>
+  >;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +86,7 @@ for (const mode of MODES) {
         await cache.set('reset', 'x', 0.15);
         await cache.set('reset', 'y');
         expect(await cache.get('short')).toBe('x');
+        // Time is under test: Redis expires the key on its own clock, which no fake timer moves.
         await sleep(250);
         expect(await cache.get('short')).toBeNull();
         expect(await cache.get('reset')).toBe('y');
@@ -100,6 +99,7 @@ for (const mode of MODES) {
         expect(results.filter(Boolean)).toHaveLength(1);
         expect(await cache.setIfAbsent('once', 'y', 0.2)).toBe(false);
         expect(await cache.get('once')).toBe('x');
+        // Time is under test: the key must expire (on Redis's clock) before it can be set again.
         await sleep(300);
         expect(await cache.setIfAbsent('once', 'z', 0.2)).toBe(true);
         expect(await cache.get('once')).toBe('z');
@@ -251,6 +251,7 @@ for (const mode of MODES) {
         expect((await limiter.consume('k')).allowed).toBe(true);
         const rejected = await limiter.consume('k');
         expect(rejected.allowed).toBe(false);
+        // Time is under test: the window ends at resetAt on the limiter's (Redis's) clock.
         await sleep(Math.max(0, rejected.resetAt.getTime() - Date.now()) + 30);
         expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0 });
       });
@@ -404,9 +405,9 @@ for (const mode of MODES) {
         await finished(queue, first.jobId);
         const third = await queue.enqueue(once, { n: 3 }, { jobId: 'provision-tenant-abc' });
         expect(third.jobId).toBe(first.jobId);
-        await sleep(50);
+        // Nothing was queued: a second job would be counted as waiting, active or done from here on.
+        expect(await queue.counts()).toEqual({ waiting: 0, active: 0, completed: 1, failed: 0, delayed: 0 });
         expect(payloads).toEqual([{ n: 1 }]);
-        expect(await queue.counts()).toMatchObject({ completed: 1, waiting: 0 });
       });
 
       it('counts jobs by state', async () => {
@@ -448,6 +449,7 @@ for (const mode of MODES) {
           schema: z.object({}),
           async handler() {
             started = true;
+            // The job's own work, long enough that close() finds it running.
             await sleep(300);
             done = true;
             return 'finished';

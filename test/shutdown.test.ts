@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteRedisKeys } from './support/platform.js';
+import { waitFor } from './support/rest.js';
 
 // Graceful shutdown of the real `npm start`, as an operator or a container runtime would stop it:
 // the child is npm itself (package.json "start" execs node, so node is npm's direct child), on the
@@ -107,6 +109,9 @@ function slowGraphqlRequest(url: string, query: string) {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(body),
             authorization: `Bearer ${OPERATOR_KEY}`,
+            // The server answers 100 Continue once it has read the headers: the sign that it holds
+            // this request (node's http server does so by itself, before the handler runs).
+            expect: '100-continue',
           },
         },
         (res) => {
@@ -121,7 +126,8 @@ function slowGraphqlRequest(url: string, query: string) {
       req.write(body.slice(0, half));
     },
   );
-  return { response, finish: () => req.end(body.slice(half)) };
+  const accepted = new Promise<void>((resolve) => req.once('continue', () => resolve()));
+  return { response, accepted, finish: () => req.end(body.slice(half)) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -146,7 +152,7 @@ describe('graceful shutdown of npm start', () => {
         await idle.text();
 
         const slow = slowGraphqlRequest(url, '{ __typename }');
-        await sleep(300);
+        await slow.accepted;
         const signalledAt = Date.now();
         process.kill(-npm.pid!, 'SIGTERM');
         const draining = await started.waitForLog('stopped accepting connections; draining');
@@ -154,7 +160,7 @@ describe('graceful shutdown of npm start', () => {
 
         await expect(fetch(`${url}/health`)).rejects.toThrow();
 
-        // The client takes its time; the server waits for it.
+        // Time is under test: the client takes its time, and the server waits for it.
         await sleep(1_000);
         slow.finish();
         const answer = await slow.response;
@@ -190,7 +196,7 @@ describe('graceful shutdown of npm start', () => {
           () => 'answered',
           () => 'cut off',
         );
-        await sleep(300);
+        await stalled.accepted;
         const signalledAt = Date.now();
         npm.kill('SIGTERM');
         const exit = await started.exited;
@@ -201,9 +207,12 @@ describe('graceful shutdown of npm start', () => {
         expect(exit.at - signalledAt).toBeLessThan(graceMs + 10_000);
         expect(started.logs.some((l) => l.msg === 'shutdown took too long: forcing exit')).toBe(false);
         expect(await outcome).toBe('cut off');
-        // node was npm's child: it is gone too, not left running as an orphan.
-        await sleep(200);
-        expect(isAlive(started.nodePid)).toBe(false);
+        // node was npm's child: it is gone too, not left running as an orphan (npm may report its
+        // own exit a moment before the kernel has reaped node).
+        await waitFor(async () => (isAlive(started.nodePid) ? undefined : true), 'node to exit', {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+        });
         expect(started.logs.some((l) => l.msg === 'grace period over: closing remaining connections')).toBe(true);
       } finally {
         if (isAlive(started.nodePid)) process.kill(started.nodePid, 'SIGKILL');
@@ -217,7 +226,7 @@ describe('graceful shutdown of npm start', () => {
     'a production subgraph (bin/subgraph.ts) exits 0 at once on SIGTERM, not at its force timer',
     async () => {
       // On the servers CI gives it (where it used to sit out the 15 s force timer and exit 1), else embedded.
-      const real = process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL;
+      const real = (process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL) || undefined;
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '',
         NODE_ENV: 'development',
@@ -264,6 +273,12 @@ describe('graceful shutdown of npm start', () => {
         expect(exit.at - signalledAt).toBeLessThan(5_000);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
+        // A production subgraph has no key prefix (one Redis per deployment): what it wrote on the
+        // test Redis (its start time, its job queue's meta) is removed here, as no `test:` sweep finds it.
+        if (real) {
+          await exited;
+          for (const prefix of ['cache:svc:edge:', 'bull:jobs:']) await deleteRedisKeys(real, prefix);
+        }
       }
     },
     BOOT_TIMEOUT_MS + 30_000,

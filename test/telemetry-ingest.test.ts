@@ -55,10 +55,11 @@ describe('platform-forge telemetry ingest', () => {
   it('POST .../events/batch writes a batch once per message id and announces it to subscribers', async () => {
     const ws = connectWs(t.url, { token });
     await ws.connected;
-    const sub = ws.subscribe<{ telemetryEvents: { type: string } }>(
-      `subscription { telemetryEvents(types: ["page_view", "button_click"]) { type } }`,
+    const sub = await untilListening('telemetry.events', () =>
+      ws.subscribe<{ telemetryEvents: { type: string } }>(
+        `subscription { telemetryEvents(types: ["page_view", "button_click"]) { type } }`,
+      ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const prefix = uniqueSlug('msg');
     const events = [
       {

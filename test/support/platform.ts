@@ -43,6 +43,8 @@ export interface RestInit {
   body?: unknown;
   rawBody?: string;
   headers?: Record<string, string>;
+  /** This call's client address (X-Forwarded-For); `t.rest` sends its platform's by default. */
+  clientIp?: string;
 }
 
 export interface RestAnswer {
@@ -127,7 +129,7 @@ export async function bootPlatform(
       return restAt(platform.url, path, {
         ...init,
         token: init.token === undefined ? operatorKey : init.token,
-        clientIp,
+        clientIp: init.clientIp ?? clientIp,
       });
     },
     async close() {
@@ -145,11 +147,7 @@ export async function bootPlatform(
  * A request to a gateway by its address (one a test started itself; `t.rest` is this with its
  * platform's operator key and client address). No `token`, no credential.
  */
-export async function restAt(
-  baseUrl: string,
-  path: string,
-  init: RestInit & { clientIp?: string } = {},
-): Promise<RestAnswer> {
+export async function restAt(baseUrl: string, path: string, init: RestInit = {}): Promise<RestAnswer> {
   const response = await fetch(`${baseUrl}${path}`, {
     method: init.method ?? 'GET',
     headers: requestHeaders(

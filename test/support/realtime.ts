@@ -162,6 +162,23 @@ export async function waitForSubscribers(
 }
 
 /**
+ * Resolves once the gateway's session registry holds `count` subscriptions: a slot is taken when
+ * the gateway admits a subscription (limits checked) and given back when it ends, and neither is
+ * answered on the wire, so a test of the limits waits for this count (the same figure the platform
+ * samples for its metrics).
+ */
+export async function untilAdmitted(
+  gateway: { realtime: { sessions: { stats(): { subscriptions: number } } } },
+  count: number,
+): Promise<void> {
+  await waitFor(
+    async () => (gateway.realtime.sessions.stats().subscriptions === count ? true : undefined),
+    `${count} admitted subscriptions`,
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
+}
+
+/**
  * Starts a subscription and resolves once a new listener is live on the bus topic it reads: graphql-ws
  * and SSE acknowledge no subscription, so a test that publishes right after subscribing waits for
  * this instead of sleeping. The platforms a test boots run in its process, so their listeners are

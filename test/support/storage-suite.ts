@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expectRestError, uniqueClientIp } from './rest.js';
+import { expectRestError, uniqueClientIp, waitFor } from './rest.js';
 import { uniqueSlug, type RestInit, type TestPlatform } from './platform.js';
 import { createTenant, signInTenantAdmin, type TenantInfo } from './tenants.js';
 
@@ -243,12 +243,15 @@ export function storageSuite(boot: () => Promise<TestPlatform>) {
       const got = await fetch(download.body.data.url);
       expect(Buffer.from(await got.arrayBuffer()).equals(csv)).toBe(true);
     }
-    const deadline = Date.now() + 10_000;
-    let after = before;
-    while (after.daily_downloads < before.daily_downloads + 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      after = (await rest('/api/storage/stats?period=1d', { token: tokenA })).body.data.trends;
-    }
+    // A download is counted once the whole object went out, after the client has it (gateway/storage-objects.ts).
+    const after = await waitFor(
+      async () => {
+        const trends = (await rest('/api/storage/stats?period=1d', { token: tokenA })).body.data.trends;
+        return trends.daily_downloads >= before.daily_downloads + 2 ? trends : undefined;
+      },
+      'two downloads counted',
+      { timeoutMs: 10_000 },
+    );
     expect(after.daily_downloads).toBe(before.daily_downloads + 2);
     expect(after.bandwidth_usage_gb_per_day).toBeGreaterThanOrEqual(before.bandwidth_usage_gb_per_day);
     const b = (await rest('/api/storage/stats?period=1d', { token: tokenB })).body.data.trends;
@@ -259,11 +262,11 @@ export function storageSuite(boot: () => Promise<TestPlatform>) {
     const abandoned = `staging/${uniqueSlug('gone')}/${uniqueSlug('x')}`;
     await t.platform.deps.blobs.put(abandoned, Buffer.from('half an upload'));
     await t.platform.jobs.enqueue('platform.sweep-staging', { maxAgeMs: 0 });
-    const deadline = Date.now() + 20_000;
-    while ((await t.platform.deps.blobs.stat(abandoned)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(await t.platform.deps.blobs.stat(abandoned)).toBeNull();
+    await waitFor(
+      async () => ((await t.platform.deps.blobs.stat(abandoned)) === null ? true : undefined),
+      'the sweep job to remove the staging object',
+      { timeoutMs: 20_000 },
+    );
   });
 }
 
