@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { keepIdleSocketsOpen } from '../lib/http/keep-alive.js';
 import type { Duplex } from 'node:stream';
 import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
@@ -462,6 +463,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           res.end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } }));
         });
       });
+      keepIdleSocketsOpen(server);
       // One dispatcher for WebSocket upgrades: edge devices, event streams, then graphql-ws; else a 404.
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (

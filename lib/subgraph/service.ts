@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { keepIdleSocketsOpen } from '../http/keep-alive.js';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
@@ -131,6 +132,7 @@ export async function startSubgraphService(options: {
           );
         });
       });
+      keepIdleSocketsOpen(server);
       // Subscriptions for a gateway in another process (lib/subgraph/subscriptions.ts).
       subscriptions = serveSubgraphSubscriptions({
         server,
