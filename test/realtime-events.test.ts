@@ -411,56 +411,37 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
     const owner = await signUp(t, 'rtkey');
     const stranger = await signUp(t, 'rtstranger');
     const slug = uniqueSlug('kt');
-    ok(await t.rest('/tenants', { method: 'POST', token: owner.apiKey, headers, body: { tenant_id: slug } }), 201);
+    const post = (token: string, path: string, body: Record<string, unknown>) =>
+      t.rest(path, { method: 'POST', token, headers, body });
+    ok(await post(owner.apiKey, '/tenants', { tenant_id: slug }), 201);
+    const newKey = async (name: string) => ok(await post(owner.apiKey, '/apikeys', { project_name: name }), 201);
     // A second key of the same project, to revoke while the first stays.
-    const second = ok(
-      await t.rest('/apikeys', { method: 'POST', token: owner.apiKey, headers, body: { project_name: 'stream key' } }),
-      201,
-    );
+    const second = await newKey('stream key');
     const secondKey = second.key as string;
 
     // Another project's key cannot watch or write this tenant; the tenant's own project can, by slug.
-    const foreign = await t.rest('/events/stream', {
-      method: 'POST',
-      token: stranger.apiKey,
-      headers,
-      body: { topic: 'events', filters: { tenant_id: slug } },
-    });
+    const foreign = await post(stranger.apiKey, '/events/stream', { topic: 'events', filters: { tenant_id: slug } });
     expect(foreign.status).toBe(403);
     expect(foreign.body.error.code).toBe('TENANT_MISMATCH');
-    const foreignWrite = await t.rest('/api/v1/telemetry/events', {
-      method: 'POST',
-      token: stranger.apiKey,
-      headers,
-      body: { tenant_id: slug, event_name: 'page_view', properties: {} },
+    const foreignWrite = await post(stranger.apiKey, '/api/v1/telemetry/events', {
+      tenant_id: slug,
+      event_name: 'page_view',
+      properties: {},
     });
     expect(foreignWrite.status).toBe(403);
     // Edge acts only for callers bound to the tenant: refused when asked, not when connecting.
-    const edgeStream = await t.rest('/events/stream', {
-      method: 'POST',
-      token: owner.apiKey,
-      headers,
-      body: { topic: 'deployment_progress', filters: { tenant_id: slug } },
+    const edgeStream = await post(owner.apiKey, '/events/stream', {
+      topic: 'deployment_progress',
+      filters: { tenant_id: slug },
     });
     expect(edgeStream.status).toBe(403);
     expect(edgeStream.body.error.code).toBe('FORBIDDEN');
-    const noTenant = await t.rest('/events/stream', {
-      method: 'POST',
-      token: owner.apiKey,
-      headers,
-      body: { topic: 'events' },
-    });
+    const noTenant = await post(owner.apiKey, '/events/stream', { topic: 'events' });
     expect(noTenant.status).toBe(400);
 
+    const third = await newKey('third key');
     const openStream = async (key: string) => {
-      const created = ok(
-        await t.rest('/events/stream', {
-          method: 'POST',
-          token: key,
-          headers,
-          body: { topic: 'events', filters: { tenant_id: slug } },
-        }),
-      );
+      const created = ok(await post(key, '/events/stream', { topic: 'events', filters: { tenant_id: slug } }));
       const messages: Array<Record<string, unknown>> = [];
       const ws = new WebSocket(`${created.websocket_url}?token=${created.token}`);
       ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
@@ -470,21 +451,16 @@ describe('subgraph-owned subscriptions, broadcasts and event streams', () => {
       await waitFor(async () => (messages.length > 0 ? true : undefined), 'stream_started');
       return { messages, closed };
     };
-    const third = ok(
-      await t.rest('/apikeys', { method: 'POST', token: owner.apiKey, headers, body: { project_name: 'third key' } }),
-      201,
-    );
     const first = await openStream(owner.apiKey);
     const revocable = await openStream(secondKey);
     const watching = await openStream(third.key as string);
     await waitForSubscribers(t.platform.gateway, 3);
 
     const tracked = ok(
-      await t.rest('/api/v1/telemetry/events', {
-        method: 'POST',
-        token: owner.apiKey,
-        headers,
-        body: { tenant_id: slug, event_name: 'signup_completed', properties: { plan: 'pro' } },
+      await post(owner.apiKey, '/api/v1/telemetry/events', {
+        tenant_id: slug,
+        event_name: 'signup_completed',
+        properties: { plan: 'pro' },
       }),
       202,
     );

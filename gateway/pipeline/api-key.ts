@@ -38,19 +38,29 @@ const STANDING_API_KEYS_OPERATION = /* GraphQL */ `
   }
 `;
 
+/**
+ * One question to identity as the gateway's own service principal. Identity down or refusing the
+ * gateway is not the caller's fault: SERVICE_UNAVAILABLE, and nothing may be concluded or cached.
+ */
+async function askIdentity<T>(
+  execute: Gateway['execute'],
+  document: string,
+  variables: Record<string, unknown>,
+  logger?: Logger,
+): Promise<T> {
+  const result = await execute({ document, variables, principal: GATEWAY_PRINCIPAL, requestId: newId('auth') });
+  if (result.errors?.length || !result.data) {
+    logger?.error({ errors: result.errors }, 'API key resolution through identity failed');
+    throw new AppError('SERVICE_UNAVAILABLE', 'API keys cannot be verified right now');
+  }
+  return result.data as unknown as T;
+}
+
 /** Asks identity which of these key ids are still valid (for sessions that run as a key they do not hold). */
 export function createStandingKeysCheck(execute: Gateway['execute']) {
   return async (keyIds: string[]): Promise<Set<string>> => {
-    const result = await execute({
-      document: STANDING_API_KEYS_OPERATION,
-      variables: { keyIds },
-      principal: GATEWAY_PRINCIPAL,
-      requestId: newId('auth'),
-    });
-    if (result.errors?.length || !result.data) {
-      throw new AppError('SERVICE_UNAVAILABLE', 'API keys cannot be verified right now');
-    }
-    return new Set((result.data as { standingApiKeys: string[] }).standingApiKeys);
+    const data = await askIdentity<{ standingApiKeys: string[] }>(execute, STANDING_API_KEYS_OPERATION, { keyIds });
+    return new Set(data.standingApiKeys);
   };
 }
 
@@ -148,18 +158,12 @@ export function createApiKeyResolver(options: ApiKeyResolverOptions): Credential
   const lookup = async (keyHash: string): Promise<Principal | null> => {
     const startedAt = Date.now();
     const live = subscribed();
-    const result = await execute({
-      document: RESOLVE_API_KEY_OPERATION,
-      variables: { keyHash },
-      principal: GATEWAY_PRINCIPAL,
-      requestId: newId('auth'),
-    });
-    if (result.errors?.length || !result.data) {
-      // Identity down or refusing the gateway: not the caller's fault, and nothing to cache.
-      logger.error({ errors: result.errors }, 'API key resolution through identity failed');
-      throw new AppError('SERVICE_UNAVAILABLE', 'API keys cannot be verified right now');
-    }
-    const resolved = (result.data as unknown as ResolvedApiKeyData).resolveApiKey;
+    const { resolveApiKey: resolved } = await askIdentity<ResolvedApiKeyData>(
+      execute,
+      RESOLVE_API_KEY_OPERATION,
+      { keyHash },
+      logger,
+    );
     if ((revokedAt.get(keyHash) ?? -1) >= startedAt) return null;
     const now = Date.now();
     if (!resolved) {
