@@ -62,27 +62,11 @@ export function allTopicStats(): Array<[RealtimeTopic, TopicStats]> {
   return REALTIME_TOPICS.map((topic) => [topic, topicStats(topic)]);
 }
 
-export async function publishTopic<T>(kv: Kv, topic: RealtimeTopic, tenantId: string | null, data: T): Promise<void> {
-  const message = JSON.stringify({ tenantId, data, publishedAt: Date.now() } satisfies RealtimeEnvelope<T>);
-  const entry = topicStats(topic);
-  entry.published += 1;
-  entry.publishedBytes += Buffer.byteLength(message);
-  await kv.pubsub.publish(CHANNEL_PREFIX + topic, message);
-}
-
 /**
- * Publishes many messages of one tenant in one kv round trip, each still its own envelope (a
- * subscriber sees no difference). `dataJson` holds each message's data already serialized, as
- * JSON.stringify would, so that a caller holding the JSON (a batch of ingested events) does not
- * serialize it a second time.
+ * Envelopes (RealtimeEnvelope: tenantId, data, publishedAt) around data already serialized, as
+ * JSON.stringify would give them, counted in the topic's stats. The one place the wire form is made.
  */
-export async function publishTopicJson(
-  kv: Kv,
-  topic: RealtimeTopic,
-  tenantId: string | null,
-  dataJson: readonly string[],
-): Promise<void> {
-  if (dataJson.length === 0) return;
+function envelopes(topic: RealtimeTopic, tenantId: string | null, dataJson: readonly string[]): string[] {
   const head = `{"tenantId":${JSON.stringify(tenantId)},"data":`;
   const tail = `,"publishedAt":${Date.now()}}`;
   const entry = topicStats(topic);
@@ -92,7 +76,27 @@ export async function publishTopicJson(
     return head + json + tail;
   });
   entry.published += messages.length;
-  await kv.pubsub.publishMany(CHANNEL_PREFIX + topic, messages);
+  return messages;
+}
+
+export async function publishTopic<T>(kv: Kv, topic: RealtimeTopic, tenantId: string | null, data: T): Promise<void> {
+  const [message] = envelopes(topic, tenantId, [JSON.stringify(data ?? null)]);
+  await kv.pubsub.publish(CHANNEL_PREFIX + topic, message!);
+}
+
+/**
+ * Publishes many messages of one tenant in one kv round trip, each still its own envelope (a
+ * subscriber sees no difference). `dataJson` holds each message's data already serialized, so that
+ * a caller holding the JSON (a batch of ingested events) does not serialize it a second time.
+ */
+export async function publishTopicJson(
+  kv: Kv,
+  topic: RealtimeTopic,
+  tenantId: string | null,
+  dataJson: readonly string[],
+): Promise<void> {
+  if (dataJson.length === 0) return;
+  await kv.pubsub.publishMany(CHANNEL_PREFIX + topic, envelopes(topic, tenantId, dataJson));
 }
 
 /**

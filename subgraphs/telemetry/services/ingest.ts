@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../../lib/errors.js';
+import { newIds } from '../../../lib/ids.js';
 import type { Logger } from '../../../lib/logger.js';
 import { requireScope, type Principal } from '../../../lib/principal.js';
 import type { SubgraphDeps } from '../../../lib/subgraph/context.js';
@@ -124,14 +124,6 @@ export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
   return `{${items.join(',')}}`;
 }
 
-/** One random draw for the whole batch: `evt_` and 20 hex digits an event, as newId('evt'). */
-function newEventIds(count: number): string[] {
-  const hex = randomBytes(10 * count).toString('hex');
-  const ids = new Array<string>(count);
-  for (let i = 0; i < count; i++) ids[i] = `evt_${hex.slice(i * 20, i * 20 + 20)}`;
-  return ids;
-}
-
 export async function ingestEvents({
   deps,
   principal,
@@ -213,7 +205,7 @@ export async function ingestEvents({
     columns.occurredAt.push(parsed.occurredAt ? parsed.occurredAt.toISOString() : null);
   }
 
-  const ids = newEventIds(columns.type.length);
+  const ids = newIds('evt', columns.type.length);
   // On the driver itself: Prisma's handling of seven 2,500-element array parameters cost more
   // CPU than node-postgres' (bench:ingest).
   const inserted = await deps.db.query<{ id: string }>(
