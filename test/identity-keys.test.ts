@@ -554,6 +554,21 @@ describe('tenantsdb accounts, projects and API keys', () => {
       const anonymous = await t.graphql(query, variables, { token: null });
       expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
     });
+
+    it("the gateway's and telemetry's internal questions (standing keys, tenant ownership) answer no caller", async () => {
+      const account = await signupAs();
+      const questions = [
+        { query: 'query ($ids: [ID!]!) { standingApiKeys(keyIds: $ids) }', variables: { ids: ['1'] } },
+        { query: 'query ($t: ID!) { tenantOwnership(tenant: $t) { id projectId } }', variables: { t: 'acme' } },
+      ];
+      for (const { query, variables } of questions) {
+        for (const token of [t.operatorKey, account.apiKey]) {
+          const answer = await t.graphql(query, variables, { token });
+          expect(answer.body.errors?.[0]?.extensions?.code, query).toBe('FORBIDDEN');
+          expect(answer.body.data?.standingApiKeys ?? answer.body.data?.tenantOwnership ?? null).toBeNull();
+        }
+      }
+    });
   });
 
   describe('revocation across gateway instances', () => {
